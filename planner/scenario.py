@@ -1,0 +1,120 @@
+"""Scenario files: parameters of a strategy, read from TOML or JSON, checked key by key."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from planner.errors import InputError
+
+T = TypeVar("T")
+
+
+def load_scenario(path: str | Path) -> dict[str, Any]:
+    """Read a scenario file (``.toml`` or ``.json``) into a dict; raise :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"--config/--scenario: file {path} does not exist; give an existing TOML or JSON file")
+    try:
+        raw = path.read_bytes()
+        if path.suffix.lower() == ".json":
+            data = json.loads(raw.decode("utf-8"))
+        else:
+            data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"scenario file {path}: not valid {path.suffix or 'TOML'} ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"scenario file {path}: expected a table of keys, got {type(data).__name__}")
+    return data
+
+
+def params_from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "scenario") -> T:
+    """Build the frozen parameter dataclass ``cls`` from ``mapping``.
+
+    Unknown keys and values of the wrong type raise :class:`InputError` naming the key; ints are
+    accepted where floats are expected. Range checks live in the dataclass's ``__post_init__``.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise InputError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys are {', '.join(sorted(fields))}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in mapping.items():
+        kwargs[key] = _coerce(value, hints[key], key=key, where=where)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, *, key: str, where: str) -> Any:
+    """Check ``value`` against the type ``hint``; widen int to float."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key=key, where=where)
+            except InputError:
+                continue
+        raise InputError(f"{where}: key {key!r} expected {hint}, got {value!r}")
+    if origin is typing.Literal:
+        if value in typing.get_args(hint):
+            return value
+        raise InputError(f"{where}: key {key!r} expected one of {typing.get_args(hint)}, got {value!r}")
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise InputError(f"{where}: key {key!r} expected a list, got {value!r}")
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_coerce(v, item, key=key, where=where) for v in value)
+    if hint is Any:
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"{where}: key {key!r} expected a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{where}: key {key!r} expected a whole number, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise InputError(f"{where}: key {key!r} expected true or false, got {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise InputError(f"{where}: key {key!r} expected a string, got {value!r}")
+        return value
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise InputError(f"{where}: key {key!r} expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def check_range(name: str, value: float, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, fix: str = "") -> None:
+    """Raise :class:`InputError` unless ``low (<|<=) value <= high``; the message names ``name``."""
+    import math
+
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad = bad or (value <= low if low_open else value < low)
+    if high is not None:
+        bad = bad or value > high
+    if bad:
+        lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
+        hi = "" if high is None else f"<= {high}"
+        expected = " and ".join(x for x in (lo, hi) if x) or "a finite number"
+        raise InputError(f"{name}: expected {expected}, got {value!r}" + (f"; {fix}" if fix else ""))

@@ -1,0 +1,74 @@
+"""What every strategy shares: the plan it returns and its registry entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from planner.ground import Ground
+
+# Columns every strategy's ``Plan.sites`` carries (more are allowed and are exported too).
+SITE_COLUMNS = (
+    "site_id",  # str, unique within the plan
+    "kind",  # str, e.g. "dc_fast", "community_l2", "pile_station", "service_area", "swap_station"
+    "node_idx",  # int, ground node the site stands on
+    "x_m",  # float, projected
+    "y_m",
+    "lon",  # float, WGS84
+    "lat",
+    "ports",  # int, charging ports (piles) at the site; 0 for a swap-only station
+    "dc_ports",  # int
+    "ac_ports",  # int
+    "power_kw",  # float, rated power per port of the site's fastest kind
+    "demand_served",  # float, demand assigned to the site (ground demand unit or swaps/day)
+    "existing",  # bool, an existing station counted as open
+    "corridor",  # str, corridor id for corridor sites, "" otherwise
+    "state",  # str, region code (US state / Chinese province), "" if unknown
+    "capex_usd",  # float
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A strategy's result on one ground.
+
+    Attributes
+    ----------
+    strategy
+        Registered strategy name.
+    ground
+        The ground it was planned on.
+    sites
+        One row per site with at least :data:`SITE_COLUMNS`.
+    corridors
+        One row per corridor: ``corridor``, ``length_mi``, ``max_gap_mi``, ``compliant``,
+        ``stations``; empty where the strategy has no corridor rule.
+    regions
+        Per-region table (``region``, EVs, ports by kind, sites, capex), may be empty.
+    summary
+        JSON-serialisable figures and the parameters used.
+    """
+
+    strategy: str
+    ground: Ground
+    sites: pd.DataFrame
+    corridors: pd.DataFrame
+    regions: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+StrategyFn = Callable[..., Plan]
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A registry entry: ``run(ground, params, *, seed) -> Plan``."""
+
+    name: str
+    title: str
+    params_type: type
+    run: StrategyFn
+    has_cost_model: bool
