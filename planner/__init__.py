@@ -11,8 +11,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 ATTRIBUTION = (
-    "Map data © OpenStreetMap contributors (ODbL 1.0); "
-    "populated places © GeoNames (CC-BY 4.0)"
+    "Map data © OpenStreetMap contributors (ODbL 1.0); populated places © GeoNames (CC-BY 4.0)"
 )
 
 __all__ = ["ATTRIBUTION", "__version__"]

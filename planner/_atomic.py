@@ -72,7 +72,9 @@ def prepare_out_dir(out: str | Path, *, products: Iterable[str], overwrite: bool
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise OutputError(f"--out: expected a folder, got the existing file {out}; choose another path")
+        raise OutputError(
+            f"--out: expected a folder, got the existing file {out}; choose another path"
+        )
     existing = sorted(p for p in products if (out / p).exists())
     if existing and not overwrite:
         raise OutputError(
@@ -82,14 +84,18 @@ def prepare_out_dir(out: str | Path, *, products: Iterable[str], overwrite: bool
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"--out: cannot create folder {out} ({exc.strerror}); choose a writable path") from None
+        raise OutputError(
+            f"--out: cannot create folder {out} ({exc.strerror}); choose a writable path"
+        ) from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"--out: folder {out} is not writable; choose a writable path")
     probe = out / f".planner-write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"")
     except OSError as exc:
-        raise OutputError(f"--out: folder {out} is not writable ({exc.strerror}); choose a writable path") from None
+        raise OutputError(
+            f"--out: folder {out} is not writable ({exc.strerror}); choose a writable path"
+        ) from None
     finally:
         probe.unlink(missing_ok=True)
     return out

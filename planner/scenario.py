@@ -20,7 +20,9 @@ def load_scenario(path: str | Path) -> dict[str, Any]:
     """Read a scenario file (``.toml`` or ``.json``) into a dict; raise :class:`InputError`."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--config/--scenario: file {path} does not exist; give an existing TOML or JSON file")
+        raise InputError(
+            f"--config/--scenario: file {path} does not exist; give an existing TOML or JSON file"
+        )
     try:
         raw = path.read_bytes()
         if path.suffix.lower() == ".json":
@@ -28,9 +30,13 @@ def load_scenario(path: str | Path) -> dict[str, Any]:
         else:
             data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"scenario file {path}: not valid {path.suffix or 'TOML'} ({exc})") from None
+        raise InputError(
+            f"scenario file {path}: not valid {path.suffix or 'TOML'} ({exc})"
+        ) from None
     if not isinstance(data, dict):
-        raise InputError(f"scenario file {path}: expected a table of keys, got {type(data).__name__}")
+        raise InputError(
+            f"scenario file {path}: expected a table of keys, got {type(data).__name__}"
+        )
     return data
 
 
@@ -73,7 +79,9 @@ def _coerce(value: Any, hint: Any, *, key: str, where: str) -> Any:
     if origin is typing.Literal:
         if value in typing.get_args(hint):
             return value
-        raise InputError(f"{where}: key {key!r} expected one of {typing.get_args(hint)}, got {value!r}")
+        raise InputError(
+            f"{where}: key {key!r} expected one of {typing.get_args(hint)}, got {value!r}"
+        )
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise InputError(f"{where}: key {key!r} expected a list, got {value!r}")
@@ -103,8 +111,15 @@ def _coerce(value: Any, hint: Any, *, key: str, where: str) -> Any:
     return value
 
 
-def check_range(name: str, value: float, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, fix: str = "") -> None:
+def check_range(
+    name: str,
+    value: float,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    fix: str = "",
+) -> None:
     """Raise :class:`InputError` unless ``low (<|<=) value <= high``; the message names ``name``."""
     import math
 
@@ -117,4 +132,6 @@ def check_range(name: str, value: float, *, low: float | None = None, high: floa
         lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
         hi = "" if high is None else f"<= {high}"
         expected = " and ".join(x for x in (lo, hi) if x) or "a finite number"
-        raise InputError(f"{name}: expected {expected}, got {value!r}" + (f"; {fix}" if fix else ""))
+        raise InputError(
+            f"{name}: expected {expected}, got {value!r}" + (f"; {fix}" if fix else "")
+        )

@@ -1,0 +1,261 @@
+"""The ``planner`` command line: ``plan``, ``national``, ``compare``, ``demo``, ``strategies``.
+
+Only this module sets up logging and progress bars. Every user error ends as one line on stderr
+and exit status 2; nothing already on disk is overwritten unless ``--overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from planner import ATTRIBUTION, __version__
+from planner.errors import InputError
+
+logger = logging.getLogger("planner")
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected W,S,E,N in degrees, got {text!r}") from None
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise argparse.ArgumentTypeError(
+            f"expected west < east and south < north in degrees, got {text!r}"
+        )
+    return west, south, east, north
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    """Options every command shares."""
+    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--offline-assets",
+        action="store_true",
+        help="write maps with local Leaflet/plugin files beside them (no CDN links)",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
+
+
+def _ground_options(p: argparse.ArgumentParser, *, country: bool) -> None:
+    """Where to plan: an OSM file, a place or bbox (online, cached) or a country's embedded network."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--osm", type=Path, help="OSM extract: .osm, .osm.bz2 (XML) or .osm.pbf")
+    src.add_argument(
+        "--place", help="place name, geocoded and downloaded with osmnx (online, cached)"
+    )
+    src.add_argument(
+        "--bbox", type=_bbox, help="W,S,E,N in degrees, downloaded with osmnx (online, cached)"
+    )
+    if country:
+        src.add_argument(
+            "--country", choices=("us", "cn"), help="embedded national corridor network"
+        )
+    p.add_argument("--config", type=Path, help="demand configuration (TOML or JSON)")
+    p.add_argument("--existing", type=Path, help="existing stations: AFDC CSV or GeoJSON")
+    p.add_argument(
+        "--candidates",
+        type=_positive_int,
+        default=1500,
+        help="candidate sites kept after clustering (default 1500)",
+    )
+    p.add_argument(
+        "--cache-dir", type=Path, help="cache for online downloads (default ~/.cache/planner)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``planner`` argument parser."""
+    from planner.strategies import strategy_names
+
+    names = ", ".join(strategy_names())
+    parser = _Parser(
+        prog="planner",
+        description="Plan EV charging sites on real OSM networks and compare national strategies.",
+        epilog=ATTRIBUTION,
+    )
+    parser.add_argument("--version", action="version", version=f"planner {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan = sub.add_parser(
+        "plan",
+        help="plan charging sites in a city from its OSM street network",
+        description="Place and size charging sites on a real OSM street network.",
+    )
+    _ground_options(plan, country=False)
+    plan.add_argument(
+        "--sites", type=_positive_int, default=25, help="number of new sites (coverage strategy)"
+    )
+    plan.add_argument(
+        "--radius-km", type=_positive_float, default=3.0, help="service radius, network km"
+    )
+    plan.add_argument(
+        "--model",
+        choices=("mclp", "lscp", "pmedian"),
+        default="mclp",
+        help="coverage model of the coverage strategy (default mclp)",
+    )
+    plan.add_argument(
+        "--strategy", default="coverage", help=f"strategy ({names}); default coverage"
+    )
+    plan.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
+    _common(plan)
+
+    nat = sub.add_parser(
+        "national",
+        help="plan a national network on embedded corridors (offline)",
+        description="Plan a country's network on its embedded corridor network, "
+        "or on motorways from a country-wide OSM PBF (--osm).",
+    )
+    nat.add_argument("--country", required=True, help="us or cn")
+    nat.add_argument("--osm", type=Path, help="country-wide .osm.pbf: use its motorways instead")
+    nat.add_argument("--strategy", default=None, help=f"strategy ({names}); default by country")
+    nat.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
+    _common(nat)
+
+    cmp_ = sub.add_parser(
+        "compare",
+        help="run several strategies on the same ground and compare them",
+        description="Run strategies on one ground; write synced maps, metrics, report.",
+    )
+    _ground_options(cmp_, country=True)
+    cmp_.add_argument(
+        "--strategies", default="us-nevi,china-pile-swap", help=f"comma list of >= 2 ({names})"
+    )
+    cmp_.add_argument(
+        "--same",
+        choices=("capex", "ports", "none"),
+        default="none",
+        help="normalise budgets to the first strategy's capex or ports",
+    )
+    cmp_.add_argument(
+        "--scenario",
+        type=Path,
+        action="append",
+        default=[],
+        help="NAME=FILE parameters for one strategy (repeatable)",
+    )
+    _common(cmp_)
+
+    demo = sub.add_parser(
+        "demo", help="offline demo: national US and China plans and comparisons into maps/"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("maps"), help="output folder (default maps/)"
+    )
+    demo.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--offline-assets", action="store_true")
+    demo.add_argument("-v", "--verbose", action="count", default=0)
+    demo.add_argument("-q", "--quiet", action="store_true")
+
+    sub.add_parser("strategies", help="list the registered strategies")
+    return parser
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.captureWarnings(True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``planner`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
+    try:
+        from planner import workflows
+
+        handler = {
+            "plan": workflows.cmd_plan,
+            "national": workflows.cmd_national,
+            "compare": workflows.cmd_compare,
+            "demo": workflows.cmd_demo,
+            "strategies": workflows.cmd_strategies,
+        }[args.command]
+        t0 = time.perf_counter()
+        handler(args)
+        logger.info("done in %.1f s", time.perf_counter() - t0)
+        return 0
+    except InputError as exc:
+        print(f"planner: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("planner: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(
+            "planner: error: out of memory; plan a smaller area or fewer candidates",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    except Exception as exc:
+        if getattr(args, "verbose", 0) > 1:
+            raise
+        print(
+            f"planner: internal error: {type(exc).__name__}: {_one_line(exc)} (run with -vv for the "
+            "traceback and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def run(argv: Sequence[str] | None = None) -> Any:
+    """Alias of :func:`main` for ``python -m planner``."""
+    return main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

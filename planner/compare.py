@@ -1,0 +1,253 @@
+"""Compare strategies on the same ground with one yardstick.
+
+Metrics (one row per strategy, :func:`plan_metrics`):
+
+* ``share_within_{1,3,5,10}km``: demand share within that distance of any charging site
+  (a site with at least one port);
+* ``mean_fast_km`` / ``p95_fast_km``: demand-weighted mean and 95th percentile distance to the
+  nearest fast charging (a DC port or a battery-swap station);
+* ``max_corridor_gap_mi``: the largest gap between consecutive corridor stations (``Plan.corridors``);
+* sites and ports by kind, ``dc_share`` of ports, ``installed_kw``;
+* ``capex_usd``, ``swap_capacity_day``, ``ports_per_1000_ev``.
+
+Distance is network distance at city scale (Dijkstra on the street graph, from demand node to
+site) and straight-line distance in the projected CRS at national scale, where demand cells are
+not on the corridor graph; the metrics table says which (``distance``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from planner.errors import InputError
+from planner.ground import Ground
+from planner.strategies.base import Plan
+
+logger = logging.getLogger(__name__)
+
+DISTANCE_BANDS_KM = (1, 3, 5, 10)
+DEFAULT_AC_POWER_KW = 11.0
+
+
+def distance_to_sites_m(ground: Ground, site_nodes: np.ndarray) -> np.ndarray:
+    """Distance (metres) from every demand point to its nearest site node; ``inf`` if none."""
+    demand = ground.demand
+    nodes = np.unique(np.asarray(site_nodes, dtype=np.int64))
+    if nodes.size == 0:
+        return np.full(demand.demand.shape, np.inf)
+    if ground.scale == "city":
+        dist = csgraph.dijkstra(
+            ground.length_m.T.tocsr(), directed=True, indices=nodes, min_only=True
+        )
+        return np.asarray(dist, dtype=float)[demand.node_idx]
+    tree = cKDTree(np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]]))
+    dist, _ = tree.query(np.column_stack([demand.x_m, demand.y_m]))
+    return np.asarray(dist, dtype=float)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Weighted quantile (inverse weighted CDF) of the finite ``values``."""
+    keep = np.isfinite(values)
+    values, weights = values[keep], weights[keep]
+    if values.size == 0 or weights.sum() <= 0:
+        return math.nan
+    order = np.argsort(values, kind="stable")
+    cdf = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(int(np.searchsorted(cdf, q)), values.size - 1)])
+
+
+def _column(sites: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
+    if name in sites.columns:
+        return pd.to_numeric(sites[name], errors="coerce").fillna(default).to_numpy(dtype=float)
+    return np.full(len(sites), default)
+
+
+def installed_kw(sites: pd.DataFrame) -> float:
+    """Installed charging power: ``installed_kw`` when a strategy gives it, else ports x power."""
+    if "installed_kw" in sites.columns:
+        return float(_column(sites, "installed_kw").sum())
+    dc, ac, power = (
+        _column(sites, "dc_ports"),
+        _column(sites, "ac_ports"),
+        _column(sites, "power_kw"),
+    )
+    ac_power = np.where(dc > 0, DEFAULT_AC_POWER_KW, power)
+    return float((dc * power + ac * ac_power).sum())
+
+
+def ground_ev_stock(ground: Ground) -> float:
+    """EVs on the ground: ``ground.meta['ev_stock']`` or the regions' total."""
+    value = ground.meta.get("ev_stock")
+    if isinstance(value, int | float) and value > 0:
+        return float(value)
+    return float(pd.to_numeric(ground.regions.get("ev_stock", pd.Series(dtype=float))).sum())
+
+
+def plan_metrics(plan: Plan) -> dict[str, Any]:
+    """The comparison metrics of one plan (see the module docstring)."""
+    ground, sites = plan.ground, plan.sites
+    w = ground.demand.demand.astype(float)
+    total = float(w.sum())
+    ports = _column(sites, "ports")
+    dc = _column(sites, "dc_ports")
+    charging = sites["node_idx"].to_numpy()[ports > 0]
+    fast_mask = (dc > 0) | (sites["kind"].astype(str).to_numpy() == "swap_station")
+    d_any = distance_to_sites_m(ground, charging)
+    d_fast = distance_to_sites_m(ground, sites["node_idx"].to_numpy()[fast_mask])
+    row: dict[str, Any] = {
+        "strategy": plan.strategy,
+        "ground": ground.name,
+        "scale": ground.scale,
+        "distance": "network" if ground.scale == "city" else "straight-line",
+    }
+    for band in DISTANCE_BANDS_KM:
+        row[f"share_within_{band}km"] = (
+            float(w[d_any <= band * 1000].sum() / total) if total else math.nan
+        )
+    finite = np.isfinite(d_fast)
+    row["mean_fast_km"] = (
+        float(np.average(d_fast[finite], weights=w[finite]) / 1000) if w[finite].sum() else math.nan
+    )
+    row["p95_fast_km"] = weighted_quantile(d_fast, w, 0.95) / 1000
+    gaps = plan.corridors.get("max_gap_mi") if len(plan.corridors) else None
+    row["max_corridor_gap_mi"] = float(pd.to_numeric(gaps).max()) if gaps is not None else math.nan
+    row["sites"] = len(sites)
+    row["ports"] = int(ports.sum())
+    row["dc_ports"] = int(dc.sum())
+    row["ac_ports"] = int(_column(sites, "ac_ports").sum())
+    row["dc_share"] = float(dc.sum() / ports.sum()) if ports.sum() else math.nan
+    row["installed_kw"] = installed_kw(sites)
+    row["capex_usd"] = (
+        float(_column(sites, "capex_usd", math.nan).sum()) if "capex_usd" in sites else math.nan
+    )
+    row["swap_capacity_day"] = float(_column(sites, "capacity_swaps_day").sum())
+    evs = ground_ev_stock(ground)
+    row["ev_stock"] = evs
+    row["ports_per_1000_ev"] = float(ports.sum() / evs * 1000) if evs > 0 else math.nan
+    for kind, group in sites.groupby("kind"):
+        row[f"sites_{kind}"] = len(group)
+        row[f"ports_{kind}"] = int(_column(group, "ports").sum())
+    return row
+
+
+def metrics_table(plans: Sequence[Plan]) -> pd.DataFrame:
+    """One row of :func:`plan_metrics` per plan; kind columns missing in a plan are 0."""
+    frame = pd.DataFrame([plan_metrics(p) for p in plans])
+    kind_cols = [
+        c for c in frame.columns if c.startswith(("sites_", "ports_")) and c != "ports_per_1000_ev"
+    ]
+    frame[kind_cols] = frame[kind_cols].fillna(0).astype(int)
+    return frame
+
+
+# --- running several strategies on one ground -------------------------------------------------
+
+# The parameter that sets each strategy's size, scaled by ``--same``; its value is read back from
+# the plan (total ports, piles or sites) so a default of "derive it" still scales.
+BUDGET_KNOBS: dict[str, tuple[str, str]] = {
+    "us-nevi": ("target_ports", "ports"),
+    "china-pile-swap": ("target_piles", "ports"),
+    "coverage": ("sites", "sites"),
+}
+_SAME_ROUNDS = 4
+_SAME_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Plans of several strategies on one ground, their metrics and the parameters used."""
+
+    plans: tuple[Plan, ...]
+    metrics: pd.DataFrame
+    params: dict[str, dict[str, Any]]
+    same: str
+
+
+def _budget(plan: Plan, same: str) -> float:
+    if same == "capex":
+        return float(_column(plan.sites, "capex_usd").sum())
+    return float(_column(plan.sites, "ports").sum())
+
+
+def _knob_value(plan: Plan, name: str) -> float:
+    knob, measure = BUDGET_KNOBS[name]
+    return (
+        float(len(plan.sites)) if measure == "sites" else float(_column(plan.sites, "ports").sum())
+    )
+
+
+def run_comparison(
+    ground: Ground,
+    names: Sequence[str],
+    *,
+    same: str = "none",
+    scenarios: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> Comparison:
+    """Run each strategy on ``ground``; with ``same`` = ``capex``/``ports`` scale the others to
+    the first strategy's budget (a few proportional rounds on the strategy's size parameter)."""
+    from planner.scenario import load_scenario, params_from_mapping
+    from planner.strategies import get_strategy
+
+    if same not in ("none", "capex", "ports"):
+        raise InputError(f"same: expected one of none, capex, ports, got {same!r}")
+    plans: list[Plan] = []
+    used: dict[str, dict[str, Any]] = {}
+    reference = math.nan
+    for i, name in enumerate(names):
+        spec = get_strategy(name)
+        if same == "capex" and not spec.has_cost_model:
+            raise InputError(
+                f"--same capex: strategy {name} has no cost model; use --same ports or none"
+            )
+        base = dict(load_scenario(scenarios[name])) if scenarios and name in scenarios else {}
+        params = params_from_mapping(spec.params_type, base, where=f"scenario ({name})")
+        plan = spec.run(ground, params, seed=seed)
+        if i == 0:
+            reference = _budget(plan, same) if same != "none" else math.nan
+        elif same != "none" and name in BUDGET_KNOBS and _budget(plan, same) > 0:
+            plan, params = _match_budget(ground, spec, base, plan, reference, same, seed)
+        plans.append(plan)
+        used[name] = dataclasses.asdict(params)
+    return Comparison(tuple(plans), metrics_table(plans), used, same)
+
+
+def _match_budget(
+    ground: Ground,
+    spec: Any,
+    base: dict[str, Any],
+    plan: Plan,
+    reference: float,
+    same: str,
+    seed: int,
+) -> tuple[Plan, Any]:
+    """Rescale ``spec``'s size parameter until its budget is within 1 % of ``reference``."""
+    from planner.scenario import params_from_mapping
+
+    knob, _ = BUDGET_KNOBS[spec.name]
+    params = None
+    for _ in range(_SAME_ROUNDS):
+        current = _budget(plan, same)
+        if current <= 0 or abs(current - reference) <= _SAME_TOLERANCE * reference:
+            break
+        value = max(1, int(round(_knob_value(plan, spec.name) * reference / current)))
+        params = params_from_mapping(
+            spec.params_type, {**base, knob: value}, where=f"--same {same}"
+        )
+        plan = spec.run(ground, params, seed=seed)
+    if params is None:
+        params = params_from_mapping(spec.params_type, base, where=f"--same {same}")
+    logger.info(
+        "%s scaled to %s %.0f (reference %.0f)", spec.name, same, _budget(plan, same), reference
+    )
+    return plan, params

@@ -1,0 +1,277 @@
+"""Build a :class:`~planner.ground.Ground`: from a city street network, or a national corridor network.
+
+City ground
+    The OSM network's nodes and edges; demand from :func:`planner.demand.build_demand`;
+    candidates from :func:`planner.candidates.build_candidates`; corridors are the motorway and
+    trunk routes inside the extract (by ``ref``), with a road-class traffic proxy for their flow;
+    regions are the states or provinces the area's demand falls in.
+
+National ground
+    Nodes are the corridor network's nodes followed by one isolated node per demand cell (an H3
+    cell of the population grid), so every site, corridor or community, stands on a node. Edges
+    are the corridor edges only. Corridor flows come from the gravity model routed on the
+    corridor network (:func:`planner.traffic.gravity_flows`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from planner.candidates import Candidates
+from planner.demand import DemandPoints
+from planner.errors import InputError
+from planner.ground import Corridor, Country, ExistingStations, Ground
+from planner.network import RoadNetwork
+
+logger = logging.getLogger(__name__)
+
+COUNTRIES = ("us", "cn")
+# Two-way daily traffic assumed on an urban motorway / trunk segment when no count is known
+# (order of magnitude of US urban Interstate AADT; FHWA Highway Statistics table HM-48 gives
+# ~80k-100k for urban Interstates, ~20k-30k rural). A proxy, stated in summary.json.
+_CITY_FLOW_VEH_DAY = {"motorway": 80_000.0, "trunk": 30_000.0}
+
+
+def check_country(country: str) -> Country:
+    """Validate a country code."""
+    code = str(country).lower()
+    if code not in COUNTRIES:
+        raise InputError(f"country: expected one of {', '.join(COUNTRIES)}, got {country!r}")
+    return code  # type: ignore[return-value]
+
+
+def guess_country(lon: np.ndarray, lat: np.ndarray) -> Country:
+    """``"cn"`` when the area's centre lies in China's bounding box, else ``"us"``."""
+    cx, cy = float(np.median(lon)), float(np.median(lat))
+    return "cn" if (73.0 <= cx <= 135.5 and 18.0 <= cy <= 53.6) else "us"
+
+
+def city_ground(
+    network: RoadNetwork,
+    *,
+    demand_config: Any = None,
+    n_candidates: int = 1500,
+    existing: str | Path | None = None,
+    country: str | None = None,
+    seed: int = 0,
+) -> Ground:
+    """Assemble the ground of a city plan from a loaded street network."""
+    from planner.candidates import build_candidates
+    from planner.demand import DemandConfig, build_demand
+    from planner.regions import load_regions
+
+    code = check_country(country) if country else guess_country(network.lon, network.lat)
+    demand = build_demand(network, config=demand_config or DemandConfig(), country=code)
+    if demand.demand.size == 0 or float(demand.demand.sum()) <= 0:
+        raise InputError(
+            f"area {network.name!r}: no demand found on its network; choose a larger area"
+        )
+    candidates = build_candidates(network, demand, n_candidates=n_candidates, seed=seed)
+    stations = _existing(existing, network) if existing else None
+    regions_all = load_regions(code)
+    present = set(np.unique(demand.region.astype(str))) - {""}
+    regions = regions_all[regions_all["region"].isin(present)].reset_index(drop=True)
+    population = float(demand.components.get("population", demand.demand).sum())
+    meta = {
+        "source": network.name,
+        "population": population,
+        "ev_stock": _area_ev_stock(regions, demand, population),
+        "nodes": network.n_nodes,
+        "edges": len(network.edges),
+        "pois": len(network.pois),
+        "corridor_flow_proxy_veh_day": _CITY_FLOW_VEH_DAY,
+    }
+    return Ground(
+        name=network.name,
+        scale="city",
+        country=code,
+        crs=network.crs,
+        node_x_m=network.x_m,
+        node_y_m=network.y_m,
+        node_lon=network.lon,
+        node_lat=network.lat,
+        length_m=network.length_m,
+        demand=demand,
+        candidates=candidates,
+        corridors=_city_corridors(network),
+        regions=regions,
+        existing=stations,
+        edges=network.edges,
+        meta=meta,
+    )
+
+
+def _area_ev_stock(regions: pd.DataFrame, demand: DemandPoints, population: float) -> float:
+    """EVs in the area: each region's EV stock times the area's share of its population."""
+    if regions.empty or population <= 0:
+        return 0.0
+    pop_by_region = (
+        pd.Series(demand.components.get("population", demand.demand))
+        .groupby(demand.region.astype(str))
+        .sum()
+    )
+    total = 0.0
+    for row in regions.itertuples():
+        share = float(pop_by_region.get(row.region, 0.0)) / max(float(row.population), 1.0)
+        total += float(row.ev_stock) * min(share, 1.0)
+    return total
+
+
+def _existing(path: str | Path, network: RoadNetwork) -> ExistingStations:
+    from planner.stations import read_stations, snap_stations
+
+    return snap_stations(read_stations(path), network)
+
+
+def _city_corridors(network: RoadNetwork) -> tuple[Corridor, ...]:
+    """Motorway/trunk routes of the extract as corridors with a road-class flow proxy."""
+    from planner.network import motorway_paths
+
+    corridors = []
+    highway_of = _edge_highway_lookup(network)
+    for ref, path, chainage in motorway_paths(network):
+        if len(path) < 2:
+            continue
+        classes = [
+            highway_of.get((int(u), int(v)), "trunk")
+            for u, v in zip(path[:-1], path[1:], strict=True)
+        ]
+        flow = np.array(
+            [_CITY_FLOW_VEH_DAY.get(str(c).removesuffix("_link"), 30_000.0) for c in classes]
+        )
+        corridors.append(
+            Corridor(
+                str(ref),
+                np.asarray(path, dtype=np.int64),
+                np.asarray(chainage, dtype=float),
+                flow,
+                None,
+                "OpenStreetMap",
+            )
+        )
+    return tuple(corridors)
+
+
+def _edge_highway_lookup(network: RoadNetwork) -> dict[tuple[int, int], str]:
+    e = network.edges
+    return dict(
+        zip(
+            zip(e["u"].to_numpy().tolist(), e["v"].to_numpy().tolist(), strict=True),
+            e["highway"].astype(str).tolist(),
+            strict=True,
+        )
+    )
+
+
+def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 0) -> Ground:
+    """Assemble the national ground of ``country`` (embedded corridors, or motorways of ``osm``)."""
+    from pyproj import Transformer
+
+    from planner.population import population_grid
+    from planner.regions import load_regions
+
+    code = check_country(country)
+    cnet = _corridor_network(code, osm)
+    grid = population_grid(code)
+    to_xy = Transformer.from_crs("EPSG:4326", cnet.crs, always_xy=True)
+    gx, gy = to_xy.transform(grid["lon"].to_numpy(), grid["lat"].to_numpy())
+    n_c, n_d = len(cnet.node_x_m), len(grid)
+    n = n_c + n_d
+    length = sp.csr_array(sp.block_diag([cnet.length_m, sp.csr_array((n_d, n_d))], format="csr"))
+    demand_nodes = np.arange(n_c, n, dtype=np.int64)
+    demand = DemandPoints(
+        node_idx=demand_nodes,
+        x_m=np.asarray(gx),
+        y_m=np.asarray(gy),
+        lon=grid["lon"].to_numpy(),
+        lat=grid["lat"].to_numpy(),
+        demand=grid["population"].to_numpy(dtype=float),
+        region=grid["region"].astype(str).to_numpy(dtype=object),
+        components={"population": grid["population"].to_numpy(dtype=float)},
+        unit="persons",
+    )
+    candidates = Candidates(
+        node_idx=np.r_[demand_nodes, np.arange(n_c)],
+        x_m=np.r_[demand.x_m, cnet.node_x_m],
+        y_m=np.r_[demand.y_m, cnet.node_y_m],
+        source=np.array(["cell"] * n_d + ["corridor"] * n_c, dtype=object),
+    )
+    regions = load_regions(code)
+    flows = _corridor_flows(cnet, demand)
+    corridors = tuple(
+        Corridor(
+            r.route_id,
+            np.asarray(r.node_idx, dtype=np.int64),
+            np.asarray(r.chainage_m, float),
+            _route_flow(flows, np.asarray(r.node_idx)),
+            r.official_length_km,
+            r.length_source,
+        )
+        for r in cnet.routes
+    )
+    meta = {
+        "source": f"embedded {code} corridor network" if osm is None else str(osm),
+        "population": float(demand.demand.sum()),
+        "ev_stock": float(pd.to_numeric(regions["ev_stock"]).sum()),
+        "corridor_nodes": n_c,
+        "demand_cells": n_d,
+        "routes": len(corridors),
+    }
+    return Ground(
+        name={"us": "United States", "cn": "China"}[code],
+        scale="national",
+        country=code,
+        crs=cnet.crs,
+        node_x_m=np.r_[cnet.node_x_m, demand.x_m],
+        node_y_m=np.r_[cnet.node_y_m, demand.y_m],
+        node_lon=np.r_[cnet.node_lon, demand.lon],
+        node_lat=np.r_[cnet.node_lat, demand.lat],
+        length_m=length,
+        demand=demand,
+        candidates=candidates,
+        corridors=corridors,
+        regions=regions,
+        existing=None,
+        edges=None,
+        meta=meta,
+    )
+
+
+def _corridor_network(code: str, osm: str | Path | None) -> Any:
+    if osm is None:
+        from planner.corridors import load_corridor_network
+
+        return load_corridor_network(code)
+    from planner.motorways import corridor_network_from_pbf
+
+    path = Path(osm)
+    if not path.is_file():
+        raise InputError(f"--osm: file {path} does not exist; give a country-wide .osm.pbf")
+    return corridor_network_from_pbf(path, country=code)
+
+
+def _corridor_flows(cnet: Any, demand: DemandPoints) -> sp.csr_array:
+    """Gravity-model flows (vehicles/day) on corridor edges, origins at corridor nodes."""
+    from planner.traffic import gravity_flows
+
+    tree = cKDTree(np.column_stack([cnet.node_x_m, cnet.node_y_m]))
+    _, nearest = tree.query(np.column_stack([demand.x_m, demand.y_m]))
+    mass = np.bincount(nearest, weights=demand.demand, minlength=len(cnet.node_x_m))
+    origins = np.flatnonzero(mass > 0)
+    return sp.csr_array(gravity_flows(cnet.length_m, origins, mass[origins]))
+
+
+def _route_flow(flows: sp.csr_array, path: np.ndarray) -> np.ndarray:
+    """Two-way flow on each segment of a route."""
+    if path.size < 2:
+        return np.zeros(0)
+    u, v = path[:-1], path[1:]
+    f = flows.tocsr()
+    return np.asarray(f[u, v]).ravel() + np.asarray(f[v, u]).ravel()

@@ -1,0 +1,371 @@
+"""What each CLI command does, step by step: load, plan, write. Called by :mod:`planner.cli`.
+
+Progress bars (tqdm, to stderr) live here and in the CLI only; library modules just log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from planner import ATTRIBUTION
+from planner._atomic import prepare_out_dir, write_json_atomic
+from planner.errors import InputError
+from planner.export import PLAN_PRODUCTS, write_csv, write_plan
+from planner.ground import Ground
+from planner.strategies.base import Plan
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STRATEGY = {"us": "us-nevi", "cn": "china-pile-swap"}
+COMPARE_PRODUCTS = ("metrics.csv", "metrics.json", "compare.html", "report.html")
+
+
+class _Steps:
+    """A progress bar over named steps (silent with ``-q``)."""
+
+    def __init__(self, total: int, *, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total,
+            disable=quiet or not sys.stderr.isatty(),
+            unit="step",
+            file=sys.stderr,
+            leave=False,
+        )
+        self._t0 = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self._bar.set_description(name)
+        t = time.perf_counter()
+        logger.info("%s ...", name)
+        yield
+        self.timings[name] = round(time.perf_counter() - t, 3)
+        self._bar.update(1)
+
+    def close(self) -> float:
+        self._bar.close()
+        return round(time.perf_counter() - self._t0, 3)
+
+
+def _check_input_file(path: Path | None, option: str) -> None:
+    if path is not None and not Path(path).is_file():
+        raise InputError(f"{option}: file {path} does not exist; give an existing file")
+
+
+def load_city_network(args: argparse.Namespace) -> Any:
+    """The street network named by ``--osm``, ``--place`` or ``--bbox``."""
+    from planner.network import load_network, network_from_bbox, network_from_place
+
+    if getattr(args, "osm", None) is not None:
+        return load_network(args.osm)
+    if getattr(args, "place", None):
+        return network_from_place(args.place, cache_dir=args.cache_dir)
+    return network_from_bbox(args.bbox, cache_dir=args.cache_dir)
+
+
+def build_city_ground(args: argparse.Namespace, network: Any) -> Ground:
+    from planner.demand import DemandConfig
+    from planner.grounds import city_ground
+    from planner.scenario import load_scenario, params_from_mapping
+
+    config = (
+        params_from_mapping(
+            DemandConfig, load_scenario(args.config), where=f"--config {args.config}"
+        )
+        if args.config
+        else DemandConfig()
+    )
+    return city_ground(
+        network,
+        demand_config=config,
+        n_candidates=args.candidates,
+        existing=args.existing,
+        seed=args.seed,
+    )
+
+
+def strategy_params(
+    name: str, scenario: Path | None, overrides: dict[str, Any] | None = None
+) -> Any:
+    """The parameters of strategy ``name``: its defaults, a scenario file, then ``overrides``."""
+    from planner.scenario import load_scenario, params_from_mapping
+    from planner.strategies import get_strategy
+
+    spec = get_strategy(name)
+    mapping: dict[str, Any] = dict(load_scenario(scenario)) if scenario else {}
+    mapping.update(overrides or {})
+    where = f"--scenario {scenario}" if scenario else f"parameters of {name}"
+    return params_from_mapping(spec.params_type, mapping, where=where)
+
+
+def _coverage_extras(plan: Plan, radius_m: float) -> dict[str, Any]:
+    from planner.strategies.coverage import coverage_figures
+
+    nodes = plan.sites["node_idx"].to_numpy()
+    return {
+        f"within_radius_{k}": v for k, v in coverage_figures(plan.ground, nodes, radius_m).items()
+    }
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    """``planner plan``: one city, one strategy."""
+    from planner.strategies import get_strategy
+
+    get_strategy(args.strategy)
+    _check_input_file(args.osm, "--osm")
+    _check_input_file(args.existing, "--existing")
+    _check_input_file(args.config, "--config")
+    _check_input_file(args.scenario, "--scenario")
+    overrides = (
+        {"sites": args.sites, "radius_km": args.radius_km, "model": args.model}
+        if args.strategy == "coverage"
+        else {}
+    )
+    params = strategy_params(args.strategy, args.scenario, overrides)
+    out = prepare_out_dir(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite)
+    steps = _Steps(5, quiet=args.quiet)
+    with steps.step("loading network"):
+        network = load_city_network(args)
+    with steps.step("demand and candidates"):
+        ground = build_city_ground(args, network)
+    with steps.step(f"planning ({args.strategy})"):
+        plan = get_strategy(args.strategy).run(ground, params, seed=args.seed)
+    with steps.step("writing"):
+        plan.summary.update(_coverage_extras(plan, args.radius_km * 1000.0))
+        _finish_summary(plan, args, steps)
+        write_plan(plan, out)
+    with steps.step("map"):
+        from planner.maps import city_map, write_map
+
+        m = city_map(
+            plan,
+            edges=ground.edges,
+            coverage_radius_m=args.radius_km * 1000.0,
+            offline_assets=args.offline_assets,
+        )
+        path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
+    total = steps.close()
+    _report(out, plan, path, total)
+
+
+def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None:
+    g = plan.ground
+    plan.summary.setdefault("strategy", plan.strategy)
+    plan.summary["inputs"] = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in vars(args).items()
+        if k not in {"verbose", "quiet"}
+    }
+    plan.summary["ground"] = {
+        "name": g.name,
+        "scale": g.scale,
+        "country": g.country,
+        "crs": g.crs,
+        "nodes": g.n_nodes,
+        "demand_points": int(g.demand.demand.size),
+        "candidates": len(g.candidates),
+        "corridors": len(g.corridors),
+        "demand_unit": g.demand.unit,
+        **{k: v for k, v in g.meta.items() if isinstance(v, int | float | str)},
+    }
+    plan.summary["site_count"] = len(plan.sites)
+    plan.summary["timings_s"] = dict(steps.timings)
+    plan.summary["attribution"] = ATTRIBUTION
+
+
+def _report(out: Path, plan: Plan, map_path: Path, seconds: float) -> None:
+    size_mb = map_path.stat().st_size / 1e6
+    print(
+        f"planner: {len(plan.sites)} sites ({plan.strategy}) on {plan.ground.name} -> {out} "
+        f"[map.html {size_mb:.1f} MB] in {seconds:.1f} s"
+    )
+
+
+def cmd_national(args: argparse.Namespace) -> None:
+    """``planner national``: a country's national plan."""
+    from planner.grounds import check_country
+    from planner.strategies import get_strategy
+
+    country = check_country(args.country)
+    name = args.strategy or DEFAULT_STRATEGY[country]
+    get_strategy(name)
+    _check_input_file(args.scenario, "--scenario")
+    _check_input_file(args.osm, "--osm")
+    params = strategy_params(name, args.scenario)
+    out = prepare_out_dir(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite)
+    plan, path, total = national_plan(country, name, params, out, args)
+    _report(out, plan, path, total)
+
+
+def national_plan(
+    country: str, name: str, params: Any, out: Path, args: argparse.Namespace
+) -> tuple[Plan, Path, float]:
+    """Build the national ground, run ``name`` and write its files and map into ``out``."""
+    from planner.grounds import national_ground
+    from planner.maps import national_map, write_map
+    from planner.strategies import get_strategy
+
+    steps = _Steps(4, quiet=args.quiet)
+    with steps.step("national ground"):
+        ground = national_ground(country, osm=getattr(args, "osm", None), seed=args.seed)
+    with steps.step(f"planning ({name})"):
+        plan = get_strategy(name).run(ground, params, seed=args.seed)
+    with steps.step("writing"):
+        _finish_summary(plan, args, steps)
+        write_plan(plan, out)
+    with steps.step("map"):
+        path = write_map(
+            national_map(plan, offline_assets=args.offline_assets),
+            out / "map.html",
+            offline_assets=args.offline_assets,
+        )
+    plan.summary["map_html_bytes"] = path.stat().st_size
+    write_json_atomic(out / "summary.json", plan.summary)
+    return plan, path, steps.close()
+
+
+def parse_strategies(text: str) -> list[str]:
+    """``--strategies a,b``: at least two registered, distinct names."""
+    from planner.strategies import get_strategy
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        get_strategy(n)
+    if len(set(names)) < 2:
+        raise InputError(
+            f"--strategies: expected at least two different strategies, got {text!r}; "
+            "e.g. --strategies us-nevi,china-pile-swap"
+        )
+    return names
+
+
+def _scenario_files(items: Sequence[str | Path]) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for item in items:
+        name, sep, path = str(item).partition("=")
+        if not sep:
+            raise InputError(f"--scenario: expected NAME=FILE, got {item!r}")
+        _check_input_file(Path(path), "--scenario")
+        files[name] = Path(path)
+    return files
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    """``planner compare``: several strategies on one ground, metrics, synced maps, report."""
+    from planner.compare import run_comparison
+
+    names = parse_strategies(args.strategies)
+    scenarios = _scenario_files(args.scenario)
+    _check_input_file(args.osm, "--osm")
+    _check_input_file(args.existing, "--existing")
+    _check_input_file(args.config, "--config")
+    run_comparison_check_same(names, args.same)
+    products = (*COMPARE_PRODUCTS, *names)
+    out = prepare_out_dir(args.out, products=products, overwrite=args.overwrite)
+    steps = _Steps(3, quiet=args.quiet)
+    with steps.step("ground"):
+        ground = _compare_ground(args)
+    with steps.step("planning"):
+        result = run_comparison(ground, names, same=args.same, scenarios=scenarios, seed=args.seed)
+    with steps.step("writing"):
+        paths = write_comparison(result, out, offline_assets=args.offline_assets)
+    print(
+        f"planner: compared {', '.join(names)} on {ground.name} -> {paths['compare.html']} "
+        f"({paths['compare.html'].stat().st_size / 1e6:.1f} MB), {paths['report.html'].name}"
+    )
+
+
+def run_comparison_check_same(names: Sequence[str], same: str) -> None:
+    """``--same capex`` needs every strategy to have a cost model."""
+    from planner.strategies import get_strategy
+
+    if same == "capex":
+        missing = [n for n in names if not get_strategy(n).has_cost_model]
+        if missing:
+            raise InputError(
+                f"--same capex: strategy {', '.join(missing)} has no cost model; "
+                "use --same ports or --same none"
+            )
+
+
+def _compare_ground(args: argparse.Namespace) -> Ground:
+    from planner.grounds import national_ground
+
+    if args.country:
+        return national_ground(args.country, seed=args.seed)
+    return build_city_ground(args, load_city_network(args))
+
+
+def write_comparison(result: Any, out: Path, *, offline_assets: bool) -> dict[str, Path]:
+    """Per-strategy GeoJSON beside ``metrics.*``, ``compare.html`` and ``report.html``."""
+    from planner.maps import compare_map, write_map
+    from planner.report import write_report
+
+    paths: dict[str, Path] = {}
+    for plan in result.plans:
+        sub = out / plan.strategy
+        sub.mkdir(exist_ok=True)
+        write_plan(plan, sub)
+    paths["metrics.csv"] = write_csv(result.metrics, out / "metrics.csv")
+    paths["metrics.json"] = write_json_atomic(
+        out / "metrics.json", result.metrics.to_dict(orient="records")
+    )
+    m = compare_map(list(result.plans), result.metrics, offline_assets=offline_assets)
+    paths["compare.html"] = write_map(m, out / "compare.html", offline_assets=offline_assets)
+    links = {
+        "Comparison map": "compare.html",
+        **{f"{p.strategy} sites (GeoJSON)": f"{p.strategy}/sites.geojson" for p in result.plans},
+    }
+    paths["report.html"] = write_report(
+        list(result.plans), result.metrics, out, params=result.params, map_links=links
+    )
+    return paths
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """``planner demo``: offline national US and China plans and comparisons into ``maps/``."""
+    from planner.compare import run_comparison
+    from planner.grounds import national_ground
+
+    out = prepare_out_dir(args.out, products=(), overwrite=True)
+    for country in ("us", "cn"):
+        name = DEFAULT_STRATEGY[country]
+        sub = prepare_out_dir(
+            out / f"{country}_{name.replace('-', '_')}", products=(), overwrite=True
+        )
+        args.osm = None
+        national_plan(country, name, strategy_params(name, None), sub, args)
+        ground = national_ground(country, seed=args.seed)
+        result = run_comparison(
+            ground, ["us-nevi", "china-pile-swap"], same="none", scenarios={}, seed=args.seed
+        )
+        cdir = prepare_out_dir(out / f"compare_{country}", products=(), overwrite=True)
+        paths = write_comparison(result, cdir, offline_assets=args.offline_assets)
+        print(
+            f"planner demo: {country}: {sub / 'map.html'}, {paths['compare.html']}, {paths['report.html']}"
+        )
+
+
+def cmd_strategies(args: argparse.Namespace) -> None:
+    """``planner strategies``: list the registry."""
+    from planner.strategies import get_strategy, strategy_names
+
+    for name in strategy_names():
+        spec = get_strategy(name)
+        print(f"{name:18s} {spec.title}{'' if spec.has_cost_model else ' (no cost model)'}")
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """A parameter dataclass as a dict (for reports)."""
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params)
