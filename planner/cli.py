@@ -209,7 +209,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``planner`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     _setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
     try:
         from planner import workflows

@@ -19,6 +19,7 @@ STRATEGIES: Mapping[str, str] = {
     "coverage": "planner.strategies.coverage",
     "us-nevi": "planner.strategies.us_nevi",
     "china-pile-swap": "planner.strategies.china_pile_swap",
+    "grid-baseline": "planner.strategies.grid_baseline",
 }
 
 

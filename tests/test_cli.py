@@ -1,0 +1,178 @@
+"""The command line: bad input gets one line on stderr, exit 2, no traceback, nothing overwritten."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+
+FOOTWAY_ONLY = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6" generator="planner-tests">
+  <node id="1" lat="40.0" lon="-83.0"/>
+  <node id="2" lat="40.001" lon="-83.0"/>
+  <node id="3" lat="40.002" lon="-83.001"/>
+  <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="footway"/></way>
+</osm>
+"""
+
+
+def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
+    code = main(argv)
+    err = capsys.readouterr().err
+    return code, err
+
+
+def _assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--sites", "0"], "--sites"),
+        (["--sites", "-3"], "--sites"),
+        (["--radius-km", "-1"], "--radius-km"),
+        (["--radius-km", "nan"], "--radius-km"),
+        (["--strategy", "nope"], "valid strategies"),
+    ],
+)
+def test_bad_arguments(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: list[str], needle: str
+) -> None:
+    osm = tmp_path / "x.osm"
+    osm.write_text(FOOTWAY_ONLY)
+    code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(tmp_path / "o"), *extra])
+    _assert_one_line_error(code, err, needle)
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, err = _run(
+        capsys, ["plan", "--osm", str(tmp_path / "nope.osm.pbf"), "--out", str(tmp_path / "o")]
+    )
+    _assert_one_line_error(code, err, "does not exist")
+
+
+def test_not_osm(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "data.osm"
+    bad.write_text("name,lat,lon\nfoo,1,2\n")
+    code, err = _run(capsys, ["plan", "--osm", str(bad), "--out", str(tmp_path / "o")])
+    _assert_one_line_error(code, err)
+
+
+def test_not_osm_pbf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "data.osm.pbf"
+    bad.write_bytes(b"\x00\x01garbage" * 50)
+    code, err = _run(capsys, ["plan", "--osm", str(bad), "--out", str(tmp_path / "o")])
+    _assert_one_line_error(code, err)
+
+
+def test_no_drivable_road(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    osm = tmp_path / "paths.osm"
+    osm.write_text(FOOTWAY_ONLY)
+    code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(tmp_path / "o")])
+    _assert_one_line_error(code, err, "drivable")
+
+
+def test_missing_nodes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, shared_data: Path
+) -> None:
+    osm = shared_data / "osm" / "bad_missing_nodes.osm"
+    code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(tmp_path / "o")])
+    _assert_one_line_error(code, err)
+    assert not (tmp_path / "o" / "sites.geojson").exists()
+
+
+def test_unwritable_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    osm = tmp_path / "x.osm"
+    osm.write_text(FOOTWAY_ONLY)
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(blocker / "sub")])
+    _assert_one_line_error(code, err, "--out")
+    assert blocker.read_text() == "keep me"
+
+
+def test_out_holding_results_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    osm = tmp_path / "x.osm"
+    osm.write_text(FOOTWAY_ONLY)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "sites.geojson").write_text("precious")
+    code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(out)])
+    _assert_one_line_error(code, err, "--overwrite")
+    assert (out / "sites.geojson").read_text() == "precious"
+
+
+def test_national_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, err = _run(capsys, ["national", "--country", "fr", "--out", str(tmp_path / "o")])
+    _assert_one_line_error(code, err, "country")
+    for body, needle in [
+        ("target_ports = 0\n", "target_ports"),
+        ("spacing_mi = -5\n", "spacing_mi"),
+        ("spacing_mi = 0\n", "spacing_mi"),
+        ("no_such_key = 1\n", "no_such_key"),
+        ('target_ports = "many"\n', "target_ports"),
+    ]:
+        scen = tmp_path / "s.toml"
+        scen.write_text(body)
+        code, err = _run(
+            capsys,
+            ["national", "--country", "us", "--scenario", str(scen), "--out", str(tmp_path / "o2")],
+        )
+        _assert_one_line_error(code, err, needle)
+
+
+def test_compare_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = str(tmp_path / "o")
+    code, err = _run(
+        capsys, ["compare", "--country", "us", "--strategies", "us-nevi,bogus", "--out", out]
+    )
+    _assert_one_line_error(code, err, "us-nevi", "china-pile-swap")
+    code, err = _run(
+        capsys, ["compare", "--country", "us", "--strategies", "us-nevi", "--out", out]
+    )
+    _assert_one_line_error(code, err, "at least two")
+    code, err = _run(
+        capsys,
+        [
+            "compare",
+            "--country",
+            "us",
+            "--strategies",
+            "us-nevi,grid-baseline",
+            "--same",
+            "capex",
+            "--out",
+            out,
+        ],
+    )
+    _assert_one_line_error(code, err, "cost model")
+
+
+def test_console_script_exit_status(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "planner",
+            "plan",
+            "--osm",
+            str(tmp_path / "missing.osm"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
