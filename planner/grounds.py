@@ -265,7 +265,7 @@ def _corridor_flows(cnet: Any, demand: DemandPoints) -> sp.csr_array:
     _, nearest = tree.query(np.column_stack([demand.x_m, demand.y_m]))
     mass = np.bincount(nearest, weights=demand.demand, minlength=len(cnet.node_x_m))
     origins = np.flatnonzero(mass > 0)
-    return sp.csr_array(gravity_flows(cnet.length_m, origins, mass[origins]))
+    return sp.csr_array(gravity_flows(cnet.length_m, origins, mass[origins], country=cnet.country))
 
 
 def _route_flow(flows: sp.csr_array, path: np.ndarray) -> np.ndarray:
