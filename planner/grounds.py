@@ -258,14 +258,22 @@ def _corridor_network(code: str, osm: str | Path | None) -> Any:
 
 
 def _corridor_flows(cnet: Any, demand: DemandPoints) -> sp.csr_array:
-    """Gravity-model flows (vehicles/day) on corridor edges, origins at corridor nodes."""
+    """Gravity-model flows (vehicles/day) on corridor edges.
+
+    Each demand cell's population is lumped at the nearest named corridor node (a control city),
+    so origins are cities, as in the gravity model, and there are a few hundred of them.
+    """
     from planner.traffic import gravity_flows
 
-    tree = cKDTree(np.column_stack([cnet.node_x_m, cnet.node_y_m]))
+    named = np.flatnonzero(np.asarray(cnet.node_name, dtype=str) != "")
+    if named.size == 0:
+        named = np.arange(len(cnet.node_x_m))
+    tree = cKDTree(np.column_stack([cnet.node_x_m[named], cnet.node_y_m[named]]))
     _, nearest = tree.query(np.column_stack([demand.x_m, demand.y_m]))
-    mass = np.bincount(nearest, weights=demand.demand, minlength=len(cnet.node_x_m))
+    mass = np.bincount(named[nearest], weights=demand.demand, minlength=len(cnet.node_x_m))
     origins = np.flatnonzero(mass > 0)
-    return sp.csr_array(gravity_flows(cnet.length_m, origins, mass[origins], country=cnet.country))
+    flows = gravity_flows(cnet.length_m, origins, mass[origins], country=cnet.country)
+    return sp.csr_array(flows)
 
 
 def _route_flow(flows: sp.csr_array, path: np.ndarray) -> np.ndarray:
