@@ -1,0 +1,33 @@
+"""Interactive maps of plans: one city, one country, several strategies side by side.
+
+- :func:`city_map` -- road network, demand heatmap, sites by kind with popups, coverage circles.
+- :func:`national_map` -- 10^4-10^5 sites clustered in the browser, corridors by compliance.
+- :func:`compare_map` -- two or more plans with synchronised pan and zoom under a metrics table.
+- :func:`write_map` -- atomic write; ``offline_assets=True`` serves every script, stylesheet and
+  font from a local ``assets/`` folder (see :mod:`planner.assets`), so no CDN is needed.
+
+Every string that reaches a popup, tooltip, legend, layer name or table is HTML-escaped. Map data
+© OpenStreetMap contributors (ODbL); populated places © GeoNames (CC-BY 4.0): both are credited on
+every map.
+"""
+
+from __future__ import annotations
+
+from planner.maps._build import city_map, compare_map, metrics_table_html, national_map
+from planner.maps._html import ATTRIBUTION_TEXT, escape_text
+from planner.maps._layers import KIND_STYLES, KindStyle
+from planner.maps._offline import localise_links, remote_links, write_map
+
+__all__ = [
+    "ATTRIBUTION_TEXT",
+    "KIND_STYLES",
+    "KindStyle",
+    "city_map",
+    "compare_map",
+    "escape_text",
+    "localise_links",
+    "metrics_table_html",
+    "national_map",
+    "remote_links",
+    "write_map",
+]

@@ -1,0 +1,120 @@
+"""Benchmark a national comparison map: HTML size and headless-Chromium load time.
+
+By default builds a synthetic national pair on one US-sized ground (us-nevi with 50,000 sites,
+china-pile-swap with 100,000), writes the comparison map with offline assets and loads it in
+Debian's headless Chromium with no network. ``--html PATH`` measures an existing page instead
+(its ``assets/`` folder must sit beside it for an offline page).
+
+The load time runs from navigation start to the moment every map pane has drawn all its sites
+(planner's site layers count them on the map element); for a page without planner's counters
+(``--html`` of a foreign page) it is the moment markers or clusters first appear in every pane.
+Prints one JSON object.
+
+Usage::
+
+    python scripts/bench_maps.py [--us-sites 50000] [--cn-sites 100000] [--repeat 3]
+    python scripts/bench_maps.py --html out/compare.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from planner.maps import compare_map, write_map
+from planner.maps._browser import browser_available, chromium, load_and_count, severe_errors
+from planner.maps._demo import synthetic_ground, synthetic_plan
+
+SITES_JS = (
+    "return Array.from(document.querySelectorAll('div.folium-map'))"
+    ".map(function (e) { return Number(e.dataset.plannerSites || 0); });"
+)
+
+
+def build_pair(
+    out: Path, *, us_sites: int, cn_sites: int, seed: int
+) -> tuple[Path, list[int], float]:
+    """Write the synthetic comparison page; return its path, site counts and build seconds."""
+    start = time.perf_counter()
+    ground = synthetic_ground(scale="national", n_nodes=20_000, n_demand=100_000, seed=seed)
+    plans = [
+        synthetic_plan(ground, n_sites=us_sites, realistic=True, seed=seed),
+        synthetic_plan(
+            ground, n_sites=cn_sites, strategy="china-pile-swap", realistic=True, seed=seed + 1
+        ),
+    ]
+    metrics = pd.DataFrame(
+        {
+            "sites": [len(p.sites) for p in plans],
+            "ports": [int(p.sites.ports.sum()) for p in plans],
+        },
+        index=pd.Index([p.strategy for p in plans], name="strategy"),
+    )
+    page = compare_map(plans, metrics, offline_assets=True, title="Synthetic national comparison")
+    path = write_map(page, out / "compare.html", offline_assets=True)
+    return path, [len(p.sites) for p in plans], time.perf_counter() - start
+
+
+def measure(path: Path, sites: list[int] | None, *, repeat: int) -> dict[str, Any]:
+    """Load ``path`` ``repeat`` times; return load seconds, the last counts and browser errors."""
+
+    def ready(counts: list[dict[str, Any]]) -> bool:
+        if not counts:
+            return False
+        if sites is not None:
+            return bool(driver.execute_script(SITES_JS) == sites)
+        return all(p["markers"] + p["clusters"] > 0 for p in counts)
+
+    times = []
+    with chromium() as driver:
+        for _ in range(repeat):
+            counts, seconds = load_and_count(driver, path, ready=ready, timeout_s=120.0)
+            times.append(seconds)
+        errors = severe_errors(driver)
+    return {
+        "load_s": [round(t, 3) for t in times],
+        "load_s_median": round(statistics.median(times), 3),
+        "panes": counts,
+        "severe_errors": errors,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--html", type=Path, help="measure this existing page instead")
+    parser.add_argument("--us-sites", type=int, default=50_000)
+    parser.add_argument("--cn-sites", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    reason = browser_available()
+    if reason is not None:
+        print(json.dumps({"error": f"headless Chromium unavailable: {reason}"}))
+        return 1
+    with tempfile.TemporaryDirectory(prefix="planner-bench-maps-") as tmp:
+        result: dict[str, Any] = {}
+        if args.html is None:
+            path, sites, build_s = build_pair(
+                Path(tmp), us_sites=args.us_sites, cn_sites=args.cn_sites, seed=args.seed
+            )
+            result.update(source="synthetic", sites=sites, build_s=round(build_s, 2))
+        else:
+            path, sites = args.html, None
+            result.update(source=str(path))
+        size = path.stat().st_size
+        result.update(html_bytes=size, html_mb=round(size / 1e6, 2))
+        result.update(measure(path, sites, repeat=args.repeat))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
