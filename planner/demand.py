@@ -116,6 +116,13 @@ class DemandPoints:
         return float(self.demand.sum())
 
 
+# Peak residential density of a place's kernel when ``max_density_per_km2`` is not set, by
+# country. US: the densest large-city cores reach ~10,000/km2 (Census 2020 urban areas; Manhattan
+# is an outlier at ~29,000). CN: the central districts of Shanghai reach ~30,000/km2 (Huangpu
+# ~32,000, Jing'an ~25,000, 2020 census district figures).
+MAX_DENSITY_PER_KM2: dict[str, float] = {"US": 10_000.0, "CN": 30_000.0}
+
+
 @dataclass(frozen=True)
 class DemandConfig:
     """Parameters of :func:`build_demand` (see the module notes for the model).
@@ -130,7 +137,7 @@ class DemandConfig:
     road_weight: float = 0.2
     user_weight: float = 1.0
     decay_km: float = 1.5
-    max_density_per_km2: float = 10_000.0
+    max_density_per_km2: float | None = None
     cutoff_decay_lengths: float = 4.0
     place_margin_km: float = 25.0
     min_population: int = 1000
@@ -148,8 +155,10 @@ class DemandConfig:
     def __post_init__(self) -> None:
         for name in ("population_weight", "poi_weight", "road_weight", "user_weight"):
             check_range(name, getattr(self, name), low=0.0)
-        for name in ("decay_km", "max_density_per_km2", "cutoff_decay_lengths", "grid_cell_m"):
+        for name in ("decay_km", "cutoff_decay_lengths", "grid_cell_m"):
             check_range(name, getattr(self, name), low=0.0, low_open=True)
+        if self.max_density_per_km2 is not None:
+            check_range("max_density_per_km2", self.max_density_per_km2, low=0.0, low_open=True)
         for name in ("place_margin_km", "poi_snap_m", "user_snap_m"):
             check_range(name, getattr(self, name), low=0.0)
         check_range("min_population", self.min_population, low=0)
@@ -227,6 +236,9 @@ def build_demand(
         One point per node with positive demand, in node order.
     """
     config = config or DemandConfig()
+    if config.max_density_per_km2 is None:
+        peak = MAX_DENSITY_PER_KM2.get(str(country or "").upper(), MAX_DENSITY_PER_KM2["US"])
+        config = dataclasses.replace(config, max_density_per_km2=peak)
     if not isinstance(network, RoadNetwork):
         raise InputError(f"network: expected a RoadNetwork, got {type(network).__name__}")
     places = _places_for(network, places, config=config, country=country)
@@ -311,7 +323,8 @@ def population_at_nodes(
     c = config.cutoff_decay_lengths
     norm = 1.0 - (1.0 + c) * math.exp(-c)
     for pop, px, py in places[["population", "x_m", "y_m"]].itertuples(index=False):
-        b_km = max(config.decay_km, math.sqrt(pop / (2 * math.pi * config.max_density_per_km2)))
+        peak = config.max_density_per_km2 or MAX_DENSITY_PER_KM2["US"]
+        b_km = max(config.decay_km, math.sqrt(pop / (2 * math.pi * peak)))
         cells = np.asarray(tree.query_ball_point([px, py], r=c * b_km * 1000.0), dtype=np.int64)
         if cells.size == 0:
             continue

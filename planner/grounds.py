@@ -15,7 +15,9 @@ National ground
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +69,11 @@ def city_ground(
     from planner.demand import DemandConfig, build_demand
     from planner.regions import load_regions
 
+    from planner.regions import region_of_admin1
+
     code = check_country(country) if country else guess_country(network.lon, network.lat)
-    demand = build_demand(network, config=demand_config or DemandConfig(), country=code)
+    demand = build_demand(network, config=demand_config or DemandConfig(), country=code.upper())
+    demand = dataclasses.replace(demand, region=region_of_admin1(code, demand.region.astype(str)))
     if demand.demand.size == 0 or float(demand.demand.sum()) <= 0:
         raise InputError(
             f"area {network.name!r}: no demand found on its network; choose a larger area"
@@ -148,7 +153,7 @@ def _city_corridors(network: RoadNetwork) -> tuple[Corridor, ...]:
         )
         corridors.append(
             Corridor(
-                str(ref),
+                _route_id(str(ref)),
                 np.asarray(path, dtype=np.int64),
                 np.asarray(chainage, dtype=float),
                 flow,
@@ -157,6 +162,12 @@ def _city_corridors(network: RoadNetwork) -> tuple[Corridor, ...]:
             )
         )
     return tuple(corridors)
+
+
+def _route_id(ref: str) -> str:
+    """``"I 70"`` -> ``"I-70"``; the first of several refs (``"I 70;I 71"``)."""
+    first = ref.split(";")[0].strip()
+    return re.sub(r"^([A-Z]+)\s+(\d+\w*)$", r"\1-\2", first)
 
 
 def _edge_highway_lookup(network: RoadNetwork) -> dict[tuple[int, int], str]:
