@@ -1,0 +1,807 @@
+"""The ``us-nevi`` strategy: the US "500k network" of NEVI corridor DC fast stations + community.
+
+Two layers, as in the federal plan (Bipartisan Infrastructure Law, 2021):
+
+1. **Corridor DC fast (NEVI).** On every corridor, the fewest stations on corridor nodes so that
+   consecutive stations are at most ``spacing_mi`` apart and each end is within ``end_gap_mi`` of
+   a station (:func:`planner.spacing.place_network_stations`); a station at a junction serves
+   every corridor through it. Each station gets at least ``min_dc_ports`` x ``dc_power_kw``, more
+   where its traffic needs them (Erlang C, :func:`planner.sizing.ports_for_loads`).
+2. **Community charging.** The rest of the target (500,000 ports nationally, the area's
+   population share of it on a city ground) is shared out to regions by EV stock
+   (largest-remainder rounding, so the total is exact), split into Level 2 and DC fast by NREL's
+   2030 ratio, and sited inside each region by demand-weighted k-means of its demand points.
+
+Every default is a cited figure: see ``data/scenarios/us_nevi.toml`` and ``docs/us_nevi.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError
+from planner.ground import Corridor, Ground
+from planner.scenario import check_range
+from planner.sizing import ports_for_loads
+from planner.spacing import place_network_stations, route_spacing
+from planner.strategies.base import SITE_COLUMNS, Plan, StrategySpec
+
+logger = logging.getLogger(__name__)
+
+M_PER_MI = 1609.344
+_EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
+KINDS = ("corridor_dc", "community_dc", "community_l2", "existing")
+_ID_PREFIX = {"corridor_dc": "US-DC", "community_dc": "US-CDC", "community_l2": "US-L2"}
+CORRIDOR_COLUMNS = (
+    "corridor",
+    "length_mi",
+    "max_gap_mi",
+    "compliant",
+    "stations",
+    "official_length_mi",
+    "start_gap_mi",
+    "end_gap_mi",
+    "stations_placed",
+    "stations_shared",
+)
+# NREL 2017 (Wood et al., "National Plug-In Electric Vehicle Infrastructure Analysis",
+# DOE/GO-102017-5040, section 4): ~400 corridor DC fast stations ~70 miles apart on average
+# cover the 28,530 miles of the Interstate System.
+NREL_2017 = {"stations": 400, "avg_spacing_mi": 70.0, "interstate_mi": 28_530.0}
+_SHARES = ("ev_share_of_traffic", "stop_share", "peak_hour_factor", "dc_share")
+_MINIBATCH_MIN_POINTS = 50_000  # MiniBatchKMeans from this many points (and >= 20 per cluster)
+_LEAF_CLUSTERS = 300  # more clusters than this are found in two levels (see _cluster)
+
+
+@dataclass(frozen=True)
+class UsNeviParams:
+    """Parameters of the ``us-nevi`` strategy (sources: ``data/scenarios/us_nevi.toml``).
+
+    Corridor rule: ``spacing_mi``, ``end_gap_mi``, ``max_offset_mi``, ``min_dc_ports``,
+    ``dc_power_kw`` (NEVI guidance, 23 CFR 680). Corridor sizing: peak-hour arrivals at a station
+    are ``flow_veh_day x ev_share_of_traffic x stop_share x peak_hour_factor``; a session lasts
+    ``energy_per_stop_kwh / (dc_power_kw x charge_efficiency)`` hours. Target:
+    ``national_target_ports`` at national scale, its population share on a city ground
+    (``us_population`` or ``cn_population``), or ``target_ports`` when given. Community:
+    ``dc_share`` of the ports are DC fast; sites hold ``l2_ports_per_site``/``dc_ports_per_site``
+    ports on average. ``subtract_existing`` counts existing public ports per region toward the
+    target; ``count_existing_dc`` counts existing stations with at least ``min_dc_ports`` DC
+    ports within ``max_offset_mi`` of a corridor node as corridor stations.
+    """
+
+    spacing_mi: float = 50.0
+    end_gap_mi: float = 25.0
+    max_offset_mi: float = 1.0
+    min_dc_ports: int = 4
+    dc_power_kw: float = 150.0
+    ev_share_of_traffic: float = 0.117
+    stop_share: float = 0.05
+    peak_hour_factor: float = 0.10
+    energy_per_stop_kwh: float = 22.0
+    charge_efficiency: float = 0.5
+    target_wait_min: float = 5.0
+    national_target_ports: int = 500_000
+    target_ports: int | None = None
+    us_population: int = 331_449_281
+    cn_population: int = 1_411_778_724
+    dc_share: float = 0.153976
+    l2_power_kw: float = 7.2
+    community_dc_power_kw: float = 150.0
+    l2_ports_per_site: int = 8
+    dc_ports_per_site: int = 4
+    l2_port_capex_usd: float = 8_000.0
+    dc_port_capex_usd: float = 195_000.0
+    subtract_existing: bool = False
+    count_existing_dc: bool = False
+    cluster_max_iter: int = 20
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", "int | None"):
+                if value is None and f.name == "target_ports":
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise InputError(
+                        f"{f.name}: expected a whole number >= 1, got {value!r}; set one"
+                    )
+            elif f.type == "bool":
+                if not isinstance(value, bool):
+                    raise InputError(f"{f.name}: expected true or false, got {value!r}; set one")
+            elif f.name in _SHARES:
+                check_range(f.name, value, low=0.0, high=1.0, fix="give a share in [0, 1]")
+            elif f.name.endswith("_capex_usd"):
+                check_range(f.name, value, low=0.0, fix="give a cost >= 0")
+            else:
+                check_range(f.name, value, low=0.0, low_open=True, fix="give a value > 0")
+        check_range("charge_efficiency", self.charge_efficiency, high=1.0)
+
+    @property
+    def dc_session_h(self) -> float:
+        """Mean corridor DC session: energy per stop over delivered power, hours."""
+        return self.energy_per_stop_kwh / (self.dc_power_kw * self.charge_efficiency)
+
+
+def apportion(total: int, weights: np.ndarray, *, minimum: int = 0) -> np.ndarray:
+    """Split the whole number ``total`` in proportion to ``weights`` (largest remainder).
+
+    Every share gets at least ``minimum`` and the shares sum to ``total`` exactly; when no weight
+    is positive the shares are equal. Ties go to the earlier share.
+    """
+    w = np.nan_to_num(np.asarray(weights, dtype=float), nan=0.0).clip(min=0.0)
+    rest = int(total) - minimum * w.size
+    if w.size == 0 and total == 0:
+        return np.zeros(0, dtype=np.int64)
+    if w.size == 0 or rest < 0:
+        raise InputError(
+            f"total: cannot split {total} into {w.size} shares of at least "
+            f"{minimum}; lower the minimum or raise the total"
+        )
+    w = w if w.sum() > 0 else np.ones_like(w)
+    quota = rest * w / w.sum()
+    base = np.floor(quota).astype(np.int64)
+    base[np.argsort(-(quota - base), kind="stable")[: rest - int(base.sum())]] += 1
+    return base + minimum
+
+
+def target_ports_for(ground: Ground, params: UsNeviParams) -> tuple[int, str]:
+    """Ports the plan must reach on ``ground`` and how that number was set.
+
+    ``target_ports`` when given; else ``national_target_ports`` at national scale; on a city
+    ground, ``national_target_ports x area population / national population`` (the US or China
+    census figure by ``ground.country``), the area population being ``ground.meta["population"]``.
+    """
+    if params.target_ports is not None:
+        return params.target_ports, "scenario target_ports"
+    if ground.scale != "city":
+        return params.national_target_ports, "national target"
+    population = ground.meta.get("population")
+    if population is None and "population" in ground.demand.components:
+        population = float(ground.demand.components["population"].sum())
+        logger.warning("ground.meta has no population; using the demand's %.0f", population)
+    if not isinstance(population, int | float) or not math.isfinite(population) or population <= 0:
+        raise InputError(
+            f"ground.meta['population']: expected the area's population (persons > 0) on a city "
+            f"ground, got {population!r}; build the ground with planner's city builder or set "
+            "target_ports in the scenario"
+        )
+    national = params.cn_population if ground.country == "cn" else params.us_population
+    return max(1, round(params.national_target_ports * population / national)), "population share"
+
+
+# --- corridor DC fast ----------------------------------------------------------------------------
+
+
+def corridor_sites(
+    ground: Ground, params: UsNeviParams, *, existing_rows: np.ndarray | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Place and size the new corridor DC fast stations; return ``(sites, corridor table)``.
+
+    ``existing_rows`` (rows of ``ground.existing``) are stations that count already. Ports per
+    station: Erlang C on the peak-hour EV stops of the traffic past it, at least
+    ``min_dc_ports``.
+    """
+    rows = np.empty(0, dtype=np.int64) if existing_rows is None else existing_rows
+    ex = ground.existing
+    fixed = np.asarray(ex.node_idx, dtype=np.int64)[rows] if ex is not None else rows
+    placed = place_network_stations(
+        ground.corridors,
+        max_gap_m=params.spacing_mi * M_PER_MI,
+        max_end_gap_m=params.end_gap_mi * M_PER_MI,
+        fixed_nodes=fixed,
+    )
+    nodes = np.array([n for n, by in placed.items() if by], dtype=np.int64)
+    flow = _node_flow(ground.corridors, nodes)
+    stops_day = flow * params.ev_share_of_traffic * params.stop_share
+    ports = ports_for_loads(
+        stops_day * params.peak_hour_factor,
+        session_h=params.dc_session_h,
+        target_wait_min=params.target_wait_min,
+        min_ports=params.min_dc_ports,
+    )
+    sites = _site_frame(
+        ground,
+        nodes,
+        kind="corridor_dc",
+        dc_ports=ports,
+        power_kw=params.dc_power_kw,
+        corridor=np.array([placed[int(n)] for n in nodes], dtype=object),
+        capex_usd=ports * params.dc_port_capex_usd,
+        flow_veh_day=flow,
+        ev_stops_day=stops_day,
+    )
+    return sites, _corridor_table(ground.corridors, placed, params)
+
+
+def _node_flow(corridors: Sequence[Corridor], nodes: np.ndarray) -> np.ndarray:
+    """Two-way traffic past each node, summed over the corridors through it (vehicles/day).
+
+    On one corridor a node sees the larger flow of its two adjacent segments.
+    """
+    total = np.zeros(nodes.size)
+    for cor in corridors:
+        path = np.asarray(cor.node_idx, dtype=np.int64)
+        seg = np.nan_to_num(np.asarray(cor.flow_veh_day, dtype=float), nan=0.0)
+        if path.size == 0 or seg.size == 0:
+            continue
+        at_node = np.maximum(np.r_[0.0, seg], np.r_[seg, 0.0])[: path.size]
+        total += pd.Series(at_node).groupby(path).max().reindex(nodes, fill_value=0.0).to_numpy()
+    return total
+
+
+def _corridor_table(
+    corridors: Sequence[Corridor], placed: dict[int, str], params: UsNeviParams
+) -> pd.DataFrame:
+    """One row per corridor (:data:`CORRIDOR_COLUMNS`): length, gaps, compliance, stations."""
+    nodes = np.fromiter(placed, dtype=np.int64, count=len(placed))
+    reports = route_spacing(
+        corridors,
+        nodes,
+        max_gap_m=params.spacing_mi * M_PER_MI,
+        max_end_gap_m=params.end_gap_mi * M_PER_MI,
+    )
+    rows = []
+    for cor, rep in zip(corridors, reports, strict=True):
+        on = np.unique(np.asarray(cor.node_idx, dtype=np.int64)[np.isin(cor.node_idx, nodes)])
+        own = sum(placed[int(n)] == cor.corridor_id for n in on)
+        km = cor.official_length_km
+        rows.append(
+            (
+                cor.corridor_id,
+                cor.length_m / M_PER_MI,
+                rep.max_gap_m / M_PER_MI,
+                rep.compliant,
+                on.size,
+                km * 1000.0 / M_PER_MI if km else math.nan,
+                rep.start_gap_m / M_PER_MI,
+                rep.end_gap_m / M_PER_MI,
+                own,
+                on.size - own,
+            )
+        )
+    return pd.DataFrame(rows, columns=list(CORRIDOR_COLUMNS))
+
+
+def existing_corridor_rows(ground: Ground, params: UsNeviParams) -> np.ndarray:
+    """Rows of ``ground.existing`` that count as corridor stations.
+
+    A station counts when it has at least ``min_dc_ports`` DC ports and stands within
+    ``max_offset_mi`` (great-circle distance) of the corridor node it is snapped to. Its power is
+    not known and is assumed to meet the rule.
+    """
+    ex = ground.existing
+    if ex is None or len(ex) == 0 or not ground.corridors:
+        return np.empty(0, dtype=np.int64)
+    corridor_nodes = np.unique(np.concatenate([np.asarray(c.node_idx) for c in ground.corridors]))
+    node = np.asarray(ex.node_idx, dtype=np.int64)
+    lon1, lat1 = np.radians(np.asarray(ex.lon, float)), np.radians(np.asarray(ex.lat, float))
+    lon2, lat2 = np.radians(ground.node_lon[node]), np.radians(ground.node_lat[node])
+    hav = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    offset_m = 2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(hav, 0.0, 1.0)))
+    ok = (np.asarray(ex.dc_ports) >= params.min_dc_ports) & np.isin(node, corridor_nodes)
+    return np.flatnonzero(ok & (offset_m <= params.max_offset_mi * M_PER_MI))
+
+
+def _existing(ground: Ground, params: UsNeviParams) -> tuple[np.ndarray, pd.DataFrame]:
+    """Existing stations that count: the corridor ones' rows, and all counted ones as sites.
+
+    With ``count_existing_dc`` the rows of :func:`existing_corridor_rows`; with
+    ``subtract_existing`` every existing station is shown (open, no capex). Their rated power is
+    not known: ``power_kw`` is the plan's nominal DC or L2 power.
+    """
+    ex = ground.existing
+    none = np.empty(0, dtype=np.int64)
+    corridor_rows = existing_corridor_rows(ground, params) if params.count_existing_dc else none
+    rows = np.arange(len(ex)) if params.subtract_existing and ex is not None else corridor_rows
+    if ex is None or rows.size == 0:
+        return corridor_rows, pd.DataFrame({c: [] for c in (*SITE_COLUMNS, "name")})
+    nodes = np.asarray(ex.node_idx, dtype=np.int64)[rows]
+    dc = np.asarray(ex.dc_ports, dtype=np.int64)[rows]
+    corridor = np.full(rows.size, "", dtype=object)
+    for cor in reversed(ground.corridors):  # the first corridor through the node wins
+        on = np.isin(nodes, np.asarray(cor.node_idx)) & np.isin(rows, corridor_rows)
+        corridor[on] = cor.corridor_id
+    sites = _site_frame(
+        ground,
+        nodes,
+        kind="existing",
+        dc_ports=dc,
+        existing=True,
+        corridor=corridor,
+        ac_ports=np.asarray(ex.ac_ports, dtype=np.int64)[rows],
+        capex_usd=0.0,
+        power_kw=np.where(dc > 0, params.dc_power_kw, params.l2_power_kw),
+        state=_codes(ex.region)[rows],
+        name=np.asarray(ex.name, dtype=object)[rows],
+    )
+    return corridor_rows, sites
+
+
+def _site_frame(ground: Ground, nodes: np.ndarray, **values: Any) -> pd.DataFrame:
+    """Sites on ``nodes`` with every column of :data:`SITE_COLUMNS` (ids are set later).
+
+    Location columns come from the ground; ``values`` give the rest (scalars are broadcast);
+    ``ports`` is ``dc_ports + ac_ports``; ``state`` defaults to the nearest demand point's region.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    frame = pd.DataFrame(
+        {
+            "site_id": "",
+            "node_idx": nodes,
+            "x_m": ground.node_x_m[nodes],
+            "y_m": ground.node_y_m[nodes],
+            "lon": ground.node_lon[nodes],
+            "lat": ground.node_lat[nodes],
+        }
+    )
+    defaults = {"existing": False, "corridor": "", "demand_served": 0.0, "ac_ports": 0}
+    for key, value in {**defaults, **values}.items():
+        frame[key] = value
+    if "state" not in values:
+        frame["state"] = _region_of_nodes(ground, nodes)
+    for key, dtype in (
+        ("dc_ports", np.int64),
+        ("ac_ports", np.int64),
+        ("power_kw", float),
+        ("capex_usd", float),
+        ("existing", bool),
+    ):
+        frame[key] = frame[key].astype(dtype)
+    frame["ports"] = frame["dc_ports"] + frame["ac_ports"]
+    return frame[[*SITE_COLUMNS, *(c for c in frame.columns if c not in SITE_COLUMNS)]]
+
+
+def _region_of_nodes(ground: Ground, nodes: np.ndarray) -> np.ndarray:
+    """Region code of the demand point nearest to each node (``""`` without demand)."""
+    from scipy.spatial import cKDTree
+
+    d = ground.demand
+    if nodes.size == 0 or d.demand.size == 0:
+        return np.full(nodes.size, "", dtype=object)
+    _, idx = cKDTree(np.column_stack([d.x_m, d.y_m])).query(
+        np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]])
+    )
+    return _codes(d.region)[idx]
+
+
+def _codes(values: Any) -> np.ndarray:
+    """Region codes as an object array of str, ``""`` for missing."""
+    return pd.Series(values, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+
+
+# --- community charging --------------------------------------------------------------------------
+
+
+def region_weights(ground: Ground) -> pd.DataFrame:
+    """Regions that hold demand, with the ``weight`` their share of community ports follows.
+
+    The weight is the region's EV stock; on a city ground the EV stock times the area's share of
+    the region's population (the area's own EVs); population where no region has EV stock.
+    Without any region that holds demand the whole ground is one region, code ``""``.
+    """
+    d = ground.demand
+    codes = _codes(d.region)
+    pop = pd.Series(np.asarray(d.components.get("population", d.demand), float)).groupby(codes)
+    demand_pop = pop.sum()
+    regions = ground.regions.copy()
+    regions["region"] = _codes(regions["region"]) if len(regions) else []
+    regions = regions[regions["region"].isin(set(codes.tolist()) - {""})].reset_index(drop=True)
+    if regions.empty:
+        logger.warning("no region of ground.regions holds demand; %s is one region", ground.name)
+        return pd.DataFrame(
+            {
+                "region": [""],
+                "name": [ground.name],
+                "population": [float(demand_pop.sum())],
+                "ev_stock": [math.nan],
+                "ev_fallback": [True],
+                "weight": [1.0],
+            }
+        )
+    weight = pd.to_numeric(regions["ev_stock"], errors="coerce").fillna(0.0).to_numpy()
+    area_pop = demand_pop.reindex(regions["region"]).fillna(0.0).to_numpy()
+    if ground.scale == "city":
+        region_pop = pd.to_numeric(regions["population"], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weight = weight * np.where(region_pop > 0, np.minimum(area_pop / region_pop, 1.0), 1.0)
+    if weight.sum() <= 0:
+        logger.warning("regions have no EV stock; sharing community ports by population")
+        weight = area_pop
+    regions["weight"] = weight
+    return regions
+
+
+def existing_ports_by_region(ground: Ground, codes: Sequence[str]) -> np.ndarray:
+    """Existing public ports of each region in ``codes``.
+
+    From the regions column ``existing_public_ports`` where it has a figure, else summed from
+    ``ground.existing``; raises :class:`InputError` when neither has any.
+    """
+    from_stations = pd.Series(dtype=float)
+    ex = ground.existing
+    if ex is not None and len(ex):
+        ports = np.asarray(ex.dc_ports, dtype=float) + np.asarray(ex.ac_ports, dtype=float)
+        from_stations = pd.Series(ports).groupby(_codes(ex.region)).sum()
+    table = pd.Series(dtype=float)
+    if "existing_public_ports" in ground.regions.columns:
+        r = ground.regions
+        values = pd.to_numeric(r["existing_public_ports"], errors="coerce").to_numpy()
+        table = pd.Series(values, index=_codes(r["region"])).dropna()
+    if table.empty and from_stations.empty:
+        raise InputError(
+            "subtract_existing: expected existing ports per region (regions column "
+            "'existing_public_ports' or ground.existing stations), found none; set "
+            "subtract_existing = false or load existing stations"
+        )
+    merged = table.combine_first(from_stations).reindex(list(codes)).fillna(0.0)
+    return merged.round().astype(np.int64).to_numpy()
+
+
+def allocate_community(ground: Ground, params: UsNeviParams, pool: int) -> tuple[pd.DataFrame, int]:
+    """Community ports per region: ``pool`` shared by weight, minus existing ports when asked.
+
+    Returns the region table (``weight``, ``ports_allocated``, ``existing_ports``, ``ports_dc``,
+    ``ports_l2``) and the existing ports counted toward the target.
+    """
+    regions = region_weights(ground)
+    allocated = apportion(max(pool, 0), regions["weight"].to_numpy())
+    existing = np.zeros(len(regions), dtype=np.int64)
+    if params.subtract_existing:
+        existing = existing_ports_by_region(ground, regions["region"].tolist())
+    new = np.maximum(allocated - existing, 0)
+    dc = np.floor(new * params.dc_share + 0.5).astype(np.int64)
+    regions["ports_allocated"], regions["existing_ports"] = allocated, existing
+    regions["ports_dc"], regions["ports_l2"] = dc, new - dc
+    return regions, int(existing.sum())
+
+
+def _kmeans(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int, max_iter: int) -> np.ndarray:
+    """Labels of demand-weighted k-means of the points ``xy`` into ``k`` clusters."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
+    n = xy.shape[0]
+    model: KMeans | MiniBatchKMeans
+    if n >= _MINIBATCH_MIN_POINTS and 20 * k <= n:  # many points per cluster: mini-batches
+        batch = max(4096, 3 * k)
+        model = MiniBatchKMeans(
+            n_clusters=k,
+            n_init=1,
+            max_iter=max_iter,
+            batch_size=batch,
+            init_size=min(n, 3 * batch),
+            max_no_improvement=5,
+            random_state=seed,
+        )
+    else:
+        model = KMeans(n_clusters=k, n_init=1, max_iter=max_iter, random_state=seed)
+    # one thread: these fits are many and small, and OpenMP threads stall on a busy machine
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
+        # points at one location can leave a cluster empty; empty clusters are dropped later
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(xy - xy.mean(axis=0), sample_weight=w)
+    return np.asarray(model.labels_, dtype=np.int64)
+
+
+def _cluster(xy: np.ndarray, w: np.ndarray, k: int, *, seed: int, max_iter: int) -> np.ndarray:
+    """Labels (``0..k-1``) of demand-weighted k-means of ``xy`` into ``k < len(xy)`` clusters.
+
+    Beyond :data:`_LEAF_CLUSTERS` clusters, two levels keep the cost near ``n x 300`` instead of
+    ``n x k``: coarse k-means into ``ceil(k / 300)`` groups, each group gets clusters in
+    proportion to its demand (at least one, at most its points), then k-means inside each group.
+    """
+    if k <= _LEAF_CLUSTERS:
+        return _kmeans(xy, w, k, seed=seed, max_iter=max_iter)
+    groups = _kmeans(xy, w, math.ceil(k / _LEAF_CLUSTERS), seed=seed, max_iter=max_iter)
+    size = np.bincount(groups)
+    per_group = _split_capped(k, np.bincount(groups, weights=w), size)
+    labels = np.empty(xy.shape[0], dtype=np.int64)
+    order = np.argsort(groups, kind="stable")
+    bounds, offset = np.r_[0, np.cumsum(size)], 0
+    for g in np.flatnonzero(size):
+        members = order[bounds[g] : bounds[g + 1]]
+        kg = int(per_group[g])
+        inner = (
+            np.arange(members.size)
+            if kg >= members.size
+            else _kmeans(xy[members], w[members], kg, seed=seed, max_iter=max_iter)
+        )
+        labels[members] = offset + inner
+        offset += kg
+    return labels
+
+
+def _split_capped(total: int, weights: np.ndarray, caps: np.ndarray) -> np.ndarray:
+    """Split ``total`` by ``weights``: at least 1 and at most ``caps`` where ``caps > 0``."""
+    out = (caps > 0).astype(np.int64)
+    remaining = total - int(out.sum())
+    while remaining > 0:
+        room = np.flatnonzero(out < caps)
+        out[room] += apportion(remaining, weights[room])
+        over = np.clip(out - caps, 0, None)
+        out -= over
+        remaining = int(over.sum())
+    return out
+
+
+def community_sites_for_region(
+    ground: Ground,
+    points: np.ndarray,
+    ports: int,
+    *,
+    ports_per_site: int,
+    seed: int,
+    max_iter: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Site nodes, ports and served demand for ``ports`` ports among the demand ``points``.
+
+    ``ceil(ports / ports_per_site)`` sites. With fewer sites than the points' nodes (demand
+    summed per node), the nodes form that many demand-weighted k-means clusters, each cluster's
+    weighted centre snaps to the nearest of the nodes and clusters that snap to one node merge.
+    With more sites than nodes (a national ground's nodes are ~250 km2 cells), every node holds
+    sites in proportion to its demand, at least one, sharing its location. Ports follow each
+    site's demand (largest remainder, at least one port a site): they sum to ``ports`` exactly.
+    """
+    d = ground.demand
+    nodes, inverse = np.unique(np.asarray(d.node_idx, dtype=np.int64)[points], return_inverse=True)
+    demand = np.asarray(d.demand, dtype=float)[points]
+    weight = np.bincount(inverse, weights=demand, minlength=nodes.size).astype(float)
+    if ports <= 0 or nodes.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    weight = weight if weight.sum() > 0 else np.ones(nodes.size)
+    nodes, weight = nodes[weight > 0], weight[weight > 0]
+    n_sites = math.ceil(ports / ports_per_site)
+    if n_sites >= nodes.size:
+        per_node = apportion(n_sites, weight, minimum=1)
+        served = np.repeat(weight / per_node, per_node)
+        return np.repeat(nodes, per_node), apportion(ports, served, minimum=1), served
+    xy = np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]])
+    labels = _cluster(xy, weight, n_sites, seed=seed, max_iter=max_iter)
+    site_idx, site_of_node = np.unique(_snap_centres(xy, weight, labels), return_inverse=True)
+    served = np.bincount(site_of_node, weights=weight, minlength=site_idx.size)
+    return nodes[site_idx], apportion(ports, served, minimum=1), served
+
+
+def _snap_centres(xy: np.ndarray, weight: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """For each point, the index of the point nearest to its cluster's weighted centre."""
+    from scipy.spatial import cKDTree
+
+    k = int(labels.max()) + 1
+    mass = np.bincount(labels, weights=weight, minlength=k)
+    centre = np.column_stack(
+        [np.bincount(labels, weights=weight * xy[:, a], minlength=k) for a in (0, 1)]
+    )
+    used = mass > 0
+    lookup = np.full(k, -1, dtype=np.int64)
+    lookup[used] = cKDTree(xy).query(centre[used] / mass[used, None])[1]
+    return lookup[labels]
+
+
+def community_sites(
+    ground: Ground, params: UsNeviParams, regions: pd.DataFrame, *, seed: int
+) -> pd.DataFrame:
+    """Community L2 and DC sites of every region (demand-weighted k-means inside each region)."""
+    codes = _codes(ground.demand.region)
+    single = len(regions) == 1 and regions["region"].iloc[0] == ""
+    p = params
+    kinds = {
+        "community_l2": ("ports_l2", p.l2_ports_per_site, p.l2_power_kw, p.l2_port_capex_usd),
+        "community_dc": (
+            "ports_dc",
+            p.dc_ports_per_site,
+            p.community_dc_power_kw,
+            p.dc_port_capex_usd,
+        ),
+    }
+    frames = [
+        _site_frame(
+            ground,
+            np.empty(0, np.int64),
+            kind="community_l2",
+            dc_ports=0,
+            power_kw=p.l2_power_kw,
+            capex_usd=0.0,
+            state="",
+        )
+    ]
+    for row in regions.to_dict("records"):
+        points = np.arange(codes.size) if single else np.flatnonzero(codes == row["region"])
+        for kind, (column, per_site, power, capex) in kinds.items():
+            nodes, ports, served = community_sites_for_region(
+                ground,
+                points,
+                int(row[column]),
+                ports_per_site=per_site,
+                seed=seed,
+                max_iter=p.cluster_max_iter,
+            )
+            dc = ports if kind == "community_dc" else np.zeros_like(ports)
+            frames.append(
+                _site_frame(
+                    ground,
+                    nodes,
+                    kind=kind,
+                    dc_ports=dc,
+                    ac_ports=ports - dc,
+                    power_kw=power,
+                    demand_served=served,
+                    capex_usd=ports * capex,
+                    state=row["region"],
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- the strategy --------------------------------------------------------------------------------
+
+
+def run(ground: Ground, params: UsNeviParams, *, seed: int = 0) -> Plan:
+    """Plan the US 500k network on ``ground``: NEVI corridor stations, then community charging.
+
+    Parameters
+    ----------
+    ground
+        City or national ground, US or China (the model runs on either).
+    params
+        Strategy parameters.
+    seed
+        Random seed of the k-means siting.
+
+    Returns
+    -------
+    Plan
+        Sites (kinds :data:`KINDS`), the corridor table (:data:`CORRIDOR_COLUMNS`), the region
+        table and the summary.
+    """
+    if not isinstance(params, UsNeviParams):
+        raise InputError(
+            f"params: expected UsNeviParams, got {type(params).__name__}; build it "
+            "with planner.scenario.params_from_mapping(UsNeviParams, mapping)"
+        )
+    t0 = time.perf_counter()
+    target, basis = target_ports_for(ground, params)
+    # 1. corridor DC fast stations (NEVI spacing, Erlang-C sized); existing ones count if asked
+    corridor_rows, existing = _existing(ground, params)
+    corridor, corridor_table = corridor_sites(ground, params, existing_rows=corridor_rows)
+    t1 = time.perf_counter()
+    # 2. the community pool: the target less corridor ports (and existing corridor ports)
+    counted = 0 if params.subtract_existing else int(existing["ports"].sum())
+    pool = target - int(corridor["ports"].sum()) - counted
+    if pool < 0:
+        logger.warning(
+            "corridor ports exceed the target %d by %d: no community ports", target, -pool
+        )
+    # 3. community ports per region (EV stock), then sites inside each region (k-means)
+    regions, existing_regional = allocate_community(ground, params, pool)
+    community = community_sites(ground, params, regions, seed=seed)
+    t2 = time.perf_counter()
+    sites = _number_sites([corridor, community, existing])
+    counted = existing_regional if params.subtract_existing else counted
+    timings = {"corridor_s": t1 - t0, "community_s": t2 - t1, "total_s": time.perf_counter() - t0}
+    summary = _summary(
+        params,
+        sites,
+        corridor_table,
+        target=target,
+        basis=basis,
+        existing_counted=counted,
+        timings=timings,
+    )
+    return Plan("us-nevi", ground, sites, corridor_table, _region_table(regions, sites), summary)
+
+
+def _number_sites(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate site frames and number the sites per kind (``US-DC-0001``, ``US-L2-00001``)."""
+    sites = pd.concat([f for f in frames if len(f)] or [frames[0]], ignore_index=True)
+    for column, dtype in (
+        ("node_idx", np.int64),
+        ("ports", np.int64),
+        ("dc_ports", np.int64),
+        ("ac_ports", np.int64),
+        ("existing", bool),
+    ):
+        sites[column] = sites[column].astype(dtype)
+    sites["name"] = sites["name"].fillna("") if "name" in sites else ""
+    for kind in KINDS:
+        mask = (sites["kind"] == kind).to_numpy()
+        width = max(4, len(str(int(mask.sum()))))
+        prefix = _ID_PREFIX.get(kind, "US-EX")
+        sites.loc[mask, "site_id"] = [f"{prefix}-{i + 1:0{width}d}" for i in range(mask.sum())]
+    return sites
+
+
+def _region_table(regions: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
+    """Per region: EVs, weight, existing ports, ports by kind, new sites and their capex."""
+    new = sites[~sites["existing"]]
+    corridor_dc = new[new["kind"] == "corridor_dc"].groupby("state")["ports"].sum()
+    per_state = new.groupby("state").agg(sites=("site_id", "size"), capex_usd=("capex_usd", "sum"))
+    keep = [
+        "region",
+        "name",
+        "population",
+        "ev_stock",
+        "ev_fallback",
+        "weight",
+        "existing_ports",
+        "ports_allocated",
+        "ports_l2",
+        "ports_dc",
+    ]
+    table = regions[keep].copy()
+    codes = table["region"]
+    table["ports_corridor_dc"] = corridor_dc.reindex(codes).fillna(0).astype(np.int64).to_numpy()
+    table["sites"] = per_state["sites"].reindex(codes).fillna(0).astype(np.int64).to_numpy()
+    table["capex_usd"] = per_state["capex_usd"].reindex(codes).fillna(0.0).to_numpy()
+    return table.reset_index(drop=True)
+
+
+def _summary(
+    params: UsNeviParams,
+    sites: pd.DataFrame,
+    corridors: pd.DataFrame,
+    *,
+    target: int,
+    basis: str,
+    existing_counted: int,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """Figures for ``summary.json`` (JSON-serialisable)."""
+    new = sites[~sites["existing"]]
+    gaps = corridors["max_gap_mi"].to_numpy(dtype=float)
+    gaps = gaps[np.isfinite(gaps)]
+    length_mi = float(corridors["length_mi"].sum())
+    by_kind = sites.groupby("kind")
+    return {
+        "strategy": "us-nevi",
+        "params": dataclasses.asdict(params),
+        "target_ports": int(target),
+        "target_basis": basis,
+        "ports_total": int(new["ports"].sum()) + int(existing_counted),
+        "ports_new": int(new["ports"].sum()),
+        "ports_existing_counted": int(existing_counted),
+        "dc_ports_new": int(new["dc_ports"].sum()),
+        "ac_ports_new": int(new["ac_ports"].sum()),
+        "ports_by_kind": {str(k): int(v) for k, v in by_kind["ports"].sum().items()},
+        "sites_by_kind": {str(k): int(v) for k, v in by_kind.size().items()},
+        "capex_usd_by_kind": {str(k): float(v) for k, v in by_kind["capex_usd"].sum().items()},
+        "capex_usd_total": float(new["capex_usd"].sum()),
+        "corridor_stations": int(
+            ((sites["kind"] == "corridor_dc") | (sites["corridor"] != "")).sum()
+        ),
+        "corridors": len(corridors),
+        "corridors_compliant": int(corridors["compliant"].sum()),
+        "max_gap_mi": float(gaps.max()) if gaps.size else None,
+        "corridor_length_mi": length_mi,
+        "corridor_session_h": params.dc_session_h,
+        "stations_by_spacing_arithmetic": length_mi / params.spacing_mi,
+        "nrel_2017": {
+            **NREL_2017,
+            "stations_at_its_spacing": length_mi / NREL_2017["avg_spacing_mi"],
+            "source": "Wood et al. 2017, National Plug-In Electric Vehicle "
+            "Infrastructure Analysis (NREL, DOE/GO-102017-5040), section 4",
+        },
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+SPEC = StrategySpec(
+    name="us-nevi",
+    title="US 500k network (NEVI corridors + community)",
+    params_type=UsNeviParams,
+    run=run,
+    has_cost_model=True,
+)
