@@ -38,6 +38,11 @@ COUNTRIES = ("us", "cn")
 # Two-way daily traffic assumed on an urban motorway / trunk segment when no count is known
 # (order of magnitude of US urban Interstate AADT; FHWA Highway Statistics table HM-48 gives
 # ~80k-100k for urban Interstates, ~20k-30k rural). A proxy, stated in summary.json.
+# The gravity model lumps a metro's population at one node, so the segments next to the largest
+# metros get more traffic than any real road carries. Flows are clipped at about the busiest
+# observed two-way AADT of a US freeway segment (~400,000 vehicles/day, I-405 in Los Angeles,
+# Caltrans traffic volumes); the clip is stated in summary.json through the ground's meta.
+MAX_SEGMENT_FLOW_VEH_DAY = 400_000.0
 _CITY_FLOW_VEH_DAY = {"motorway": 80_000.0, "trunk": 30_000.0}
 
 
@@ -215,13 +220,13 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
         source=np.array(["cell"] * n_d + ["corridor"] * n_c, dtype=object),
     )
     regions = load_regions(code)
-    flows = _corridor_flows(cnet, demand)
+    flows_csr = _corridor_flows(cnet, demand).tocsr()
     corridors = tuple(
         Corridor(
             r.route_id,
             np.asarray(r.node_idx, dtype=np.int64),
             np.asarray(r.chainage_m, float),
-            _route_flow(flows, np.asarray(r.node_idx)),
+            _route_flow(flows_csr, np.asarray(r.node_idx)),
             r.official_length_km,
             r.length_source,
         )
@@ -234,6 +239,7 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
         "corridor_nodes": n_c,
         "demand_cells": n_d,
         "routes": len(corridors),
+        "max_segment_flow_veh_day": MAX_SEGMENT_FLOW_VEH_DAY,
     }
     return Ground(
         name={"us": "United States", "cn": "China"}[code],
@@ -288,9 +294,9 @@ def _corridor_flows(cnet: Any, demand: DemandPoints) -> sp.csr_array:
 
 
 def _route_flow(flows: sp.csr_array, path: np.ndarray) -> np.ndarray:
-    """Two-way flow on each segment of a route."""
+    """Two-way flow on each segment of a route, clipped at :data:`MAX_SEGMENT_FLOW_VEH_DAY`."""
     if path.size < 2:
         return np.zeros(0)
     u, v = path[:-1], path[1:]
-    f = flows.tocsr()
-    return np.asarray(f[u, v]).ravel() + np.asarray(f[v, u]).ravel()
+    both = np.asarray(flows[u, v]).ravel() + np.asarray(flows[v, u]).ravel()
+    return np.minimum(both, MAX_SEGMENT_FLOW_VEH_DAY)

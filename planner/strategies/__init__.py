@@ -47,7 +47,7 @@ def run_strategy(
     from planner.scenario import params_from_mapping
 
     spec = get_strategy(name)
-    p = params_from_mapping(spec.params_type, dict(params or {}), where=f"scenario ({name})")
+    p: Any = params_from_mapping(spec.params_type, dict(params or {}), where=f"scenario ({name})")
     return spec.run(ground, p, seed=seed)
 
 
