@@ -50,8 +50,9 @@ def write_report(
     *,
     params: Mapping[str, Any],
     map_links: Mapping[str, str],
+    filename: str = REPORT_NAME,
 ) -> Path:
-    """Write ``out_dir/report.html`` and return its path.
+    """Write ``out_dir/<filename>`` (``report.html``) and return its path.
 
     Parameters
     ----------
@@ -98,7 +99,7 @@ def write_report(
         + f"<footer>{escape_text(ATTRIBUTION)}. Written by planner {escape_text(__version__)}."
         "</footer></body></html>\n"
     )
-    path = write_text_atomic(out / REPORT_NAME, page)
+    path = write_text_atomic(out / filename, page)
     logger.info("wrote report %s (%.0f kB)", path, path.stat().st_size / 1e3)
     return path
 

@@ -307,53 +307,78 @@ def _compare_ground(args: argparse.Namespace) -> Ground:
     return build_city_ground(args, load_city_network(args))
 
 
-def write_comparison(result: Any, out: Path, *, offline_assets: bool) -> dict[str, Path]:
-    """Per-strategy GeoJSON beside ``metrics.*``, ``compare.html`` and ``report.html``."""
+def write_comparison(
+    result: Any, out: Path, *, offline_assets: bool, suffix: str = ""
+) -> dict[str, Path]:
+    """Write ``compare{suffix}.html``, ``report{suffix}.html`` and ``metrics{suffix}.csv/json``
+    into ``out``, and each strategy's files into ``out/<strategy>{suffix}/``."""
     from planner.maps import compare_map, write_map
     from planner.report import write_report
 
     paths: dict[str, Path] = {}
     for plan in result.plans:
-        sub = out / plan.strategy
+        sub = out / f"{plan.strategy}{suffix}"
         sub.mkdir(exist_ok=True)
         write_plan(plan, sub)
-    paths["metrics.csv"] = write_csv(result.metrics, out / "metrics.csv")
+    paths["metrics.csv"] = write_csv(result.metrics, out / f"metrics{suffix}.csv")
     paths["metrics.json"] = write_json_atomic(
-        out / "metrics.json", result.metrics.to_dict(orient="records")
+        out / f"metrics{suffix}.json", result.metrics.to_dict(orient="records")
     )
     m = compare_map(list(result.plans), result.metrics, offline_assets=offline_assets)
-    paths["compare.html"] = write_map(m, out / "compare.html", offline_assets=offline_assets)
+    name = f"compare{suffix}.html"
+    paths["compare.html"] = write_map(m, out / name, offline_assets=offline_assets)
     links = {
-        "Comparison map": "compare.html",
-        **{f"{p.strategy} sites (GeoJSON)": f"{p.strategy}/sites.geojson" for p in result.plans},
+        "Comparison map": name,
+        **{
+            f"{p.strategy} sites (GeoJSON)": f"{p.strategy}{suffix}/sites.geojson"
+            for p in result.plans
+        },
     }
     paths["report.html"] = write_report(
-        list(result.plans), result.metrics, out, params=result.params, map_links=links
+        list(result.plans),
+        result.metrics,
+        out,
+        params=result.params,
+        map_links=links,
+        filename=f"report{suffix}.html",
     )
     return paths
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """``planner demo``: offline national US and China plans and comparisons into ``maps/``."""
+    """``planner demo``: offline, on embedded data only, into ``--out`` (``maps/``):
+
+    ``us_nevi/`` and ``china_pile_swap/`` (national plans with their maps), and
+    ``compare_us.html`` / ``compare_cn.html`` with ``report_us.html`` / ``report_cn.html``
+    (both strategies on each country's ground).
+    """
     from planner.compare import run_comparison
     from planner.grounds import national_ground
+    from planner.maps import national_map, write_map
 
     out = prepare_out_dir(args.out, products=(), overwrite=True)
+    args.osm = None
     for country in ("us", "cn"):
-        name = DEFAULT_STRATEGY[country]
-        sub = prepare_out_dir(
-            out / f"{country}_{name.replace('-', '_')}", products=(), overwrite=True
-        )
-        args.osm = None
-        national_plan(country, name, strategy_params(name, None), sub, args)
         ground = national_ground(country, seed=args.seed)
+        name = DEFAULT_STRATEGY[country]
+        sub = prepare_out_dir(out / name.replace("-", "_"), products=(), overwrite=True)
         result = run_comparison(
             ground, ["us-nevi", "china-pile-swap"], same="none", scenarios={}, seed=args.seed
         )
-        cdir = prepare_out_dir(out / f"compare_{country}", products=(), overwrite=True)
-        paths = write_comparison(result, cdir, offline_assets=args.offline_assets)
+        plan = next(p for p in result.plans if p.strategy == name)
+        _finish_summary(plan, args, _Steps(0, quiet=True))
+        write_plan(plan, sub)
+        write_map(
+            national_map(plan, offline_assets=args.offline_assets),
+            sub / "map.html",
+            offline_assets=args.offline_assets,
+        )
+        paths = write_comparison(
+            result, out, offline_assets=args.offline_assets, suffix=f"_{country}"
+        )
         print(
-            f"planner demo: {country}: {sub / 'map.html'}, {paths['compare.html']}, {paths['report.html']}"
+            f"planner demo: {ground.name}: {sub / 'map.html'}, {paths['compare.html']}, "
+            f"{paths['report.html']}"
         )
 
 
