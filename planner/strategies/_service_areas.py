@@ -1,0 +1,240 @@
+"""Expressway service areas of the China pile-plus-swap strategy, and expressway swap stations.
+
+Service areas stand at most ``spacing_m`` apart along every corridor (JTG B01-2014: 50 km on
+average), chosen by :func:`planner.spacing.min_stations_for_spacing` among the corridor's nodes.
+Each gets at least ``min_dc_piles`` DC piles, more where the corridor's traffic needs them: the
+peak-hour arrivals ``flow x NEV share x stop share x peak-hour share`` sized by Erlang C.
+
+Expressway swap stations go to the busiest corridors (by length-weighted mean flow), at service
+areas at most ``swap_spacing_m`` apart; each serves the swap-capable NEVs passing over its stretch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError
+from planner.ground import Corridor
+from planner.sizing import ports_for_loads
+from planner.spacing import min_stations_for_spacing, spacing_report
+
+logger = logging.getLogger(__name__)
+
+M_PER_MI = 1609.344
+CORRIDOR_COLUMNS = (
+    "corridor",
+    "length_km",
+    "length_mi",
+    "max_gap_km",
+    "max_gap_mi",
+    "start_gap_km",
+    "end_gap_km",
+    "compliant",
+    "stations",
+    "swap_stations",
+    "mean_flow_veh_day",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class CorridorSites:
+    """Sites placed along corridors (one row per site, arrays aligned).
+
+    Attributes
+    ----------
+    corridor
+        Corridor id of each site (object array).
+    node_idx
+        Ground node of each site.
+    chainage_m
+        Position along its corridor.
+    flow_veh_day
+        Two-way traffic at the site (mean of the adjacent segments).
+    value
+        Service areas: DC piles. Swap stations: swaps per day wanted over the site's stretch.
+    """
+
+    corridor: np.ndarray
+    node_idx: np.ndarray
+    chainage_m: np.ndarray
+    flow_veh_day: np.ndarray
+    value: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.node_idx.shape[0])
+
+
+def _flow_at(corridor: Corridor, positions: np.ndarray) -> np.ndarray:
+    """Mean two-way flow of the segments on either side of each node position (NaN -> 0)."""
+    flow = np.nan_to_num(np.asarray(corridor.flow_veh_day, dtype=float), nan=0.0)
+    n = int(corridor.node_idx.shape[0])
+    if flow.size != max(n - 1, 0) or flow.size == 0:
+        return np.zeros(positions.size)
+    before = np.where(positions > 0, flow[np.clip(positions - 1, 0, flow.size - 1)], np.nan)
+    after = np.where(positions < n - 1, flow[np.clip(positions, 0, flow.size - 1)], np.nan)
+    both = np.column_stack([before, after])
+    count = np.isfinite(both).sum(axis=1)
+    return np.where(
+        count > 0, np.nansum(np.nan_to_num(both, nan=0.0), axis=1) / np.maximum(count, 1), 0.0
+    )
+
+
+def _place(corridor: Corridor, spacing_m: float) -> np.ndarray:
+    """Node positions of the fewest stations keeping every gap (and both ends) within spacing."""
+    chainage = np.asarray(corridor.chainage_m, dtype=float)
+    if chainage.size == 0:
+        return np.empty(0, dtype=np.int64)
+    return min_stations_for_spacing(
+        chainage, max_gap_m=spacing_m, max_end_gap_m=spacing_m, on_infeasible="bridge"
+    )
+
+
+def plan_service_areas(
+    corridors: tuple[Corridor, ...],
+    *,
+    spacing_m: float,
+    min_dc_piles: int,
+    nev_traffic_share: float,
+    stop_share: float,
+    peak_hour_share: float,
+    session_h: float,
+    target_wait_min: float,
+) -> CorridorSites:
+    """Service areas on every corridor, each with its Erlang-C sized DC piles.
+
+    ``value`` holds the DC piles of each site. A corridor whose nodes leave a hole wider than
+    ``spacing_m`` gets the stations the nodes allow and is reported non-compliant.
+    """
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    for c in corridors:
+        pos = _place(c, spacing_m)
+        parts.append(
+            (c.corridor_id, np.asarray(c.node_idx)[pos], c.chainage_m[pos], _flow_at(c, pos))
+        )
+    sites = _stack(parts, np.empty(0))
+    arrivals_h = sites.flow_veh_day * nev_traffic_share * stop_share * peak_hour_share
+    try:
+        piles = ports_for_loads(
+            arrivals_h, session_h=session_h, target_wait_min=target_wait_min, min_ports=min_dc_piles
+        )
+    except InputError as exc:
+        raise InputError(f"corridor flow_veh_day: {exc}") from None
+    return CorridorSites(
+        sites.corridor, sites.node_idx, sites.chainage_m, sites.flow_veh_day, piles.astype(float)
+    )
+
+
+def busiest_corridors(corridors: tuple[Corridor, ...], top: int) -> list[str]:
+    """Ids of the ``top`` corridors with the highest length-weighted mean flow (ties by id)."""
+    scored = sorted((-_mean_flow(c), c.corridor_id) for c in corridors)
+    return [cid for score, cid in scored[: max(top, 0)] if score < 0]
+
+
+def _mean_flow(corridor: Corridor) -> float:
+    """Length-weighted mean two-way flow of a corridor (0 when unknown)."""
+    seg = np.diff(np.asarray(corridor.chainage_m, dtype=float))
+    flow = np.nan_to_num(np.asarray(corridor.flow_veh_day, dtype=float), nan=0.0)
+    if seg.size == 0 or flow.size != seg.size or seg.sum() <= 0:
+        return 0.0
+    return float((flow * seg).sum() / seg.sum())
+
+
+def plan_expressway_swaps(
+    corridors: tuple[Corridor, ...],
+    service: CorridorSites,
+    *,
+    top: int,
+    spacing_m: float,
+    nev_traffic_share: float,
+    swap_capable_share: float,
+    range_per_pack_km: float,
+) -> CorridorSites:
+    """Swap stations at service areas of the busiest corridors, at most ``spacing_m`` apart.
+
+    ``value`` holds the swaps per day wanted at each station: the swap-capable NEVs passing
+    (``flow x NEV share x swap share``) times the station's stretch (half-way to its neighbours
+    and to the corridor ends) over the range of one pack.
+    """
+    chosen = set(busiest_corridors(corridors, top))
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    values: list[np.ndarray] = []
+    for c in corridors:
+        on = service.corridor == c.corridor_id
+        if c.corridor_id not in chosen or not on.any():
+            continue
+        sa_m = service.chainage_m[on]
+        ends = np.r_[0.0, sa_m, c.length_m]
+        pick = min_stations_for_spacing(
+            ends, max_gap_m=spacing_m, max_end_gap_m=spacing_m, on_infeasible="bridge"
+        )
+        pick = pick[(pick > 0) & (pick < ends.size - 1)] - 1  # drop the corridor ends
+        if pick.size == 0:
+            pick = np.array([int(np.argmin(np.abs(sa_m - c.length_m / 2)))])
+        pos_m = sa_m[pick]
+        mids = np.r_[0.0, (pos_m[1:] + pos_m[:-1]) / 2, c.length_m]
+        stretch_km = np.diff(mids) / 1000.0
+        flow = service.flow_veh_day[on][pick]
+        values.append(
+            flow * nev_traffic_share * swap_capable_share * stretch_km / range_per_pack_km
+        )
+        parts.append((c.corridor_id, service.node_idx[on][pick], pos_m, flow))
+    return _stack(parts, np.concatenate(values) if values else np.empty(0))
+
+
+def _stack(
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], value: np.ndarray
+) -> CorridorSites:
+    """Concatenate per-corridor site arrays."""
+    if not parts:
+        e = np.empty(0)
+        return CorridorSites(np.empty(0, dtype=object), np.empty(0, dtype=np.int64), e, e, value)
+    corridor = np.concatenate([np.full(p[1].size, p[0], dtype=object) for p in parts])
+    node = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    return CorridorSites(
+        corridor,
+        node,
+        np.concatenate([p[2] for p in parts]).astype(float),
+        np.concatenate([p[3] for p in parts]).astype(float),
+        value,
+    )
+
+
+def corridor_table(
+    corridors: tuple[Corridor, ...],
+    service: CorridorSites,
+    swaps: CorridorSites,
+    *,
+    spacing_m: float,
+) -> pd.DataFrame:
+    """One row per corridor: length, largest gap between service areas, compliance, counts."""
+    rows = []
+    for c in corridors:
+        on = service.corridor == c.corridor_id
+        length = c.length_m
+        rep = spacing_report(
+            service.chainage_m[on],
+            length,
+            max_gap_m=spacing_m,
+            max_end_gap_m=spacing_m,
+            start_m=float(c.chainage_m[0]) if c.chainage_m.size else 0.0,
+        )
+        rows.append(
+            {
+                "corridor": c.corridor_id,
+                "length_km": length / 1000.0,
+                "length_mi": length / M_PER_MI,
+                "max_gap_km": rep.max_gap_m / 1000.0,
+                "max_gap_mi": rep.max_gap_m / M_PER_MI,
+                "start_gap_km": rep.start_gap_m / 1000.0,
+                "end_gap_km": rep.end_gap_m / 1000.0,
+                "compliant": rep.compliant,
+                "stations": int(on.sum()),
+                "swap_stations": int((swaps.corridor == c.corridor_id).sum()),
+                "mean_flow_veh_day": _mean_flow(c),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(CORRIDOR_COLUMNS))
