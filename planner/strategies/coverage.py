@@ -47,7 +47,7 @@ class CoverageParams:
     model: Model = "mclp"
     min_share: float = 0.95
     method: Literal["auto", "exact", "heuristic"] = "auto"
-    time_limit_s: float = 60.0
+    time_limit_s: float = 10.0
     ev_per_capita: float = 0.0107
     public_sessions_per_ev_day: float = 0.1
     peak_hour_share: float = 0.12
