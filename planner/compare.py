@@ -11,8 +11,10 @@ Metrics (one row per strategy, :func:`plan_metrics`):
 * ``capex_usd``, ``swap_capacity_day``, ``ports_per_1000_ev``.
 
 Distance is network distance at city scale (Dijkstra on the street graph, from demand node to
-site) and straight-line distance in the projected CRS at national scale, where demand cells are
-not on the corridor graph; the metrics table says which (``distance``).
+site) and straight-line distance in the projected CRS at national scale, where demand is not on
+the corridor graph; the metrics table says which (``distance``). At national scale the metrics
+are measured on the populated places themselves (``Ground.evaluation``), weighted by population,
+because the demand cells the strategies plan on (~250 km2) are coarser than the distance bands.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pandas as pd
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from planner.demand import DemandPoints
 from planner.errors import InputError
 from planner.ground import Ground
 from planner.strategies.base import Plan
@@ -39,9 +42,14 @@ DISTANCE_BANDS_KM = (1, 3, 5, 10)
 DEFAULT_AC_POWER_KW = 11.0
 
 
+def evaluation_points(ground: Ground) -> DemandPoints:
+    """The points metrics are measured on: ``ground.evaluation`` or the demand points."""
+    return ground.evaluation if ground.evaluation is not None else ground.demand
+
+
 def distance_to_sites_m(ground: Ground, site_nodes: np.ndarray) -> np.ndarray:
-    """Distance (metres) from every demand point to its nearest site node; ``inf`` if none."""
-    demand = ground.demand
+    """Distance (metres) from every evaluation point to its nearest site node; ``inf`` if none."""
+    demand = evaluation_points(ground)
     nodes = np.unique(np.asarray(site_nodes, dtype=np.int64))
     if nodes.size == 0:
         return np.full(demand.demand.shape, np.inf)
@@ -96,7 +104,7 @@ def ground_ev_stock(ground: Ground) -> float:
 def plan_metrics(plan: Plan) -> dict[str, Any]:
     """The comparison metrics of one plan (see the module docstring)."""
     ground, sites = plan.ground, plan.sites
-    w = ground.demand.demand.astype(float)
+    w = evaluation_points(ground).demand.astype(float)
     total = float(w.sum())
     ports = _column(sites, "ports")
     dc = _column(sites, "dc_ports")

@@ -110,6 +110,10 @@ class Ground:
         Optional GeoDataFrame of network edges for maps (WGS84 or projected), may be ``None``.
     meta
         Free-form provenance (source file, counts) copied into ``summary.json``.
+    evaluation
+        Points on which comparison metrics are measured when they differ from ``demand``: at
+        national scale the populated places themselves, since demand cells (~250 km2) are
+        coarser than the 1-10 km distance bands. ``None`` means ``demand``.
     """
 
     name: str
@@ -128,6 +132,7 @@ class Ground:
     existing: ExistingStations | None = None
     edges: object | None = None
     meta: dict[str, object] = field(default_factory=dict)
+    evaluation: DemandPoints | None = None
 
     @property
     def n_nodes(self) -> int:

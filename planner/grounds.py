@@ -258,6 +258,30 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
         existing=None,
         edges=None,
         meta=meta,
+        evaluation=_place_points(code, cnet.crs),
+    )
+
+
+def _place_points(code: str, crs: str) -> DemandPoints:
+    """Populated places (GeoNames, de-duplicated) as evaluation points for the metrics."""
+    from pyproj import Transformer
+
+    from planner.population import places_national
+
+    places = places_national(code)
+    lon, lat = places["lon"].to_numpy(float), places["lat"].to_numpy(float)
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+    pop = places["population"].to_numpy(float)
+    return DemandPoints(
+        node_idx=np.full(lon.size, -1, dtype=np.int64),
+        x_m=np.asarray(x),
+        y_m=np.asarray(y),
+        lon=lon,
+        lat=lat,
+        demand=pop,
+        region=places["region"].astype(str).to_numpy(dtype=object),
+        components={"population": pop},
+        unit="persons",
     )
 
 

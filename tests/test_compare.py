@@ -1,0 +1,99 @@
+"""``planner compare`` on a real extract: metrics recomputed independently from the GeoJSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Transformer
+from scipy.spatial import cKDTree
+
+from planner.cli import main
+from planner.demand import build_demand
+from planner.network import load_network
+
+
+@pytest.fixture(scope="module")
+def bangor_compare(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    osm = shared / "osm" / "us_bangor_me.osm.pbf"
+    if not osm.exists():
+        pytest.skip(f"shared data not found at {shared}")
+    out = tmp_path_factory.mktemp("cmp")
+    argv = [
+        "compare",
+        "--osm",
+        str(osm),
+        "--strategies",
+        "us-nevi,china-pile-swap",
+        "--out",
+        str(out),
+        "-q",
+    ]
+    assert main(argv) == 0
+    return osm, out
+
+
+def test_outputs_written(bangor_compare: tuple[Path, Path]) -> None:
+    _, out = bangor_compare
+    for name in ("metrics.csv", "metrics.json", "compare.html", "report.html"):
+        assert (out / name).is_file()
+    for strategy in ("us-nevi", "china-pile-swap"):
+        assert (out / strategy / "sites.geojson").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [m["strategy"] for m in metrics] == ["us-nevi", "china-pile-swap"]
+    html = (out / "compare.html").read_text()
+    assert "share_within_3km" in html and "OpenStreetMap" in html
+
+
+def test_ports_and_dc_share_recomputed(bangor_compare: tuple[Path, Path]) -> None:
+    _, out = bangor_compare
+    metrics = pd.read_csv(out / "metrics.csv").set_index("strategy")
+    for strategy in ("us-nevi", "china-pile-swap"):
+        feats = json.loads((out / strategy / "sites.geojson").read_text())["features"]
+        ports = sum(f["properties"]["ports"] for f in feats)
+        dc = sum(f["properties"]["dc_ports"] for f in feats)
+        assert metrics.loc[strategy, "ports"] == ports
+        assert metrics.loc[strategy, "dc_share"] == pytest.approx(dc / ports)
+        assert metrics.loc[strategy, "sites"] == len(feats)
+
+
+def test_share_within_3km_recomputed(bangor_compare: tuple[Path, Path]) -> None:
+    """Demand share within 3 km network distance of a site with ports, via networkx."""
+    osm, out = bangor_compare
+    net = load_network(osm)
+    demand = build_demand(net, country="US")
+    graph = nx.DiGraph()
+    for u, v, length in net.edges[["u", "v", "length_m"]].itertuples(index=False):
+        if not graph.has_edge(v, u) or graph[v][u]["w"] > length:
+            graph.add_edge(v, u, w=float(length))
+    to_xy = Transformer.from_crs("EPSG:4326", net.crs, always_xy=True)
+    tree = cKDTree(np.column_stack([net.x_m, net.y_m]))
+    metrics = pd.read_csv(out / "metrics.csv").set_index("strategy")
+    for strategy in ("us-nevi", "china-pile-swap"):
+        feats = json.loads((out / strategy / "sites.geojson").read_text())["features"]
+        lonlat = np.array(
+            [f["geometry"]["coordinates"] for f in feats if f["properties"]["ports"] > 0]
+        )
+        x, y = to_xy.transform(lonlat[:, 0], lonlat[:, 1])
+        _, nodes = tree.query(np.column_stack([x, y]))
+        reach = nx.multi_source_dijkstra_path_length(
+            graph, set(nodes.tolist()), cutoff=3000.0, weight="w"
+        )
+        covered = np.isin(demand.node_idx, np.fromiter(reach.keys(), dtype=np.int64))
+        share = demand.demand[covered].sum() / demand.demand.sum()
+        assert metrics.loc[strategy, "share_within_3km"] == pytest.approx(share, abs=1e-9)
+
+
+def test_corridor_gap_recomputed(bangor_compare: tuple[Path, Path]) -> None:
+    _, out = bangor_compare
+    metrics = pd.read_csv(out / "metrics.csv").set_index("strategy")
+    corridors = json.loads((out / "us-nevi" / "corridors.geojson").read_text())["features"]
+    assert corridors
+    gaps = [f["properties"]["max_gap_mi"] for f in corridors]
+    assert metrics.loc["us-nevi", "max_corridor_gap_mi"] == pytest.approx(max(gaps))
+    assert max(gaps) <= 50.0
