@@ -30,6 +30,7 @@ from planner.strategies.base import Plan, StrategySpec
 logger = logging.getLogger(__name__)
 
 Model = Literal["mclp", "lscp", "pmedian"]
+PMEDIAN_FULL_PAIRS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,13 @@ def run(ground: Ground, params: CoverageParams, *, seed: int = 0) -> Plan:
         )
     cost = None
     if params.model == "pmedian":
-        cost = optimize.distance_matrix_network(ground.length_m, demand.node_idx, cand_nodes)
+        # All reachable pairs when that is affordable, else pairs within 5 radii (a demand
+        # point farther than that from every candidate cannot be served by this model).
+        pairs = demand.node_idx.size * cand_nodes.size
+        limit_m = np.inf if pairs <= PMEDIAN_FULL_PAIRS else 5 * params.radius_m
+        cost = optimize.distances_from_network(
+            ground.length_m, demand.node_idx, cand_nodes, limit_m
+        )
         coverage = None
     else:
         coverage = optimize.coverage_from_network(
