@@ -79,7 +79,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _ground_options(p: argparse.ArgumentParser, *, country: bool) -> None:
-    """Where to plan: an OSM file, a place or bbox (online, cached) or a country's embedded network."""
+    """Where to plan: an OSM file, a place or bbox (online, cached), or an embedded network."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--osm", type=Path, help="OSM extract: .osm, .osm.bz2 (XML) or .osm.pbf")
     src.add_argument(
@@ -244,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "verbose", 0) > 1:
             raise
         print(
-            f"planner: internal error: {type(exc).__name__}: {_one_line(exc)} (run with -vv for the "
+            f"planner: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(run with -vv for the "
             "traceback and report it)",
             file=sys.stderr,
         )

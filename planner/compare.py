@@ -6,7 +6,8 @@ Metrics (one row per strategy, :func:`plan_metrics`):
   (a site with at least one port);
 * ``mean_fast_km`` / ``p95_fast_km``: demand-weighted mean and 95th percentile distance to the
   nearest fast charging (a DC port or a battery-swap station);
-* ``max_corridor_gap_mi``: the largest gap between consecutive corridor stations (``Plan.corridors``);
+* ``max_corridor_gap_mi``: the largest gap between consecutive corridor stations
+  (``Plan.corridors``);
 * sites and ports by kind, ``dc_share`` of ports, ``installed_kw``;
 * ``capex_usd``, ``swap_capacity_day``, ``ports_per_1000_ev``.
 
@@ -31,6 +32,7 @@ import pandas as pd
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from planner._stats import weighted_quantile
 from planner.demand import DemandPoints
 from planner.errors import InputError
 from planner.ground import Ground
@@ -61,17 +63,6 @@ def distance_to_sites_m(ground: Ground, site_nodes: np.ndarray) -> np.ndarray:
     tree = cKDTree(np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]]))
     dist, _ = tree.query(np.column_stack([demand.x_m, demand.y_m]))
     return np.asarray(dist, dtype=float)
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Weighted quantile (inverse weighted CDF) of the finite ``values``."""
-    keep = np.isfinite(values)
-    values, weights = values[keep], weights[keep]
-    if values.size == 0 or weights.sum() <= 0:
-        return math.nan
-    order = np.argsort(values, kind="stable")
-    cdf = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][min(int(np.searchsorted(cdf, q)), values.size - 1)])
 
 
 def _column(sites: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
@@ -188,7 +179,7 @@ def _budget(plan: Plan, same: str) -> float:
 
 
 def _knob_value(plan: Plan, name: str) -> float:
-    knob, measure = BUDGET_KNOBS[name]
+    _knob, measure = BUDGET_KNOBS[name]
     return (
         float(len(plan.sites)) if measure == "sites" else float(_column(plan.sites, "ports").sum())
     )
@@ -219,7 +210,7 @@ def run_comparison(
                 f"--same capex: strategy {name} has no cost model; use --same ports or none"
             )
         base = dict(load_scenario(scenarios[name])) if scenarios and name in scenarios else {}
-        params = params_from_mapping(spec.params_type, base, where=f"scenario ({name})")
+        params: Any = params_from_mapping(spec.params_type, base, where=f"scenario ({name})")
         plan = spec.run(ground, params, seed=seed)
         if i == 0:
             reference = _budget(plan, same) if same != "none" else math.nan
@@ -248,7 +239,7 @@ def _match_budget(
         current = _budget(plan, same)
         if current <= 0 or abs(current - reference) <= _SAME_TOLERANCE * reference:
             break
-        value = max(1, int(round(_knob_value(plan, spec.name) * reference / current)))
+        value = max(1, round(_knob_value(plan, spec.name) * reference / current))
         params = params_from_mapping(
             spec.params_type, {**base, knob: value}, where=f"--same {same}"
         )

@@ -23,7 +23,7 @@ class DataError(InputError):
 
 
 class OutputError(InputError):
-    """An output location that cannot be written, or that holds results and is not to be overwritten."""
+    """An output location that cannot be written, or holds results not to be overwritten."""
 
 
 def describe(value: object, *, limit: int = 60) -> str:

@@ -1,4 +1,4 @@
-"""Write a plan's files: ``sites.geojson``, ``corridors.geojson``, ``regions.csv``, ``summary.json``.
+"""Write a plan's files: sites and corridors as GeoJSON, ``regions.csv``, ``summary.json``.
 
 GeoJSON follows RFC 7946: WGS84 longitude/latitude, coordinates rounded to 6 decimals (~0.1 m),
 and a foreign member ``attribution`` crediting OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0).
@@ -73,7 +73,7 @@ def corridors_feature_collection(plan: Plan) -> dict[str, Any]:
             row = table.loc[corridor.corridor_id]
             if isinstance(row, pd.DataFrame):
                 row = row.iloc[0]
-            props.update({k: _clean(v) for k, v in row.items()})
+            props.update({str(k): _clean(v) for k, v in row.items()})
         else:
             props["length_mi"] = round(corridor.length_m / 1609.344, 3)
         features.append(

@@ -1,4 +1,5 @@
-"""Build a :class:`~planner.ground.Ground`: from a city street network, or a national corridor network.
+"""Build a :class:`~planner.ground.Ground` from a city street network or a national corridor
+network.
 
 City ground
     The OSM network's nodes and edges; demand from :func:`planner.demand.build_demand`;
@@ -16,6 +17,7 @@ National ground
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import re
 from pathlib import Path
@@ -72,9 +74,7 @@ def city_ground(
     """Assemble the ground of a city plan from a loaded street network."""
     from planner.candidates import build_candidates
     from planner.demand import DemandConfig, build_demand
-    from planner.regions import load_regions
-
-    from planner.regions import region_of_admin1
+    from planner.regions import load_regions, region_of_admin1
 
     code = check_country(country) if country else guess_country(network.lon, network.lat)
     demand = build_demand(network, config=demand_config or DemandConfig(), country=code.upper())
@@ -128,9 +128,9 @@ def _area_ev_stock(regions: pd.DataFrame, demand: DemandPoints, population: floa
         .sum()
     )
     total = 0.0
-    for row in regions.itertuples():
-        share = float(pop_by_region.get(row.region, 0.0)) / max(float(row.population), 1.0)
-        total += float(row.ev_stock) * min(share, 1.0)
+    for region, population, ev_stock in regions[["region", "population", "ev_stock"]].to_numpy():
+        share = float(pop_by_region.get(region, 0.0)) / max(float(population), 1.0)
+        total += float(ev_stock) * min(share, 1.0)
     return total
 
 
@@ -149,10 +149,7 @@ def _city_corridors(network: RoadNetwork) -> tuple[Corridor, ...]:
     for ref, path, chainage in motorway_paths(network):
         if len(path) < 2:
             continue
-        classes = [
-            highway_of.get((int(u), int(v)), "trunk")
-            for u, v in zip(path[:-1], path[1:], strict=True)
-        ]
+        classes = [highway_of.get((int(u), int(v)), "trunk") for u, v in itertools.pairwise(path)]
         flow = np.array(
             [_CITY_FLOW_VEH_DAY.get(str(c).removesuffix("_link"), 30_000.0) for c in classes]
         )

@@ -52,7 +52,8 @@ def params_from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str 
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
         raise InputError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys are {', '.join(sorted(fields))}"
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"valid keys are {', '.join(sorted(fields))}"
         )
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}

@@ -115,13 +115,14 @@ def ports_for_load(
         raise InputError(f"min_ports: expected >= 0, got {min_ports!r}")
     target_h = target_wait_min / 60.0
     load = arrivals_per_h * session_h
-    c = max(min_ports, 1, int(math.floor(load)) + 1)
+    c = max(min_ports, 1, math.floor(load) + 1)
     while c <= max_ports:
         if mean_wait_h(c, arrivals_per_h, session_h) <= target_h:
             return max(c, min_ports) if load > 0 else max(min_ports, 0)
         c += 1
     raise InputError(
-        f"arrivals_per_h: {arrivals_per_h:.1f} vehicles/h needs more than max_ports={max_ports} ports; "
+        f"arrivals_per_h: {arrivals_per_h:.1f} vehicles/h needs more than "
+        f"max_ports={max_ports} ports; "
         "split the demand over more sites"
     )
 

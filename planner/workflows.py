@@ -6,7 +6,6 @@ Progress bars (tqdm, to stderr) live here and in the CLI only; library modules j
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 import time
@@ -389,8 +388,3 @@ def cmd_strategies(args: argparse.Namespace) -> None:
     for name in strategy_names():
         spec = get_strategy(name)
         print(f"{name:18s} {spec.title}{'' if spec.has_cost_model else ' (no cost model)'}")
-
-
-def params_dict(params: Any) -> dict[str, Any]:
-    """A parameter dataclass as a dict (for reports)."""
-    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(params)

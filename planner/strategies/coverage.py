@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csgraph
 
+from planner._stats import weighted_quantile
 from planner.ground import Ground
 from planner.scenario import check_range
 from planner.sizing import ports_for_loads
@@ -103,7 +104,7 @@ def _bad(name: str, expected: str, got: object) -> Exception:
 def nearest_site_distance_m(
     ground: Ground, site_nodes: np.ndarray, *, limit_m: float = np.inf
 ) -> np.ndarray:
-    """Network distance from every ground node to its nearest site node (``inf`` beyond ``limit_m``).
+    """Network distance from every ground node to its nearest site (``inf`` beyond ``limit_m``).
 
     Distances run from the node to the site along directed edges (Dijkstra on the transposed
     graph from the sites).
@@ -289,22 +290,13 @@ def coverage_figures(ground: Ground, site_nodes: np.ndarray, radius_m: float) ->
     finite = np.isfinite(dist)
     share = float(w[dist <= radius_m].sum() / total) if total > 0 else math.nan
     mean = float(np.average(dist[finite], weights=w[finite])) if w[finite].sum() > 0 else math.nan
-    p95 = _weighted_quantile(dist[finite], w[finite], 0.95)
+    p95 = weighted_quantile(dist[finite], w[finite], 0.95)
     return {
         "covered_share": share,
         "mean_distance_m": mean,
         "p95_distance_m": p95,
         "unreachable_share": float(w[~finite].sum() / total) if total > 0 else math.nan,
     }
-
-
-def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Weighted quantile (inverse of the weighted empirical CDF)."""
-    if values.size == 0 or weights.sum() <= 0:
-        return math.nan
-    order = np.argsort(values)
-    cdf = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][min(np.searchsorted(cdf, q), values.size - 1)])
 
 
 def _summary(
