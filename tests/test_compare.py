@@ -97,3 +97,36 @@ def test_corridor_gap_recomputed(bangor_compare: tuple[Path, Path]) -> None:
     gaps = [f["properties"]["max_gap_mi"] for f in corridors]
     assert metrics.loc["us-nevi", "max_corridor_gap_mi"] == pytest.approx(max(gaps))
     assert max(gaps) <= 50.0
+
+
+@pytest.mark.browser
+def test_compare_html_in_headless_chromium(
+    bangor_compare: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The real ``compare.html`` (offline assets) renders both panes with no network and no JS error."""
+    from planner.maps._browser import browser_available, chromium, load_and_count, severe_errors
+
+    reason = browser_available()
+    if reason is not None:
+        pytest.skip(f"headless Chromium unavailable: {reason}")
+    _, out = bangor_compare
+    html = (out / "compare.html").read_text()
+    assert "http://" not in html.split("<body")[0] and "https://cdn" not in html
+    with chromium() as driver:
+        panes, seconds = load_and_count(
+            driver,
+            out / "compare.html",
+            ready=lambda c: len(c) == 2 and all(p["markers"] + p["clusters"] > 0 for p in c),
+        )
+        assert len(panes) == 2
+        for pane in panes:
+            assert pane["markers"] + pane["clusters"] > 0
+            assert pane["allPaths"] > 0  # corridors (I-95, I-395) and coverage
+            assert pane["legend"] == 1
+        rows = driver.execute_script(
+            "return document.querySelectorAll('table.planner-metrics tr').length"
+        )
+        assert rows == 3
+        assert severe_errors(driver) == []
+        assert driver.save_screenshot(str(tmp_path / "compare_bangor.png"))
+    assert seconds < 60
