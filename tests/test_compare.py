@@ -33,6 +33,7 @@ def bangor_compare(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
         "--out",
         str(out),
         "-q",
+        "--offline-assets",
     ]
     assert main(argv) == 0
     return osm, out
