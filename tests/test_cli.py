@@ -176,3 +176,25 @@ def test_console_script_exit_status(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("nev_per_public_pile = -1.0\n", "nev_per_public_pile"),
+        ("dc_share = 1.5\n", "dc_share"),
+        ("dc_share = -0.1\n", "dc_share"),
+        ("swaps_per_day = 0\n", "swaps_per_day"),
+        ("swap_capable_share = 2.0\n", "swap_capable_share"),
+        ("pile_ratio = 3\n", "pile_ratio"),
+    ],
+)
+def test_china_bad_parameters(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, body: str, needle: str
+) -> None:
+    scen = tmp_path / "s.toml"
+    scen.write_text(body)
+    argv = ["national", "--country", "cn", "--strategy", "china-pile-swap", "--scenario", str(scen)]
+    code, err = _run(capsys, [*argv, "--out", str(tmp_path / "o")])
+    _assert_one_line_error(code, err, needle)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
