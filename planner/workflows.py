@@ -150,7 +150,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         m = city_map(
             plan,
             edges=ground.edges,
-            coverage_radius_m=args.radius_km * 1000.0,
+            coverage_radius_m=args.radius_km * 1000.0 if args.strategy == "coverage" else None,
             offline_assets=args.offline_assets,
         )
         path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
