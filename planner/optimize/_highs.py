@@ -1,0 +1,186 @@
+"""HiGHS through highspy, fed straight from sparse arrays (no per-variable Python loops)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
+
+_STDOUT_LOCK = threading.Lock()
+
+_STATUS = {
+    "kOptimal": "optimal",
+    "kInfeasible": "infeasible",
+    "kUnboundedOrInfeasible": "unbounded_or_infeasible",
+    "kUnbounded": "unbounded",
+    "kTimeLimit": "time_limit",
+    "kIterationLimit": "iteration_limit",
+    "kSolutionLimit": "solution_limit",
+    "kInterrupt": "interrupted",
+    "kHighsInterrupt": "interrupted",
+    "kMemoryLimit": "memory_limit",
+    "kObjectiveBound": "objective_bound",
+    "kObjectiveTarget": "objective_target",
+    "kModelEmpty": "empty",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class HighsOutcome:
+    """What one HiGHS run produced.
+
+    ``x`` is the primal solution (``None`` when HiGHS has none), ``objective`` its value (``nan``
+    without one), ``bound`` the proven dual bound (MIP dual bound, or the LP optimum), ``status``
+    the model status read from ``getModelStatus()``.
+    """
+
+    x: np.ndarray | None
+    objective: float
+    bound: float
+    status: str
+    seconds: float
+    nodes: int
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (HiGHS prints its banner from C++ when first constructed)."""
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no usable stdout (e.g. closed): nothing to protect
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+
+
+def _new_highs(*, time_limit_s: float | None, seed: int, mip_rel_gap: float) -> highspy.Highs:
+    with _quiet_stdout():
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("log_to_console", False)
+    highs.setOptionValue("random_seed", int(seed) % 2_147_483_647)
+    highs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    highs.setOptionValue("mip_abs_gap", 1e-9)
+    highs.setOptionValue("threads", 1)
+    if time_limit_s is not None:
+        highs.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    return highs
+
+
+def solve(
+    a: sp.csc_array,
+    *,
+    cost: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    integer: np.ndarray | None,
+    maximize: bool,
+    time_limit_s: float | None = None,
+    seed: int = 0,
+    mip_rel_gap: float = 1e-9,
+    start: np.ndarray | None = None,
+) -> HighsOutcome:
+    """Solve ``max/min cost @ x`` s.t. ``row_lower <= a @ x <= row_upper``, bounds, integrality.
+
+    Parameters
+    ----------
+    a
+        Constraint matrix (rows x columns), passed to HiGHS column-wise.
+    cost, col_lower, col_upper, row_lower, row_upper
+        Objective and bounds (``np.inf`` for none).
+    integer
+        Boolean mask of integer columns, or ``None`` for a pure LP.
+    maximize
+        Objective sense.
+    time_limit_s, seed, mip_rel_gap
+        HiGHS options ``time_limit``, ``random_seed``, ``mip_rel_gap``.
+    start
+        A feasible full solution to start the MIP from (a known incumbent).
+
+    Returns
+    -------
+    HighsOutcome
+        Solution, objective, proven bound and true model status.
+    """
+    started = time.perf_counter()
+    a = sp.csc_array(a)
+    a.sort_indices()
+    n_row, n_col = a.shape
+    highs = _new_highs(time_limit_s=time_limit_s, seed=seed, mip_rel_gap=mip_rel_gap)
+    is_mip = integer is not None and bool(np.any(integer))
+    integrality = np.asarray(integer, dtype=np.int32) if is_mip else np.zeros(n_col, dtype=np.int32)
+    highs.passModel(
+        int(n_col),
+        int(n_row),
+        int(a.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize),
+        0.0,
+        np.ascontiguousarray(cost, dtype=np.float64),
+        np.ascontiguousarray(col_lower, dtype=np.float64),
+        np.ascontiguousarray(col_upper, dtype=np.float64),
+        np.ascontiguousarray(row_lower, dtype=np.float64),
+        np.ascontiguousarray(row_upper, dtype=np.float64),
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(np.float64),
+        integrality,
+    )
+    if start is not None and is_mip:
+        highs.setSolution(
+            int(n_col), np.arange(n_col, dtype=np.int32), np.asarray(start, dtype=np.float64)
+        )
+    highs.run()
+    model_status = highs.getModelStatus()
+    name = str(model_status).split(".")[-1]
+    status = _STATUS.get(name, name.removeprefix("k").lower())
+    info = highs.getInfo()
+    has_solution = int(info.primal_solution_status) == 2
+    x = np.asarray(highs.getSolution().col_value, dtype=np.float64) if has_solution else None
+    objective = float(info.objective_function_value) if has_solution else float("nan")
+    if is_mip:
+        bound = float(info.mip_dual_bound)
+    else:
+        bound = objective if status == "optimal" else float("nan")
+    seconds = time.perf_counter() - started
+    logger.debug(
+        "HiGHS %s %dx%d nnz=%d: %s obj=%s bound=%s in %.2fs",
+        "MIP" if is_mip else "LP",
+        n_row,
+        n_col,
+        a.nnz,
+        status,
+        objective,
+        bound,
+        seconds,
+    )
+    return HighsOutcome(
+        x=x,
+        objective=objective,
+        bound=bound,
+        status=status,
+        seconds=seconds,
+        nodes=int(info.mip_node_count) if is_mip else 0,
+    )

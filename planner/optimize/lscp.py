@@ -1,0 +1,180 @@
+"""Set cover (LSCP): the fewest sites covering at least ``min_share`` of the demand weight.
+
+Model: minimise ``sum_j x_j`` s.t. ``y_i <= sum_j C_ij x_j``, ``sum_i w_i y_i >= s * W``,
+``x`` binary, ``0 <= y <= 1`` (Toregas et al., 1971, with a partial-cover share). With
+``min_share = 1`` every row of positive weight must be covered; rows of zero weight never need
+to be (drop them or give them a weight if they must).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.errors import InputError
+from planner.optimize._cover_model import coverage_model, coverage_result, picked, remaining
+from planner.optimize._cover_search import coverage_counts, lazy_greedy, reduce_rows
+from planner.optimize._result import CoverageResult, Method
+from planner.optimize._validate import Problems, as_coverage, as_weights, check_options, check_share
+
+logger = logging.getLogger(__name__)
+
+#: ``method="auto"`` runs HiGHS when the reduced model has at most this many pairs.
+AUTO_EXACT_MAX_NNZ = 400_000
+#: Budget of the exact attempt under ``method="auto"`` when no ``time_limit_s`` is given.
+AUTO_TIME_BUDGET_S = 30.0
+#: The LP relaxation certifies heuristic answers up to this many pairs.
+LP_BOUND_MAX_NNZ = 3_000_000
+
+
+def solve_set_cover(
+    coverage: Any,
+    weights: Any,
+    *,
+    min_share: float = 1.0,
+    method: str = "auto",
+    time_limit_s: float | None = None,
+    seed: int = 0,
+) -> CoverageResult:
+    """Choose the fewest candidates that cover at least ``min_share`` of the total weight.
+
+    Parameters
+    ----------
+    coverage
+        Boolean ``(demand x candidates)`` matrix (scipy.sparse CSR or dense).
+    weights
+        Non-negative weight per row (``None`` counts rows).
+    min_share
+        Share of the total weight to cover, in ``(0, 1]``.
+    method
+        ``"exact"`` (HiGHS), ``"heuristic"`` (greedy + redundant-site removal, certified by the
+        LP bound) or ``"auto"`` (exact when the reduced model is small).
+    time_limit_s
+        Wall-clock budget.
+    seed
+        Seed of HiGHS and of the row-merging hash.
+
+    Returns
+    -------
+    CoverageResult
+        ``objective`` is the number of sites; ``bound`` a lower bound on the fewest possible.
+
+    Raises
+    ------
+    planner.errors.InputError
+        On bad input, or when ``min_share`` cannot be reached even with every candidate open
+        (the message gives the reachable share).
+    """
+    started = time.perf_counter()
+    problems = Problems()
+    matrix = as_coverage(coverage, problems)
+    w = as_weights(weights, matrix.shape[0], problems)
+    share = check_share(min_share, problems)
+    method, limit, seed = check_options(
+        problems, method=method, time_limit_s=time_limit_s, seed=seed
+    )
+    problems.raise_if_any()
+    total = float(w.sum())
+    reachable = float(w[np.diff(matrix.indptr) > 0].sum()) / total if total > 0 else 1.0
+    if reachable < share - 1e-12:
+        raise InputError(
+            f"min_share: expected a share reachable with all {matrix.shape[1]} candidates open "
+            f"(at most {reachable:.6f}), got {share}; lower min_share to <= {reachable:.6f} "
+            "or add candidates / a larger radius"
+        )
+    deadline = started + limit if limit is not None else math.inf
+    reduced = reduce_rows(matrix, w, seed=seed)
+    # shares are kept on the original total (dropped rows have no weight or no cover)
+    need = share * total
+    selected, bound, engine, status = _solve(
+        reduced.matrix, reduced.weights, need, method=method, deadline=deadline, seed=seed
+    )
+    return coverage_result(
+        matrix,
+        w,
+        selected,
+        bound=bound,
+        maximize=False,
+        method=engine,
+        status=status,
+        started=started,
+    )
+
+
+def _solve(
+    csr: sp.csr_array, w: np.ndarray, need: float, *, method: str, deadline: float, seed: int
+) -> tuple[np.ndarray, float, Method, str]:
+    """Greedy + pruning, then HiGHS (exact) or the LP bound (heuristic)."""
+    if need <= 0 or csr.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), 0.0, "heuristic", "optimal"
+    csc = sp.csc_array(csr)
+    selected = greedy_cover(csr, csc, w, need)
+    share = min(need / float(w.sum()), 1.0)
+    exact = method == "exact" or (method == "auto" and csr.nnz <= AUTO_EXACT_MAX_NNZ)
+    lower = _cheap_bound(csc, w, need)
+    if exact:
+        budget = remaining(deadline)
+        if method == "auto" and budget is None:
+            budget = AUTO_TIME_BUDGET_S
+        outcome = coverage_model(
+            csr,
+            w,
+            p=None,
+            share=share,
+            integer=True,
+            time_limit_s=budget,
+            seed=seed,
+            start=_start(csr, selected),
+        )
+        if outcome.x is not None and outcome.objective <= selected.shape[0] + 1e-9:
+            selected = picked(outcome, csr.shape[1])
+        bound = (
+            max(lower, math.ceil(outcome.bound - 1e-6)) if math.isfinite(outcome.bound) else lower
+        )
+        return selected, float(bound), "exact", outcome.status
+    if csr.nnz <= LP_BOUND_MAX_NNZ:
+        lp = coverage_model(
+            csr, w, p=None, share=share, integer=False, time_limit_s=remaining(deadline), seed=seed
+        )
+        if lp.status == "optimal":
+            lower = max(lower, math.ceil(lp.bound - 1e-6))
+    return selected, float(lower), "heuristic", "heuristic"
+
+
+def greedy_cover(csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, need: float) -> np.ndarray:
+    """Greedy by uncovered weight until ``need`` is covered, then drop redundant sites."""
+    selected, _ = lazy_greedy(csc, w, csc.shape[1], target=need * (1 - 1e-12))
+    # drop sites whose removal keeps the target, the least useful first
+    keep = list(selected[::-1])
+    counts = coverage_counts(csr, np.asarray(keep, dtype=np.int64))
+    covered_w = float(w[counts > 0].sum())
+    for j in list(keep):
+        rows = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
+        lost = float(w[rows[counts[rows] == 1]].sum())
+        if covered_w - lost >= need * (1 - 1e-12):
+            counts[rows] -= 1
+            covered_w -= lost
+            keep.remove(j)
+    return np.sort(np.asarray(keep, dtype=np.int64))
+
+
+def _cheap_bound(csc: sp.csc_array, w: np.ndarray, need: float) -> float:
+    """Sites needed if each covered as much as the best one: ``ceil(need / max column weight)``."""
+    colw = np.zeros(csc.shape[1])
+    nonempty = np.flatnonzero(np.diff(csc.indptr))
+    if nonempty.size:
+        colw[nonempty] = np.add.reduceat(w[csc.indices], csc.indptr[nonempty])
+    best = float(colw.max()) if colw.size else 0.0
+    return float(math.ceil(need / best - 1e-9)) if best > 0 else 0.0
+
+
+def _start(csr: sp.csr_array, selected: np.ndarray) -> np.ndarray:
+    x = np.zeros(csr.shape[1])
+    x[selected] = 1.0
+    y = (coverage_counts(csr, selected) > 0).astype(np.float64)
+    return np.concatenate([x, y])

@@ -1,0 +1,262 @@
+"""Maximum coverage (MCLP): open ``p`` sites covering the most demand weight.
+
+Model: maximise ``sum_i w_i y_i`` s.t. ``y_i <= sum_j C_ij x_j``, ``sum_j x_j = p``,
+``x`` binary, ``0 <= y <= 1`` (Church and ReVelle, 1974).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.optimize._cover_model import (
+    coverage_model,
+    coverage_result,
+    picked,
+    remaining,
+    start_vector,
+)
+from planner.optimize._cover_search import (
+    coverage_counts,
+    iterated_swaps,
+    lagrangian_bound,
+    lazy_greedy,
+    reduce_rows,
+    swap_search,
+)
+from planner.optimize._result import CoverageResult, Method
+from planner.optimize._validate import Problems, as_count, as_coverage, as_weights, check_options
+
+logger = logging.getLogger(__name__)
+
+#: ``method="auto"`` escalates to HiGHS branch-and-bound when the heuristic is not proven
+#: optimal and the reduced model has at most this many coverage pairs.
+AUTO_EXACT_MAX_NNZ = 100_000
+#: Budget of that exact attempt when no ``time_limit_s`` is given.
+AUTO_TIME_BUDGET_S = 30.0
+#: Heuristic answers are certified by the LP relaxation solved by HiGHS up to this many pairs;
+#: above it by the Lagrangian relaxation (whose minimum is the same LP bound, approached by
+#: subgradient steps: always valid, possibly a little above the LP value).
+LP_BOUND_MAX_NNZ = 60_000
+#: The iterated local search stops after ``clip(ILS_PATIENCE_WORK / pairs, 20, 150)`` kicks
+#: without improvement, or ``clip(ILS_KICK_WORK / pairs, 50, 600)`` kicks in all.
+ILS_PATIENCE_WORK = 3e6
+ILS_KICK_WORK = 3e7
+#: Above this many pairs the iterated local search is skipped (greedy + swaps only).
+ILS_MAX_NNZ = 5_000_000
+#: Work caps (matrix entries visited) of the swap search and of the Lagrangian bound, so that
+#: huge instances finish in bounded time without a ``time_limit_s``: rounds (iterations) are
+#: capped at ``WORK / pairs``, within [3, 1000] rounds and [10, 2000] iterations.
+SWAP_WORK = 1e9
+LAGRANGE_WORK = 1e9
+
+
+def solve_max_coverage(
+    coverage: Any,
+    weights: Any,
+    p: int,
+    *,
+    method: str = "auto",
+    time_limit_s: float | None = None,
+    seed: int = 0,
+) -> CoverageResult:
+    """Choose ``p`` candidates that cover the largest total demand weight.
+
+    Parameters
+    ----------
+    coverage
+        Boolean ``(demand x candidates)`` matrix, scipy.sparse CSR (a dense array is accepted):
+        entry ``(i, j)`` is true when candidate ``j`` covers demand row ``i``.
+    weights
+        Non-negative weight per demand row (``None`` counts rows).
+    p
+        Number of sites to open, ``1 <= p <= candidates``.
+    method
+        ``"exact"`` (HiGHS branch-and-bound), ``"heuristic"`` (lazy greedy + swap search,
+        certified by a relaxation bound) or ``"auto"`` (exact when the reduced model is small,
+        see :data:`AUTO_EXACT_MAX_NNZ`, else heuristic).
+    time_limit_s
+        Wall-clock budget; the exact engine returns its best solution and status
+        ``"time_limit"`` when it runs out.
+    seed
+        Seed of HiGHS and of the row-merging hash.
+
+    Returns
+    -------
+    CoverageResult
+        ``objective`` is the covered weight; ``bound`` an upper bound on the optimum.
+
+    Raises
+    ------
+    planner.errors.InputError
+        On a malformed matrix, bad weights, ``p`` out of range or a bad option.
+    """
+    started = time.perf_counter()
+    problems = Problems()
+    matrix = as_coverage(coverage, problems)
+    w = as_weights(weights, matrix.shape[0], problems)
+    n_cand = matrix.shape[1]
+    p = as_count(p, problems, name="p", low=1, high=max(n_cand, 1), what="number of sites")
+    method, limit, seed = check_options(
+        problems, method=method, time_limit_s=time_limit_s, seed=seed
+    )
+    problems.raise_if_any()
+    deadline = started + limit if limit is not None else math.inf
+    reduced = reduce_rows(matrix, w, seed=seed)
+    selected, bound, engine, status = _solve(
+        reduced.matrix, reduced.weights, p, method=method, deadline=deadline, seed=seed
+    )
+    result = coverage_result(
+        matrix,
+        w,
+        selected,
+        bound=bound,
+        maximize=True,
+        method=engine,
+        status=status,
+        started=started,
+    )
+    logger.info(
+        "max coverage p=%d on %s: %.6g (bound %.6g, gap %.3g%%, %s/%s) in %.2fs",
+        p,
+        matrix.shape,
+        result.objective,
+        result.bound,
+        100 * result.gap,
+        result.method,
+        result.status,
+        result.seconds,
+    )
+    return result
+
+
+def _solve(
+    csr: sp.csr_array, w: np.ndarray, p: int, *, method: str, deadline: float, seed: int
+) -> tuple[np.ndarray, float, Method, str]:
+    """Solve the reduced instance; return selection, bound, engine and status."""
+    if csr.shape[0] == 0:  # nothing coverable: any p sites are optimal
+        return np.arange(p), 0.0, "heuristic", "optimal"
+    csc = sp.csc_array(csr)
+    rng = np.random.default_rng(seed)
+    selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
+    integral = bool(np.all(w == np.round(w)))
+    if method == "exact":
+        return _exact(csr, w, p, selected, budget=remaining(deadline), seed=seed, integral=integral)
+    if csr.nnz <= ILS_MAX_NNZ:
+        selected = iterated_swaps(
+            csr,
+            csc,
+            w,
+            selected,
+            rng=rng,
+            patience=_work_cap(ILS_PATIENCE_WORK, csr.nnz, low=20, high=150),
+            max_kicks=_work_cap(ILS_KICK_WORK, csr.nnz, low=50, high=600),
+            deadline=deadline,
+        )
+    value = float(w[coverage_counts_any(csr, selected)].sum())
+    bound = _floor(_bound(csr, csc, w, p, selected, value, deadline=deadline, seed=seed), integral)
+    if value >= bound - 1e-9 * max(1.0, bound):
+        return selected, bound, "heuristic", "optimal"
+    if method == "auto" and csr.nnz <= AUTO_EXACT_MAX_NNZ:
+        budget = remaining(deadline)
+        sites, mip_bound, engine, status = _exact(
+            csr,
+            w,
+            p,
+            selected,
+            budget=AUTO_TIME_BUDGET_S if budget is None else budget,
+            seed=seed,
+            integral=integral,
+        )
+        return sites, min(bound, mip_bound), engine, status
+    return selected, bound, "heuristic", "heuristic"
+
+
+def _exact(
+    csr: sp.csr_array,
+    w: np.ndarray,
+    p: int,
+    selected: np.ndarray,
+    *,
+    budget: float | None,
+    seed: int,
+    integral: bool,
+) -> tuple[np.ndarray, float, Method, str]:
+    """HiGHS branch-and-bound started from ``selected``."""
+    value = float(w[coverage_counts_any(csr, selected)].sum())
+    outcome = coverage_model(
+        csr,
+        w,
+        p=p,
+        share=None,
+        integer=True,
+        time_limit_s=budget,
+        seed=seed,
+        start=start_vector(csr, selected),
+    )
+    if outcome.x is not None and outcome.objective >= value - 1e-9 * max(1.0, value):
+        selected = picked(outcome, csr.shape[1])
+    bound = _floor(outcome.bound, integral) if math.isfinite(outcome.bound) else math.inf
+    return _pad(selected, p, csr.shape[1]), bound, "exact", outcome.status
+
+
+def heuristic_selection(
+    csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, p: int, *, deadline: float
+) -> np.ndarray:
+    """Lazy greedy, then swap search until no single swap improves."""
+    greedy, _ = lazy_greedy(csc, w, p)
+    selected = _pad(greedy, p, csr.shape[1])
+    rounds = _work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
+    return swap_search(csr, csc, w, selected, deadline=deadline, max_rounds=rounds)
+
+
+def _work_cap(work: float, nnz: int, *, low: int, high: int) -> int:
+    """Number of O(nnz) passes allowed by a work budget, clipped to ``[low, high]``."""
+    return int(min(high, max(low, work // max(nnz, 1))))
+
+
+def coverage_counts_any(csr: sp.csr_array, selected: np.ndarray) -> np.ndarray:
+    """Boolean per row: covered by ``selected``."""
+    return coverage_counts(csr, selected) > 0
+
+
+def _bound(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    p: int,
+    selected: np.ndarray,
+    value: float,
+    *,
+    deadline: float,
+    seed: int,
+) -> float:
+    """Upper bound: the LP relaxation (HiGHS) when small, else the Lagrangian relaxation."""
+    if csr.nnz <= LP_BOUND_MAX_NNZ:
+        lp = coverage_model(
+            csr, w, p=p, share=None, integer=False, time_limit_s=remaining(deadline), seed=seed
+        )
+        if lp.status == "optimal":
+            return lp.bound
+    covered = coverage_counts_any(csr, selected)
+    iterations = _work_cap(LAGRANGE_WORK, csr.nnz, low=10, high=2000)
+    return lagrangian_bound(csc, w, p, covered, value, iterations=iterations, deadline=deadline)
+
+
+def _floor(bound: float, integral: bool) -> float:
+    """With integer weights the optimum is an integer: round a bound down to one."""
+    return float(math.floor(bound + 1e-6)) if integral and math.isfinite(bound) else bound
+
+
+def _pad(selected: np.ndarray, p: int, n: int) -> np.ndarray:
+    """Fill a selection up to ``p`` sites with the lowest unused indices (zero-gain sites)."""
+    selected = np.unique(selected)
+    if selected.shape[0] >= p:
+        return selected[:p] if selected.shape[0] > p else selected
+    unused = np.setdiff1d(np.arange(n), selected)[: p - selected.shape[0]]
+    return np.sort(np.concatenate([selected, unused]))

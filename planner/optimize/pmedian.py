@@ -1,0 +1,281 @@
+"""p-median: open ``p`` sites minimising the total weighted cost of serving every demand row.
+
+Model (strong formulation): minimise ``sum_ij w_i c_ij x_ij`` s.t. ``sum_j x_ij = 1``,
+``x_ij <= y_j``, ``sum_j y_j = p``, ``y`` binary, ``x >= 0`` (ReVelle and Swain, 1970). Only
+allowed pairs get a variable: a dense ``cost`` allows every finite entry, a sparse one (for
+example the k nearest candidates of each row) only its stored entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.errors import InputError
+from planner.optimize import _highs
+from planner.optimize._cover_model import remaining
+from planner.optimize._median_search import (
+    Entries,
+    interchange,
+    iterated_search,
+    lagrangian_bound,
+    lazy_greedy,
+    state_of,
+)
+from planner.optimize._result import AssignmentResult, Method, relative_gap
+from planner.optimize._validate import Problems, as_cost, as_count, as_weights, check_options
+
+logger = logging.getLogger(__name__)
+
+#: ``method="auto"`` escalates to HiGHS when the heuristic is not proven optimal and the
+#: instance has at most this many allowed pairs.
+AUTO_EXACT_MAX_PAIRS = 20_000
+#: Budget of that exact attempt when no ``time_limit_s`` is given.
+AUTO_TIME_BUDGET_S = 30.0
+#: The iterated local search stops after ``clip(PATIENCE_WORK / pairs, 10, 60)`` kicks without
+#: improvement or ``clip(KICK_WORK / pairs, 20, 500)`` kicks in all (each kick costs a few
+#: passes over the allowed pairs); the Lagrangian bound runs ``clip(LAGRANGE_WORK / pairs, 30,
+#: 300)`` subgradient iterations.
+PATIENCE_WORK = 1e7
+KICK_WORK = 5e7
+LAGRANGE_WORK = 3e8
+
+
+def solve_p_median(
+    cost: Any,
+    weights: Any,
+    p: int,
+    *,
+    method: str = "auto",
+    time_limit_s: float | None = None,
+    seed: int = 0,
+) -> AssignmentResult:
+    """Choose ``p`` candidates minimising the weighted cost of assigning each row to the nearest.
+
+    Parameters
+    ----------
+    cost
+        ``(demand x candidates)`` costs (e.g. metres): a dense array (``np.inf`` marks a
+        forbidden pair) or a scipy.sparse matrix whose stored entries are the allowed pairs
+        (explicit zeros count; missing entries are forbidden), e.g. from
+        :func:`~planner.optimize.distances_from_network`.
+    weights
+        Non-negative weight per row (``None`` for ones).
+    p
+        Number of sites, ``1 <= p <= candidates``.
+    method
+        ``"exact"`` (HiGHS), ``"heuristic"`` (greedy, fast interchange, iterated local search,
+        certified by a Lagrangian lower bound) or ``"auto"`` (heuristic first; HiGHS when the
+        answer is not proven optimal and the instance is small, see
+        :data:`AUTO_EXACT_MAX_PAIRS`).
+    time_limit_s
+        Wall-clock budget.
+    seed
+        Seed of the local-search kicks and of HiGHS.
+
+    Returns
+    -------
+    AssignmentResult
+        ``objective`` is the total weighted cost; ``bound`` a lower bound on the optimum.
+
+    Raises
+    ------
+    planner.errors.InputError
+        On a malformed matrix, bad weights, ``p`` out of range, a row without any allowed
+        candidate or a bad option.
+    """
+    started = time.perf_counter()
+    problems = Problems()
+    matrix = as_cost(cost, problems)
+    m, n = matrix.shape
+    w = as_weights(weights, m, problems)
+    p = as_count(p, problems, name="p", low=1, high=max(n, 1), what="number of sites")
+    method, limit, seed = check_options(
+        problems, method=method, time_limit_s=time_limit_s, seed=seed
+    )
+    problems.raise_if_any()
+    raw = allowed_pairs(matrix)
+    _check_rows(raw)
+    deadline = started + limit if limit is not None else math.inf
+    weighted = sp.csr_array((raw.data * w[_rows(raw)], raw.indices, raw.indptr), shape=raw.shape)
+    entries = Entries.from_csr(weighted)
+    selected, bound, engine, status = _solve(
+        entries, p, method=method, deadline=deadline, seed=seed, limit=limit
+    )
+    return assignment_result(
+        raw, w, selected, bound=bound, method=engine, status=status, started=started
+    )
+
+
+def allowed_pairs(matrix: np.ndarray | sp.csr_array) -> sp.csr_array:
+    """CSR of the allowed pairs' costs: every finite dense entry (zeros kept) or stored entries."""
+    if sp.issparse(matrix):
+        return sp.csr_array(matrix)
+    rows, cols = np.nonzero(np.isfinite(matrix))
+    out = sp.csr_array((matrix[rows, cols], (rows, cols)), shape=matrix.shape)
+    out.sort_indices()
+    return out
+
+
+def _rows(matrix: sp.csr_array) -> np.ndarray:
+    return np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+
+
+def _check_rows(raw: sp.csr_array) -> None:
+    empty = np.flatnonzero(np.diff(raw.indptr) == 0)
+    if empty.size:
+        raise InputError(
+            "cost: expected every demand row to allow at least one candidate, got "
+            f"{empty.size} row(s) with none (first: row {int(empty[0])}); "
+            "add candidates, keep more neighbours or drop those rows"
+        )
+
+
+def _solve(
+    entries: Entries, p: int, *, method: str, deadline: float, seed: int, limit: float | None
+) -> tuple[np.ndarray, float, Method, str]:
+    """Heuristic with a Lagrangian bound; HiGHS when asked or when auto finds it worthwhile."""
+    rng = np.random.default_rng(seed)
+    greedy = lazy_greedy(entries, p)
+    best, state = interchange(entries, greedy, deadline=deadline)
+    pairs = entries.cost.shape[0]
+    # a solution leaving rows unassigned has a penalty total: aim the subgradient steps at the
+    # largest feasible total instead (the sum of every row's dearest allowed cost)
+    upper = min(state.total, (entries.penalty - 1.0) / 2.0)
+    bound, chosen = lagrangian_bound(
+        entries, p, upper, iterations=_cap(LAGRANGE_WORK, pairs, 30, 300), deadline=deadline
+    )
+    from_bound, state_b = interchange(entries, chosen, deadline=deadline)
+    if state_b.total < state.total:
+        best, state = from_bound, state_b
+    integral = bool(np.all(entries.cost == np.round(entries.cost)))
+    target = math.ceil(bound - 1e-6) if integral else bound
+    proven = state.total <= target + 1e-9 * max(1.0, abs(target))
+    small = entries.cost.shape[0] <= AUTO_EXACT_MAX_PAIRS
+    if method == "exact" or (method == "auto" and not proven and small):
+        budget = remaining(deadline)
+        if method == "auto" and budget is None:
+            budget = AUTO_TIME_BUDGET_S
+        return _exact(entries, p, best, bound=target, time_limit_s=budget, seed=seed)
+    if not proven:
+        best, state = iterated_search(
+            entries,
+            best,
+            rng=rng,
+            deadline=deadline,
+            patience=_cap(PATIENCE_WORK, pairs, 10, 60),
+            max_kicks=_cap(KICK_WORK, pairs, 20, 500),
+            target=target,
+        )
+    return best, float(target), "heuristic", "heuristic"
+
+
+def _cap(work: float, pairs: int, low: int, high: int) -> int:
+    """Passes allowed by a work budget over ``pairs`` entries, clipped to ``[low, high]``."""
+    return int(min(high, max(low, work // max(pairs, 1))))
+
+
+def _exact(
+    entries: Entries,
+    p: int,
+    start: np.ndarray,
+    *,
+    bound: float,
+    time_limit_s: float | None,
+    seed: int,
+) -> tuple[np.ndarray, float, Method, str]:
+    """Solve the strong formulation with HiGHS, started from ``start``."""
+    m, n = entries.shape
+    nnz = entries.cost.shape[0]
+    eye = sp.eye_array(nnz, format="csc")
+    assign = sp.csc_array((np.ones(nnz), (entries.row, np.arange(nnz))), shape=(m, nnz))
+    link_y = sp.csc_array((-np.ones(nnz), (np.arange(nnz), entries.col)), shape=(nnz, n))
+    a = sp.bmat(
+        [[assign, None], [eye, link_y], [None, sp.csc_array(np.ones((1, n)))]], format="csc"
+    )
+    is_open = np.zeros(n, dtype=bool)
+    is_open[start] = True
+    state = state_of(entries, is_open)
+    first = _assigned_entry(entries, state)
+    x = np.zeros(nnz)
+    x[first] = 1.0
+    outcome = _highs.solve(
+        sp.csc_array(a),
+        cost=np.concatenate([entries.cost, np.zeros(n)]),
+        col_lower=np.zeros(nnz + n),
+        col_upper=np.ones(nnz + n),
+        row_lower=np.concatenate([np.ones(m), np.full(nnz, -np.inf), [p]]),
+        row_upper=np.concatenate([np.ones(m), np.zeros(nnz), [p]]),
+        integer=np.concatenate([np.zeros(nnz, dtype=bool), np.ones(n, dtype=bool)]),
+        maximize=False,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        start=np.concatenate([x, is_open.astype(np.float64)]) if first.size == m else None,
+    )
+    selected = start
+    if outcome.x is not None and outcome.objective <= state.total + 1e-9 * max(1.0, state.total):
+        selected = np.flatnonzero(outcome.x[nnz:] > 0.5)
+    best_bound = max(bound, outcome.bound) if math.isfinite(outcome.bound) else bound
+    return selected, float(best_bound), "exact", outcome.status
+
+
+def _assigned_entry(entries: Entries, state: Any) -> np.ndarray:
+    """Index of the entry each row is assigned to (rows without one are skipped)."""
+    match = (entries.col == state.c1[entries.row]) & (state.c1[entries.row] >= 0)
+    idx = np.flatnonzero(match)
+    _, first = np.unique(entries.row[idx], return_index=True)
+    return idx[first]
+
+
+def assignment_result(
+    raw: sp.csr_array,
+    weights: np.ndarray,
+    selected: np.ndarray,
+    *,
+    bound: float,
+    method: Method,
+    status: str,
+    started: float,
+    objective_kind: str = "sum",
+) -> AssignmentResult:
+    """Assign each row to its cheapest selected candidate and package the result.
+
+    ``objective_kind`` is ``"sum"`` (p-median: weighted total) or ``"max"`` (p-center).
+    """
+    selected = np.unique(np.asarray(selected, dtype=np.int64))
+    is_open = np.zeros(raw.shape[1], dtype=bool)
+    is_open[selected] = True
+    unit = Entries.from_csr(raw)
+    state = state_of(unit, is_open)
+    assigned = state.c1 >= 0
+    cost = np.where(assigned, state.d1, np.inf)
+    unassigned = int((~assigned).sum())
+    if unassigned:
+        objective = math.inf
+    elif objective_kind == "max":
+        objective = float(cost.max())
+    else:
+        objective = float((weights * cost).sum())
+    total_w = float(weights[assigned].sum())
+    mean = float((weights[assigned] * cost[assigned]).sum() / total_w) if total_w > 0 else 0.0
+    gap = relative_gap(objective, bound, maximize=False)
+    if gap == 0.0 and status in ("heuristic", "time_limit"):
+        status = "optimal"
+    return AssignmentResult(
+        selected=selected,
+        objective=objective,
+        bound=float(min(bound, objective)),
+        gap=gap,
+        method=method,
+        status=status,
+        seconds=time.perf_counter() - started,
+        assignment=np.where(assigned, state.c1, -1),
+        assigned_cost=cost,
+        mean_cost=mean,
+        unassigned=unassigned,
+    )

@@ -1,0 +1,317 @@
+#!/usr/bin/env python
+"""Benchmarks of planner.optimize (not tests: nothing here asserts a time).
+
+Cases (each runs in its own subprocess, so the peak memory reported is per case):
+
+* ``sf``       spopt's San Francisco instance: LSCP, MCLP, p-median, p-center known answers;
+* ``orlib``    OR-Library pmed1-pmed20: gap to the published optimum and seconds per instance;
+* ``metro``    seeded clustered metro MCLP 2,000 x 500, p = 30, r = 5 km, planner vs spopt 0.7;
+* ``regional`` seeded MCLP 10,000 x 2,000, p = 100, r = 5 km: objective vs lazy greedy, gap;
+* ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve.
+
+Usage::
+
+    python scripts/bench_optimizer.py --json             # every case, one JSON line each
+    python scripts/bench_optimizer.py --case sf --json   # one case
+
+The shared data folder defaults to ``../shared/data`` beside the repository (``--data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+CASES = ("sf", "orlib", "metro", "regional", "scale")
+
+SF_EXPECTED = {
+    "lscp_sites": 8,
+    "mclp_covered": 875_247.0,
+    "pmedian_objective": 2_848_268_129.71,
+    "pmedian_sites": ["Store_2", "Store_11", "Store_12", "Store_15"],
+    "pcenter_objective": 7_403.06,
+}
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def case_sf(data: Path) -> dict[str, Any]:
+    """spopt's SF instance: every model against its known answer."""
+    from planner.optimize import (
+        solve_max_coverage,
+        solve_p_center,
+        solve_p_median,
+        solve_set_cover,
+    )
+    from planner.optimize.instances import read_spopt_sf
+
+    sf = read_spopt_sf(data / "benchmarks" / "spopt_sf")
+    cover = sp.csr_array(sf.cost <= 5000.0)
+    lscp = solve_set_cover(cover, None)
+    mclp = solve_max_coverage(cover, sf.population, 4)
+    pmed = solve_p_median(sf.cost, sf.population, 4)
+    pcen = solve_p_center(sf.cost, 4)
+    got = {
+        "lscp_sites": int(lscp.objective),
+        "mclp_covered": mclp.objective,
+        "mclp_uncovered_tracts": int((~mclp.covered).sum()),
+        "pmedian_objective": round(pmed.objective, 2),
+        "pmedian_sites": [sf.stores[j] for j in pmed.selected],
+        "pmedian_mean_m": round(pmed.mean_cost, 3),
+        "pcenter_objective": round(pcen.objective, 2),
+    }
+    match = all(got[key] == value for key, value in SF_EXPECTED.items())
+    seconds = {
+        name: round(res.seconds, 4)
+        for name, res in (("lscp", lscp), ("mclp", mclp), ("pmedian", pmed), ("pcenter", pcen))
+    }
+    methods = {
+        name: f"{res.method}/{res.status}"
+        for name, res in (("lscp", lscp), ("mclp", mclp), ("pmedian", pmed), ("pcenter", pcen))
+    }
+    return {
+        "match": match,
+        "got": got,
+        "expected": SF_EXPECTED,
+        "seconds": seconds,
+        "engines": methods,
+    }
+
+
+def case_orlib(data: Path) -> dict[str, Any]:
+    """OR-Library pmed1-20 with method="auto": gap to the optimum, seconds per instance."""
+    from planner.optimize import solve_p_median
+    from planner.optimize.instances import read_orlib_optima, read_orlib_pmed
+
+    folder = data / "benchmarks" / "orlib_pmed"
+    optima = read_orlib_optima(folder / "pmedopt.txt")
+    rows = []
+    for k in range(1, 21):
+        inst = read_orlib_pmed(folder / f"pmed{k}.txt")
+        res = solve_p_median(inst.cost, None, inst.p, seed=0)
+        best = optima[inst.name]
+        rows.append(
+            {
+                "instance": inst.name,
+                "n": inst.cost.shape[0],
+                "p": inst.p,
+                "optimum": best,
+                "objective": res.objective,
+                "gap_to_opt_pct": round(100 * (res.objective - best) / best, 4),
+                "certified_gap_pct": round(100 * res.gap, 4),
+                "seconds": round(res.seconds, 3),
+                "engine": f"{res.method}/{res.status}",
+            }
+        )
+    gaps = [r["gap_to_opt_pct"] for r in rows]
+    secs = [r["seconds"] for r in rows]
+    return {
+        "mean_gap_pct": round(float(np.mean(gaps)), 4),
+        "max_gap_pct": max(gaps),
+        "max_seconds": max(secs),
+        "total_seconds": round(sum(secs), 2),
+        "optimal_found": sum(g == 0 for g in gaps),
+        "instances": rows,
+    }
+
+
+def _metro_layout() -> Any:
+    from planner.optimize.instances import clustered_layout
+
+    return clustered_layout(2_000, 500, side_m=60_000.0, n_clusters=12, seed=1)
+
+
+def case_metro(data: Path, *, spopt_time_limit_s: float | None = None) -> dict[str, Any]:
+    """Clustered metro MCLP 2,000 x 500, p = 30, r = 5 km: planner vs spopt + HiGHS."""
+    from scipy.spatial.distance import cdist
+
+    from planner.optimize import coverage_from_points, solve_max_coverage
+
+    lay = _metro_layout()
+    start = time.perf_counter()
+    cover = coverage_from_points(lay.demand_xy, lay.cand_xy, 5_000.0)
+    res = solve_max_coverage(cover, lay.weights, 30, seed=0)
+    planner_s = time.perf_counter() - start
+    out: dict[str, Any] = {
+        "pairs": int(cover.nnz),
+        "planner_objective": res.objective,
+        "planner_bound": res.bound,
+        "planner_gap_pct": round(100 * res.gap, 4),
+        "planner_engine": f"{res.method}/{res.status}",
+        "planner_seconds": round(planner_s, 3),
+    }
+    spopt = _run_spopt(
+        cdist(lay.demand_xy, lay.cand_xy), lay.weights, 5_000.0, 30, time_limit_s=spopt_time_limit_s
+    )
+    out.update(spopt)
+    if "spopt_seconds" in spopt:
+        out["time_ratio_spopt_over_planner"] = round(spopt["spopt_seconds"] / planner_s, 1)
+        out["same_objective"] = abs(spopt["spopt_objective"] - res.objective) < 1e-6
+    return out
+
+
+def _run_spopt(
+    cost: np.ndarray, weights: np.ndarray, radius: float, p: int, *, time_limit_s: float | None
+) -> dict[str, Any]:
+    """spopt 0.7 MCLP.from_cost_matrix solved by PuLP's HiGHS; the true status read back."""
+    try:
+        import pulp
+        from spopt.locate import MCLP
+    except ImportError as exc:  # the bench extra is not installed
+        return {"spopt_error": f"spopt/pulp not importable: {exc}"}
+    start = time.perf_counter()
+    model = MCLP.from_cost_matrix(cost, weights, radius, p_facilities=p)
+    built = time.perf_counter() - start
+    options: dict[str, Any] = {"msg": False}
+    if time_limit_s is not None:
+        options["timeLimit"] = time_limit_s
+    model = model.solve(pulp.HiGHS(**options))
+    seconds = time.perf_counter() - start
+    chosen = [j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5]
+    covered = (cost[:, chosen] <= radius).any(axis=1)
+    return {
+        "spopt_objective": float(weights[covered].sum()),
+        "spopt_pulp_status": pulp.LpStatus[model.problem.status],
+        "spopt_seconds": round(seconds, 3),
+        "spopt_build_seconds": round(built, 3),
+        "spopt_time_limit_s": time_limit_s,
+    }
+
+
+def case_regional(data: Path) -> dict[str, Any]:
+    """Seeded MCLP 10,000 x 2,000, p = 100: planner vs plain lazy greedy, certified gap."""
+    from planner.optimize import coverage_from_points, solve_max_coverage
+    from planner.optimize._cover_search import lazy_greedy
+    from planner.optimize.instances import clustered_layout
+
+    lay = clustered_layout(10_000, 2_000, side_m=150_000.0, n_clusters=30, seed=4)
+    start = time.perf_counter()
+    cover = coverage_from_points(lay.demand_xy, lay.cand_xy, 5_000.0)
+    res = solve_max_coverage(cover, lay.weights, 100, seed=0)
+    seconds = time.perf_counter() - start
+    _, greedy_cov = lazy_greedy(sp.csc_array(cover), lay.weights, 100)
+    greedy = float(lay.weights[greedy_cov].sum())
+    return {
+        "pairs": int(cover.nnz),
+        "objective": res.objective,
+        "greedy_objective": greedy,
+        "improvement_over_greedy_pct": round(100 * (res.objective - greedy) / greedy, 3),
+        "bound": res.bound,
+        "certified_gap_pct": round(100 * res.gap, 3),
+        "engine": f"{res.method}/{res.status}",
+        "seconds": round(seconds, 3),
+        "covered_share": round(res.covered_share, 4),
+    }
+
+
+def case_scale(data: Path) -> dict[str, Any]:
+    """1 M demand x 100 k candidates, r = 5 km, p = 10,000: coverage build + solve."""
+    from planner.optimize import coverage_from_points, solve_max_coverage
+    from planner.optimize.instances import clustered_layout
+
+    lay = clustered_layout(
+        1_000_000,
+        100_000,
+        side_m=2_000_000.0,
+        n_clusters=300,
+        seed=1,
+        sprawl_m=(3_000.0, 28_000.0),
+        rural_share=(0.15, 0.15),
+    )
+    start = time.perf_counter()
+    cover = coverage_from_points(lay.demand_xy, lay.cand_xy, 5_000.0)
+    built = time.perf_counter() - start
+    res = solve_max_coverage(cover, lay.weights, 10_000, seed=0)
+    total = time.perf_counter() - start
+    return {
+        "pairs": int(cover.nnz),
+        "build_seconds": round(built, 2),
+        "solve_seconds": round(res.seconds, 2),
+        "total_seconds": round(total, 2),
+        "objective": res.objective,
+        "covered_share": round(res.covered_share, 4),
+        "bound": res.bound,
+        "certified_gap_pct": round(100 * res.gap, 3),
+        "engine": f"{res.method}/{res.status}",
+    }
+
+
+RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "sf": case_sf,
+    "orlib": case_orlib,
+    "metro": case_metro,
+    "regional": case_regional,
+    "scale": case_scale,
+}
+
+
+def _child(name: str, data: Path) -> dict[str, Any]:
+    start = time.perf_counter()
+    try:
+        result = RUNNERS[name](data)
+    except Exception as exc:  # report, do not hide: a benchmark line says what failed
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    result = {
+        "case": name,
+        **result,
+        "wall_seconds": round(time.perf_counter() - start, 2),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark cases; print one JSON line (or a short text line) per case."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", choices=CASES, action="append", help="run only this case")
+    parser.add_argument("--json", action="store_true", help="one JSON line per case")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = args.case or list(CASES)
+    if args.child:
+        print(json.dumps(_child(names[0], args.data)), flush=True)
+        return 0
+    status = 0
+    for name in names:
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            "--case",
+            name,
+            "--data",
+            str(args.data),
+        ]
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            record = {"case": name, "error": proc.stderr.strip().splitlines()[-1:] or "no output"}
+            status = 1
+        else:
+            record = json.loads(lines[-1])
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            brief = {k: v for k, v in record.items() if k != "instances"}
+            print(f"{name}: {brief}", flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
