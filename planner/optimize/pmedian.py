@@ -43,7 +43,7 @@ AUTO_TIME_BUDGET_S = 30.0
 #: 300)`` subgradient iterations.
 PATIENCE_WORK = 1e7
 KICK_WORK = 5e7
-LAGRANGE_WORK = 3e8
+LAGRANGE_WORK = 1e9
 
 
 def solve_p_median(
