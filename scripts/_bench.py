@@ -34,7 +34,8 @@ def measure(args: list[str]) -> dict[str, Any]:
         lines = proc.stderr.strip().splitlines()
         peak_kb = int(lines.pop()) if lines and lines[-1].isdigit() else -1
         proc.stderr = "\n".join(lines)
-        sizes = {p.name: p.stat().st_size for p in out.glob("*") if p.is_file()} if out.exists() else {}
+        files = [p for p in out.glob("*") if p.is_file()] if out.exists() else []
+        sizes = {p.name: p.stat().st_size for p in files}
     return {
         "command": "planner " + " ".join(args),
         "exit_status": proc.returncode,

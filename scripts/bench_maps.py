@@ -3,7 +3,8 @@
 By default runs the real national comparisons (``planner compare --country us|cn --strategies
 us-nevi,china-pile-swap --offline-assets``) and measures each ``compare.html``, one JSON object
 per country. Goals: <= 25 MB and <= 10 s. ``--synthetic`` builds a synthetic national pair on
-one US-sized ground (us-nevi with 50,000 sites, china-pile-swap with 100,000), writes the comparison map with offline assets and loads it in
+one US-sized ground (us-nevi with 50,000 sites, china-pile-swap with 100,000), writes the
+comparison map with offline assets and loads it in
 Debian's headless Chromium with no network. ``--html PATH`` measures an existing page instead
 (its ``assets/`` folder must sit beside it for an offline page).
 
