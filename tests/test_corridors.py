@@ -73,7 +73,7 @@ def test_unverified_rows_are_the_documented_ones() -> None:
         for code in ("us", "cn")
         for t in [read_route_table(code)]
     }
-    assert unverified == {"us": set(), "cn": {"G12", "G69", "G80"}}
+    assert unverified == {"us": set(), "cn": {"G12", "G80"}}
 
 
 @pytest.fixture(scope="module")
