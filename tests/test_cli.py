@@ -1,4 +1,4 @@
-"""The command line: bad input gets one line on stderr, exit 2, no traceback, nothing overwritten."""
+"""The command line: bad input gets one line on stderr, exit 2, no traceback, no loss."""
 
 from __future__ import annotations
 

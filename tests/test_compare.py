@@ -104,7 +104,7 @@ def test_corridor_gap_recomputed(bangor_compare: tuple[Path, Path]) -> None:
 def test_compare_html_in_headless_chromium(
     bangor_compare: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """The real ``compare.html`` (offline assets) renders both panes with no network and no JS error."""
+    """The real ``compare.html`` (offline assets) renders both panes offline, without JS errors."""
     from planner.maps._browser import browser_available, chromium, load_and_count, severe_errors
 
     reason = browser_available()

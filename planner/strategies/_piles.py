@@ -4,7 +4,7 @@ No parameters object: the strategy module feeds these functions.
 
 * :func:`point_regions` and :func:`region_nevs` find the NEVs of each region on a ground.
 * :func:`apportion` splits an integer total in proportion to weights by largest remainder, so
-  the parts sum exactly to the total.
+  the parts sum exactly to the total (rounding by :func:`planner.strategies._alloc.round_quotas`).
 * :func:`nevs_per_point` spreads each region's NEV stock over its demand points.
 * :func:`cluster_pile_stations` groups one region's demand points into pile stations by
   demand-weighted mini-batch k-means and returns one representative point per station.
@@ -25,6 +25,7 @@ import pandas as pd
 
 from planner.errors import InputError
 from planner.ground import Ground
+from planner.strategies._alloc import round_quotas
 
 logger = logging.getLogger(__name__)
 
@@ -49,20 +50,11 @@ def apportion(weights: np.ndarray, total: int) -> np.ndarray:
         to zero (then nothing can be apportioned and the caller must handle it).
     """
     w = np.asarray(weights, dtype=float)
-    out = np.zeros(w.shape[0], dtype=np.int64)
     w_sum = float(w.sum())
     if total <= 0 or w_sum <= 0 or w.size == 0:
-        return out
-    quota = w * (float(total) / w_sum)
-    floors = np.floor(quota).astype(np.int64)
-    left = int(total - floors.sum())
-    if left > 0:
-        frac = quota - floors
-        order = np.argsort(-frac, kind="stable")
-        # Only parts with a positive weight may receive the leftover units.
-        order = order[w[order] > 0]
-        floors[order[: min(left, order.size)]] += 1
-    return floors
+        return np.zeros(w.shape[0], dtype=np.int64)
+    # Only parts with a positive weight may receive the leftover units.
+    return round_quotas(w * (float(total) / w_sum), total, eligible=w > 0)
 
 
 def split_dc_ac(piles: np.ndarray, dc_total: int) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,7 @@ from planner.strategies._piles import (
     region_nevs,
     split_dc_ac,
 )
+from planner.strategies._regions import nearest_point_value
 from planner.strategies._service_areas import (
     CorridorSites,
     corridor_table,
@@ -344,15 +345,7 @@ def _pile_stations(
 
 def _region_of_nodes(ground: Ground, nodes: np.ndarray) -> np.ndarray:
     """Region code of the demand point nearest each node (``""`` without demand points)."""
-    from scipy.spatial import cKDTree
-
-    d = ground.demand
-    if nodes.size == 0 or d.demand.size == 0:
-        return np.full(nodes.size, "", dtype=object)
-    _, idx = cKDTree(np.column_stack([d.x_m, d.y_m])).query(
-        np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]])
-    )
-    return point_regions(ground)[idx]
+    return nearest_point_value(ground, nodes, point_regions(ground))
 
 
 def _frame(ground: Ground, prefix: str, kind: str, nodes: np.ndarray, **cols: Any) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from planner._stats import weighted_quantile
 from planner.ground import Ground
 from planner.scenario import check_range
 from planner.sizing import ports_for_loads
+from planner.strategies._regions import nearest_point_value
 from planner.strategies.base import Plan, StrategySpec
 
 logger = logging.getLogger(__name__)
@@ -271,15 +272,7 @@ def _site_table(
 
 def _region_of_nodes(ground: Ground, nodes: np.ndarray) -> np.ndarray:
     """Region code of the demand point nearest to each node (``""`` when demand has none)."""
-    from scipy.spatial import cKDTree
-
-    d = ground.demand
-    if len(d.demand) == 0:
-        return np.full(nodes.size, "", dtype=object)
-    _, idx = cKDTree(np.column_stack([d.x_m, d.y_m])).query(
-        np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]])
-    )
-    return np.asarray(d.region, dtype=object)[idx]
+    return nearest_point_value(ground, nodes, np.asarray(ground.demand.region, dtype=object))
 
 
 def coverage_figures(ground: Ground, site_nodes: np.ndarray, radius_m: float) -> dict[str, float]:
