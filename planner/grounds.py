@@ -89,6 +89,14 @@ def city_ground(
     present = set(np.unique(demand.region.astype(str))) - {""}
     regions = regions_all[regions_all["region"].isin(present)].reset_index(drop=True)
     population = float(demand.components.get("population", demand.demand).sum())
+    if population <= 0:  # no GeoNames place in reach: demand is POI/road person-equivalents
+        logger.warning(
+            "area %r: no resident population found near it; its %.0f person-equivalents of "
+            "POI and road demand stand in for residents",
+            network.name,
+            float(demand.demand.sum()),
+        )
+        population = float(demand.demand.sum())
     meta = {
         "source": network.name,
         "population": population,
