@@ -56,10 +56,26 @@ def check_country(country: str) -> Country:
     return code  # type: ignore[return-value]
 
 
-def guess_country(lon: np.ndarray, lat: np.ndarray) -> Country:
-    """``"cn"`` when the area's centre lies in China's bounding box, else ``"us"``."""
+# Rough lon/lat boxes of the two countries whose facts planner ships (US incl. Alaska, Hawaii).
+_COUNTRY_BOXES: dict[str, tuple[float, float, float, float]] = {
+    "cn": (73.0, 18.0, 135.5, 53.6),
+    "us": (-180.0, 18.0, -65.0, 72.0),
+}
+
+
+def country_at(lon: np.ndarray, lat: np.ndarray) -> str | None:
+    """``"us"`` or ``"cn"`` when the area's centre lies in that country's box, else ``None``."""
     cx, cy = float(np.median(lon)), float(np.median(lat))
-    return "cn" if (73.0 <= cx <= 135.5 and 18.0 <= cy <= 53.6) else "us"
+    for code, (west, south, east, north) in _COUNTRY_BOXES.items():
+        if west <= cx <= east and south <= cy <= north:
+            return code
+    return None
+
+
+def guess_country(lon: np.ndarray, lat: np.ndarray) -> Country:
+    """Whose facts apply: ``"cn"`` inside China's box, else ``"us"`` (also for other countries,
+    whose areas are planned with US defaults; their residents still come from GeoNames)."""
+    return "cn" if country_at(lon, lat) == "cn" else "us"
 
 
 def city_ground(
@@ -77,7 +93,13 @@ def city_ground(
     from planner.regions import load_regions, region_of_admin1
 
     code = check_country(country) if country else guess_country(network.lon, network.lat)
-    demand = build_demand(network, config=demand_config or DemandConfig(), country=code.upper())
+    # GeoNames places of the area's own country; outside the US and China, of any country.
+    place_country = country_at(network.lon, network.lat) if not country else code
+    demand = build_demand(
+        network,
+        config=demand_config or DemandConfig(),
+        country=place_country.upper() if place_country else None,
+    )
     demand = dataclasses.replace(demand, region=region_of_admin1(code, demand.region.astype(str)))
     if demand.demand.size == 0 or float(demand.demand.sum()) <= 0:
         raise InputError(
