@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from planner.errors import DataError
@@ -13,12 +14,14 @@ _ENV = "PLANNER_DATA_DIR"
 def data_dir() -> Path:
     """Return the folder holding planner's shipped data tables.
 
-    ``$PLANNER_DATA_DIR`` wins; otherwise ``data/`` beside the package (a source checkout or an
-    editable install, which is what the README installs).
+    ``$PLANNER_DATA_DIR`` wins; then ``data/`` beside the package (a source checkout or an
+    editable install, which is what the README installs); then ``<prefix>/share/planner/data``
+    (a regular ``pip install``).
     """
     env = os.environ.get(_ENV)
     candidates = [Path(env)] if env else []
     candidates.append(Path(__file__).resolve().parent.parent / "data")
+    candidates.append(Path(sys.prefix) / "share" / "planner" / "data")
     for path in candidates:
         if path.is_dir():
             return path
