@@ -215,45 +215,28 @@ def _edge_highway_lookup(network: RoadNetwork) -> dict[tuple[int, int], str]:
 
 def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 0) -> Ground:
     """Assemble the national ground of ``country`` (embedded corridors, or motorways of ``osm``)."""
-    from pyproj import Transformer
-
-    from planner.population import population_grid
+    from planner.population import places_national, population_grid
     from planner.regions import load_regions
 
     code = check_country(country)
     cnet = _corridor_network(code, osm)
+    n_c = len(cnet.node_x_m)
     grid = population_grid(code)
-    to_xy = Transformer.from_crs("EPSG:4326", cnet.crs, always_xy=True)
-    gx, gy = to_xy.transform(grid["lon"].to_numpy(), grid["lat"].to_numpy())
-    n_c, n_d = len(cnet.node_x_m), len(grid)
-    n = n_c + n_d
-    length = sp.csr_array(sp.block_diag([cnet.length_m, sp.csr_array((n_d, n_d))], format="csr"))
-    demand_nodes = np.arange(n_c, n, dtype=np.int64)
-    demand = DemandPoints(
-        node_idx=demand_nodes,
-        x_m=np.asarray(gx),
-        y_m=np.asarray(gy),
-        lon=grid["lon"].to_numpy(),
-        lat=grid["lat"].to_numpy(),
-        demand=grid["population"].to_numpy(dtype=float),
-        region=grid["region"].astype(str).to_numpy(dtype=object),
-        components={"population": grid["population"].to_numpy(dtype=float)},
-        unit="persons",
-    )
+    demand = _points_from_frame(grid, cnet.crs, node_idx=np.arange(n_c, n_c + len(grid)))
     candidates = Candidates(
-        node_idx=np.r_[demand_nodes, np.arange(n_c)],
+        node_idx=np.r_[demand.node_idx, np.arange(n_c)],
         x_m=np.r_[demand.x_m, cnet.node_x_m],
         y_m=np.r_[demand.y_m, cnet.node_y_m],
-        source=np.array(["cell"] * n_d + ["corridor"] * n_c, dtype=object),
+        source=np.array(["cell"] * len(grid) + ["corridor"] * n_c, dtype=object),
     )
     regions = load_regions(code)
-    flows_csr = _corridor_flows(cnet, demand).tocsr()
+    flows = _corridor_flows(cnet, demand).tocsr()
     corridors = tuple(
         Corridor(
             r.route_id,
             np.asarray(r.node_idx, dtype=np.int64),
             np.asarray(r.chainage_m, float),
-            _route_flow(flows_csr, np.asarray(r.node_idx)),
+            _route_flow(flows, np.asarray(r.node_idx)),
             r.official_length_km,
             r.length_source,
         )
@@ -264,10 +247,12 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
         "population": float(demand.demand.sum()),
         "ev_stock": float(pd.to_numeric(regions["ev_stock"]).sum()),
         "corridor_nodes": n_c,
-        "demand_cells": n_d,
+        "demand_cells": len(grid),
         "routes": len(corridors),
         "max_segment_flow_veh_day": MAX_SEGMENT_FLOW_VEH_DAY,
     }
+    # Demand cells are isolated nodes after the corridor nodes: no edges of their own.
+    length = sp.block_diag([cnet.length_m, sp.csr_array((len(grid), len(grid)))], format="csr")
     return Ground(
         name={"us": "United States", "cn": "China"}[code],
         scale="national",
@@ -277,36 +262,34 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
         node_y_m=np.r_[cnet.node_y_m, demand.y_m],
         node_lon=np.r_[cnet.node_lon, demand.lon],
         node_lat=np.r_[cnet.node_lat, demand.lat],
-        length_m=length,
+        length_m=sp.csr_array(length),
         demand=demand,
         candidates=candidates,
         corridors=corridors,
         regions=regions,
-        existing=None,
-        edges=None,
         meta=meta,
-        evaluation=_place_points(code, cnet.crs),
+        evaluation=_points_from_frame(places_national(code), cnet.crs),
     )
 
 
-def _place_points(code: str, crs: str) -> DemandPoints:
-    """Populated places (GeoNames, de-duplicated) as evaluation points for the metrics."""
+def _points_from_frame(
+    frame: pd.DataFrame, crs: str, *, node_idx: np.ndarray | None = None
+) -> DemandPoints:
+    """Population points (``lon``, ``lat``, ``population``, ``region`` columns) projected to
+    ``crs``; ``node_idx`` is -1 when the points are not ground nodes (evaluation points)."""
     from pyproj import Transformer
 
-    from planner.population import places_national
-
-    places = places_national(code)
-    lon, lat = places["lon"].to_numpy(float), places["lat"].to_numpy(float)
+    lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
     x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
-    pop = places["population"].to_numpy(float)
+    pop = frame["population"].to_numpy(float)
     return DemandPoints(
-        node_idx=np.full(lon.size, -1, dtype=np.int64),
+        node_idx=np.full(lon.size, -1, dtype=np.int64) if node_idx is None else node_idx,
         x_m=np.asarray(x),
         y_m=np.asarray(y),
         lon=lon,
         lat=lat,
         demand=pop,
-        region=places["region"].astype(str).to_numpy(dtype=object),
+        region=frame["region"].astype(str).to_numpy(dtype=object),
         components={"population": pop},
         unit="persons",
     )
