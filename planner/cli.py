@@ -117,7 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_plan(sub, names)
+    _add_national(sub, names)
+    _add_compare(sub, names)
+    _add_demo(sub)
+    sub.add_parser("strategies", help="list the registered strategies")
+    return parser
 
+
+def _add_plan(sub: Any, names: str) -> None:
+    """``planner plan``."""
     plan = sub.add_parser(
         "plan",
         help="plan charging sites in a city from its OSM street network",
@@ -142,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
     _common(plan)
 
+
+def _add_national(sub: Any, names: str) -> None:
+    """``planner national``."""
     nat = sub.add_parser(
         "national",
         help="plan a national network on embedded corridors (offline)",
@@ -154,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     nat.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
     _common(nat)
 
+
+def _add_compare(sub: Any, names: str) -> None:
+    """``planner compare``."""
     cmp_ = sub.add_parser(
         "compare",
         help="run several strategies on the same ground and compare them",
@@ -178,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(cmp_)
 
+
+def _add_demo(sub: Any) -> None:
+    """``planner demo``."""
     demo = sub.add_parser(
         "demo", help="offline demo: national US and China plans and comparisons into maps/"
     )
@@ -189,9 +207,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--offline-assets", action="store_true")
     demo.add_argument("-v", "--verbose", action="count", default=0)
     demo.add_argument("-q", "--quiet", action="store_true")
-
-    sub.add_parser("strategies", help="list the registered strategies")
-    return parser
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
