@@ -158,7 +158,7 @@ BUDGET_KNOBS: dict[str, tuple[str, str]] = {
     "china-pile-swap": ("target_piles", "ports"),
     "coverage": ("sites", "sites"),
 }
-_SAME_ROUNDS = 4
+_SAME_ROUNDS = 8
 _SAME_TOLERANCE = 0.01
 
 
@@ -230,23 +230,57 @@ def _match_budget(
     same: str,
     seed: int,
 ) -> tuple[Plan, Any]:
-    """Rescale ``spec``'s size parameter until its budget is within 1 % of ``reference``."""
+    """Search ``spec``'s size parameter for the plan whose budget is nearest ``reference``.
+
+    The budget grows with the size parameter, so proportional steps are taken until the
+    reference is bracketed, then bisection; the search stops within 1 % or after
+    :data:`_SAME_ROUNDS` runs. Where a strategy cannot get that close (a fixed part such as
+    corridor stations sized by traffic sets a floor), the nearest plan is kept and a warning
+    says how far it is.
+    """
     from planner.scenario import params_from_mapping
 
     knob, _ = BUDGET_KNOBS[spec.name]
-    params = None
+    params = params_from_mapping(spec.params_type, base, where=f"--same {same}")
+    value = max(1, round(_knob_value(plan, spec.name)))
+    best = (abs(_budget(plan, same) - reference), plan, params)
+    low, high = 0, None  # knob values known to give a budget below / above the reference
+    previous = math.nan
     for _ in range(_SAME_ROUNDS):
         current = _budget(plan, same)
         if current <= 0 or abs(current - reference) <= _SAME_TOLERANCE * reference:
             break
-        value = max(1, round(_knob_value(plan, spec.name) * reference / current))
+        if current == previous:  # the size parameter no longer moves the budget: a floor/cap
+            break
+        previous = current
+        if current < reference:
+            low = max(low, value)
+        else:
+            high = value if high is None else min(high, value)
+        if high is not None and low > 0:
+            if high - low <= 1:
+                break
+            value = (low + high) // 2
+        else:
+            ratio = min(max(reference / current, 0.25), 4.0)  # at most x4 per step
+            step = max(1, round(value * ratio))
+            if step == value:
+                step = value + 1 if current < reference else value - 1
+            if step < 1 or step == value:
+                break
+            value = step
         params = params_from_mapping(
             spec.params_type, {**base, knob: value}, where=f"--same {same}"
         )
         plan = spec.run(ground, params, seed=seed)
-    if params is None:
-        params = params_from_mapping(spec.params_type, base, where=f"--same {same}")
-    logger.info(
-        "%s scaled to %s %.0f (reference %.0f)", spec.name, same, _budget(plan, same), reference
-    )
+        best = min(best, (abs(_budget(plan, same) - reference), plan, params), key=lambda t: t[0])
+    miss, plan, params = best
+    if reference > 0 and miss > _SAME_TOLERANCE * reference:
+        logger.warning(
+            "--same %s: %s gets no nearer than %.1f %% to the reference %s",
+            same,
+            spec.name,
+            100 * miss / reference,
+            f"{reference:,.0f}",
+        )
     return plan, params

@@ -1,0 +1,51 @@
+"""``--same``: the budget search of :mod:`planner.compare` on a fake strategy (fast, exact)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+
+from planner import compare
+from planner.strategies.base import Plan, StrategySpec
+
+
+@dataclass(frozen=True)
+class FakeParams:
+    target: int = 100
+
+
+def _spec(floor: int, runs: list[int]) -> StrategySpec:
+    def run(ground: object, params: FakeParams, *, seed: int = 0) -> Plan:
+        runs.append(params.target)
+        ports = max(floor, params.target)
+        sites = pd.DataFrame({"ports": [ports], "capex_usd": [1000.0 * ports + 5000.0]})
+        return Plan("fake", ground, sites, pd.DataFrame(), pd.DataFrame())  # type: ignore[arg-type]
+
+    return StrategySpec("fake", "fake", FakeParams, run, has_cost_model=True)
+
+
+@pytest.fixture(autouse=True)
+def fake_knob(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(compare.BUDGET_KNOBS, "fake", ("target", "ports"))
+
+
+@pytest.mark.parametrize(("same", "reference"), [("ports", 3_700.0), ("capex", 420_000.0)])
+def test_reaches_reference(same: str, reference: float) -> None:
+    runs: list[int] = []
+    spec = _spec(floor=0, runs=runs)
+    first = spec.run(None, FakeParams())
+    plan, params = compare._match_budget(None, spec, {}, first, reference, same, 0)  # type: ignore[arg-type]
+    assert abs(compare._budget(plan, same) - reference) <= 0.01 * reference
+    assert len(runs) <= 1 + compare._SAME_ROUNDS
+    assert params.target == plan.sites["ports"].iloc[0]
+
+
+def test_stops_at_a_floor_and_keeps_the_nearest() -> None:
+    runs: list[int] = []
+    spec = _spec(floor=180, runs=runs)
+    first = spec.run(None, FakeParams(target=100))
+    plan, _ = compare._match_budget(None, spec, {}, first, 59.0, "ports", 0)  # type: ignore[arg-type]
+    assert compare._budget(plan, "ports") == 180
+    assert len(runs) <= 3  # one move down shows the budget no longer changes
