@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from planner.optimize import _highs
 from planner.optimize._cover_search import coverage_counts
 from planner.optimize._highs import HighsOutcome
-from planner.optimize._result import CoverageResult, Method, relative_gap
+from planner.optimize._result import CoverageResult, Method, settle_bound
 
 
 def coverage_model(
@@ -103,13 +103,7 @@ def coverage_result(
     total = float(weights.sum())
     covered_weight = float(weights[covered].sum())
     objective = covered_weight if maximize else float(selected.shape[0])
-    if maximize:
-        bound = max(bound, objective)
-    elif status != "infeasible":
-        bound = min(bound, objective)
-    gap = relative_gap(objective, bound, maximize=maximize)
-    if gap == 0.0 and status in ("heuristic", "time_limit"):
-        status = "optimal"
+    bound, gap, status = settle_bound(objective, bound, status, maximize=maximize)
     return CoverageResult(
         selected=selected,
         objective=objective,

@@ -12,6 +12,25 @@ import scipy.sparse as sp
 Method = Literal["exact", "heuristic"]
 
 
+def settle_bound(
+    objective: float, bound: float, status: str, *, maximize: bool
+) -> tuple[float, float, str]:
+    """Clip ``bound`` to the achieved ``objective`` and derive the gap and the final status.
+
+    A bound is never weaker than the answer in hand (except for an infeasible minimisation,
+    whose bound is kept); a heuristic or time-limited answer with zero gap is proven optimal.
+    Returns ``(bound, gap, status)``.
+    """
+    if maximize:
+        bound = max(bound, objective)
+    elif status != "infeasible":
+        bound = min(bound, objective)
+    gap = relative_gap(objective, bound, maximize=maximize)
+    if gap == 0.0 and status in ("heuristic", "time_limit"):
+        status = "optimal"
+    return float(bound), gap, status
+
+
 def relative_gap(objective: float, bound: float, *, maximize: bool) -> float:
     """Return the relative optimality gap ``|bound - objective| / |objective|``, never negative.
 

@@ -24,7 +24,7 @@ from planner.optimize import _highs
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
 from planner.optimize._highs import HighsOutcome
-from planner.optimize._result import CapacitatedResult, Method, relative_gap
+from planner.optimize._result import CapacitatedResult, Method, settle_bound
 from planner.optimize._validate import (
     Problems,
     as_capacity,
@@ -500,10 +500,7 @@ def _result(
     total = float(w.sum())
     load = np.asarray(assignment.sum(axis=0)).ravel()
     objective = served if maximize else float(selected.shape[0])
-    bound = max(bound, objective) if maximize else min(bound, objective)
-    gap = relative_gap(objective, bound, maximize=maximize)
-    if gap == 0.0 and status in ("heuristic", "time_limit"):
-        status = "optimal"
+    bound, gap, status = settle_bound(objective, bound, status, maximize=maximize)
     return CapacitatedResult(
         selected=selected,
         objective=objective,
