@@ -29,6 +29,7 @@ from planner.optimize._cover_search import (
     reduce_rows,
     swap_search,
 )
+from planner.optimize._cover_tabu import tabu_search
 from planner.optimize._result import CoverageResult, Method
 from planner.optimize._validate import Problems, as_count, as_coverage, as_weights, check_options
 
@@ -49,6 +50,12 @@ ILS_PATIENCE_WORK = 3e6
 ILS_KICK_WORK = 3e7
 #: Above this many pairs the iterated local search is skipped (greedy + swaps only).
 ILS_MAX_NNZ = 5_000_000
+#: The tabu search that follows the iterated local search runs
+#: ``clip(TABU_WORK / (candidates * p), 200, 5000)`` swaps (restarting from its best after a
+#: quarter of them without progress); it keeps a dense ``candidates x p`` move table, so it is
+#: skipped above ``TABU_MAX_CELLS`` cells.
+TABU_WORK = 4e7
+TABU_MAX_CELLS = 2_000_000
 #: Work caps (matrix entries visited) of the swap search and of the Lagrangian bound, so that
 #: huge instances finish in bounded time without a ``time_limit_s``: rounds (iterations) are
 #: capped at ``WORK / pairs``, within [3, 1000] rounds and [10, 2000] iterations.
@@ -77,9 +84,10 @@ def solve_max_coverage(
     p
         Number of sites to open, ``1 <= p <= candidates``.
     method
-        ``"exact"`` (HiGHS branch-and-bound), ``"heuristic"`` (lazy greedy + swap search,
-        certified by a relaxation bound) or ``"auto"`` (exact when the reduced model is small,
-        see :data:`AUTO_EXACT_MAX_NNZ`, else heuristic).
+        ``"exact"`` (HiGHS branch-and-bound), ``"heuristic"`` (lazy greedy, swap search,
+        iterated local search, then tabu search, certified by a relaxation bound) or ``"auto"``
+        (the heuristic, then HiGHS within the time budget when the reduced model is small, see
+        :data:`AUTO_EXACT_MAX_NNZ`).
     time_limit_s
         Wall-clock budget; the exact engine returns its best solution and status
         ``"time_limit"`` when it runs out.
@@ -156,6 +164,19 @@ def _solve(
             rng=rng,
             patience=_work_cap(ILS_PATIENCE_WORK, csr.nnz, low=20, high=150),
             max_kicks=_work_cap(ILS_KICK_WORK, csr.nnz, low=50, high=600),
+            deadline=deadline,
+        )
+    cells = csr.shape[1] * p
+    if cells <= TABU_MAX_CELLS:
+        moves = _work_cap(TABU_WORK, cells, low=200, high=5000)
+        selected = tabu_search(
+            csr,
+            csc,
+            w,
+            selected,
+            rng=rng,
+            max_moves=moves,
+            patience=max(50, moves // 4),
             deadline=deadline,
         )
     value = float(w[coverage_counts_any(csr, selected)].sum())
