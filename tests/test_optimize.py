@@ -193,11 +193,19 @@ def _check_assignment(
     assert np.allclose(result.load, amounts.sum(axis=0))
 
 
+def _capacity(seed: int, low: int, high: int, *, slack: bool) -> np.ndarray:
+    """Random capacities, or capacities no site can fill (the models reduce to plain cover)."""
+    if slack:
+        return np.full(7, 10_000.0)
+    return np.random.default_rng(seed).integers(low, high, size=7).astype(float)
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("method", METHODS)
-def test_capacitated_max_coverage_matches_enumeration(seed: int, method: str) -> None:
+@pytest.mark.parametrize("slack", [False, True])
+def test_capacitated_max_coverage_matches_enumeration(seed: int, method: str, slack: bool) -> None:
     cover, weights, _ = _instance(seed, m=14, n=7, density=0.35)
-    cap = np.random.default_rng(seed).integers(10, 80, size=7).astype(float)
+    cap = _capacity(seed, 10, 80, slack=slack)
     for p in (1, 2, 3):
         best = max(_max_flow(cover, weights, cap, s) for s in itertools.combinations(range(7), p))
         result = solve_capacitated_max_coverage(sp.csr_array(cover), weights, cap, p, method=method)
@@ -212,9 +220,10 @@ def test_capacitated_max_coverage_matches_enumeration(seed: int, method: str) ->
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("method", METHODS)
-def test_capacitated_set_cover_matches_enumeration(seed: int, method: str) -> None:
+@pytest.mark.parametrize("slack", [False, True])
+def test_capacitated_set_cover_matches_enumeration(seed: int, method: str, slack: bool) -> None:
     cover, weights, _ = _instance(seed, m=14, n=7, density=0.35)
-    cap = np.random.default_rng(seed).integers(30, 120, size=7).astype(float)
+    cap = _capacity(seed, 30, 120, slack=slack)
     total = weights.sum()
     reach = _max_flow(cover, weights, cap, range(7)) / total
     for share in (0.4, 0.7 * reach):
@@ -235,6 +244,24 @@ def test_capacitated_set_cover_matches_enumeration(seed: int, method: str) -> No
         assert result.bound <= fewest
         if method != "heuristic" or result.status == "optimal":
             assert result.objective == fewest
+
+
+def test_slack_capacity_gives_the_coverage_answer() -> None:
+    cover, weights, _ = _instance(7, m=40, n=12, density=0.2)
+    plain = solve_max_coverage(sp.csr_array(cover), weights, 3, method="exact")
+    capped = solve_capacitated_max_coverage(
+        sp.csr_array(cover), weights, weights.sum(), 3, method="exact"
+    )
+    assert capped.objective == pytest.approx(plain.objective)
+    _check_assignment(capped, cover, weights, np.full(12, weights.sum()))
+    # one unit less capacity than a site is offered: the capacitated engine must run
+    offered = (cover * weights[:, None]).sum(axis=0)
+    tight = solve_capacitated_max_coverage(
+        sp.csr_array(cover), weights, offered - 1, 3, method="exact"
+    )
+    _check_assignment(tight, cover, weights, offered - 1)
+    assert tight.objective <= plain.objective + 1e-9
+    assert tight.objective == pytest.approx(_max_flow(cover, weights, offered - 1, tight.selected))
 
 
 def test_capacitated_assignment_splits_demand() -> None:

@@ -25,6 +25,7 @@ from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._result import CapacitatedResult, Method, settle_bound
+from planner.optimize._slack_capacity import as_capacitated, capacity_is_slack
 from planner.optimize._validate import (
     Problems,
     as_capacity,
@@ -34,6 +35,8 @@ from planner.optimize._validate import (
     check_options,
     check_share,
 )
+from planner.optimize.lscp import solve_set_cover
+from planner.optimize.mclp import solve_max_coverage
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,11 @@ def solve_capacitated_max_coverage(
         problems, method=method, time_limit_s=time_limit_s, seed=seed
     )
     problems.raise_if_any()
+    if capacity_is_slack(matrix, w, cap):
+        coverage_only = solve_max_coverage(
+            matrix, w, p, method=method, time_limit_s=limit, seed=seed
+        )
+        return as_capacitated(matrix, w, coverage_only)
     deadline = started + limit if limit is not None else math.inf
     reduced = reduce_rows(matrix, w, seed=seed)
     model = _Model.build(reduced, cap)
@@ -175,6 +183,12 @@ def solve_capacitated_set_cover(
         problems, method=method, time_limit_s=time_limit_s, seed=seed
     )
     problems.raise_if_any()
+    if capacity_is_slack(matrix, w, cap):
+        cover = solve_set_cover(
+            matrix, w, min_share=share, method=method, time_limit_s=limit, seed=seed
+        )
+        if max_sites is None or cover.selected.shape[0] <= max_sites:
+            return as_capacitated(matrix, w, cover)
     deadline = started + limit if limit is not None else math.inf
     reduced = reduce_rows(matrix, w, seed=seed)
     model = _Model.build(reduced, cap)
@@ -182,7 +196,7 @@ def solve_capacitated_set_cover(
     need = share * total
     _check_reachable(model, reduced, cap, need, total, max_sites, deadline=deadline, seed=seed)
     selected = greedy_sites(reduced.matrix, reduced.weights, cap, n, need=need)
-    selected = _prune(model, selected, need, seed=seed)
+    selected = _prune(model, selected, need, seed=seed, deadline=deadline)
     if max_sites is not None and selected.shape[0] > max_sites:
         selected = greedy_sites(reduced.matrix, reduced.weights, cap, max_sites)
     selected, bound, engine, status = _cover_engine(
@@ -279,9 +293,8 @@ class _Model:
         time_limit_s: float | None,
         seed: int,
         start_sites: np.ndarray | None = None,
-        fixed_open: np.ndarray | None = None,
     ) -> HighsOutcome:
-        """Solve max coverage (``p``) or set cover (``need``); ``fixed_open`` fixes ``x``."""
+        """Solve max coverage (``p``) or set cover (``need``)."""
         m, n, nnz = self.m, self.n, self.nnz
         e = np.arange(nnz)
         demand = sp.csr_array((np.ones(nnz), (self.row, e)), shape=(m, nnz))
@@ -311,8 +324,6 @@ class _Model:
             cost = np.concatenate([np.zeros(nnz), np.ones(n)])
         a = sp.csc_array(sp.bmat(blocks, format="csc"))
         x_lower, x_upper = np.zeros(n), np.ones(n)
-        if fixed_open is not None:
-            x_lower = x_upper = fixed_open.astype(np.float64)
         start = None
         if start_sites is not None and integer:
             start = self._start(start_sites, seed=seed)
@@ -342,23 +353,44 @@ class _Model:
     def assign(
         self, sites: np.ndarray, *, seed: int, time_limit_s: float | None = None
     ) -> np.ndarray | None:
-        """Best assignment amounts (per entry) for a fixed set of open sites: a max-flow LP."""
+        """Best assignment amounts (per entry) for a fixed set of open sites.
+
+        A max-flow LP over the entries of the open sites only: ``max sum z`` s.t. each row
+        serves at most its weight and each site at most its capacity. ``None`` when HiGHS
+        returns no solution (time limit).
+        """
         is_open = np.zeros(self.n, dtype=bool)
         is_open[sites] = True
-        if not is_open.any():
-            return np.zeros(self.nnz)
-        outcome = self.solve(
-            p=int(is_open.sum()),
-            need=None,
-            max_sites=None,
-            integer=False,
+        z = np.zeros(self.nnz)
+        e = np.flatnonzero(is_open[self.col])
+        if e.size == 0:
+            return z
+        rows, row_of = np.unique(self.row[e], return_inverse=True)
+        cols, col_of = np.unique(self.col[e], return_inverse=True)
+        k = np.arange(e.size)
+        a = sp.vstack(
+            [
+                sp.csr_array((np.ones(e.size), (row_of, k)), shape=(rows.size, e.size)),
+                sp.csr_array((np.ones(e.size), (col_of, k)), shape=(cols.size, e.size)),
+            ],
+            format="csc",
+        )
+        outcome = _highs.solve(
+            sp.csc_array(a),
+            cost=np.ones(e.size),
+            col_lower=np.zeros(e.size),
+            col_upper=np.minimum(self.w[self.row[e]], self.cap[self.col[e]]),
+            row_lower=np.full(rows.size + cols.size, -np.inf),
+            row_upper=np.concatenate([self.w[rows], self.cap[cols]]),
+            integer=None,
+            maximize=True,
             time_limit_s=time_limit_s,
             seed=seed,
-            fixed_open=is_open,
         )
         if outcome.x is None:
             return None
-        return np.clip(outcome.x[: self.nnz], 0.0, None)
+        z[e] = np.clip(outcome.x, 0.0, None)
+        return z
 
     def sites(self, outcome: HighsOutcome) -> np.ndarray:
         """Open sites of a solution."""
@@ -406,14 +438,22 @@ def greedy_sites(
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
-def _prune(model: _Model, selected: np.ndarray, need: float, *, seed: int) -> np.ndarray:
-    """Drop sites (least loaded first) while the optimal assignment still serves ``need``."""
+def _prune(
+    model: _Model, selected: np.ndarray, need: float, *, seed: int, deadline: float
+) -> np.ndarray:
+    """Drop sites (least loaded first) while the optimal assignment still serves ``need``.
+
+    Stops early, keeping every site not yet tried, when ``deadline`` passes.
+    """
     sites = list(selected)
     z = model.assign(np.asarray(sites), seed=seed)
     if z is None:
         return selected
     load = np.bincount(model.col, weights=z, minlength=model.n)
     for j in sorted(sites, key=lambda s: load[s]):
+        if time.perf_counter() > deadline:
+            logger.info("capacitated cover: pruning stopped at the time limit")
+            break
         trial = [s for s in sites if s != j]
         if not trial:
             break
