@@ -88,3 +88,38 @@ def test_tabu_with_every_column_open_is_a_no_op() -> None:
         patience=5,
     )
     np.testing.assert_array_equal(found, [0, 1, 2, 3])
+
+
+def test_lp_core_holds_the_lp_support_and_leaves_columns_out() -> None:
+    from planner.optimize._cover_model import coverage_model
+    from planner.optimize.mclp import lp_core
+
+    csr, w = _random(3, 400, 120, 0.03)
+    p = 8
+    lp = coverage_model(csr, w, p=p, share=None, integer=False, time_limit_s=None, seed=0)
+    assert lp.reduced_costs is not None and lp.x is not None
+    core = lp_core(lp, 120, p)
+    assert core is not None
+    support = np.flatnonzero(lp.x[:120] > 1e-6)
+    assert np.isin(support, core).all()
+    assert p < core.shape[0] < 120
+    # closed columns kept are those with the reduced costs nearest zero
+    closed_in = np.setdiff1d(core, support)
+    closed_out = np.setdiff1d(np.arange(120), core)
+    reduced = lp.reduced_costs[:120]
+    assert reduced[closed_in].min() >= reduced[closed_out].max() - 1e-9
+
+
+def test_heuristic_beats_or_matches_lazy_greedy_on_a_clustered_instance() -> None:
+    from planner.optimize import coverage_from_points, solve_max_coverage
+    from planner.optimize._cover_search import lazy_greedy
+    from planner.optimize.instances import clustered_layout
+
+    lay = clustered_layout(600, 150, side_m=30_000.0, n_clusters=5, seed=2)
+    cover = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
+    result = solve_max_coverage(cover, lay.weights, 10, method="heuristic")
+    _, greedy_covered = lazy_greedy(sp.csc_array(cover), lay.weights, 10)
+    assert result.objective >= float(lay.weights[greedy_covered].sum())
+    assert result.bound >= result.objective
+    recomputed = lay.weights[cover.toarray()[:, result.selected].any(axis=1)].sum()
+    assert result.objective == pytest.approx(recomputed)

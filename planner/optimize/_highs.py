@@ -42,7 +42,8 @@ class HighsOutcome:
 
     ``x`` is the primal solution (``None`` when HiGHS has none), ``objective`` its value (``nan``
     without one), ``bound`` the proven dual bound (MIP dual bound, or the LP optimum), ``status``
-    the model status read from ``getModelStatus()``.
+    the model status read from ``getModelStatus()``; ``reduced_costs`` the column duals of an
+    LP solution (``None`` for a MIP or without a solution).
     """
 
     x: np.ndarray | None
@@ -51,6 +52,7 @@ class HighsOutcome:
     status: str
     seconds: float
     nodes: int
+    reduced_costs: np.ndarray | None = None
 
 
 @contextlib.contextmanager
@@ -159,7 +161,11 @@ def solve(
     status = _STATUS.get(name, name.removeprefix("k").lower())
     info = highs.getInfo()
     has_solution = int(info.primal_solution_status) == 2
-    x = np.asarray(highs.getSolution().col_value, dtype=np.float64) if has_solution else None
+    solution = highs.getSolution()
+    x = np.asarray(solution.col_value, dtype=np.float64) if has_solution else None
+    duals = None
+    if has_solution and not is_mip and int(info.dual_solution_status) == 2:
+        duals = np.asarray(solution.col_dual, dtype=np.float64)
     objective = float(info.objective_function_value) if has_solution else float("nan")
     if is_mip:
         bound = float(info.mip_dual_bound)
@@ -184,4 +190,5 @@ def solve(
         status=status,
         seconds=seconds,
         nodes=int(info.mip_node_count) if is_mip else 0,
+        reduced_costs=duals,
     )

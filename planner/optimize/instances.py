@@ -166,3 +166,15 @@ def clustered_layout(
     cand = draw(n_cand, rural_share[1])
     weights = np.round(rng.lognormal(np.log(500.0), 0.8, size=n_demand))
     return Layout(demand_xy=demand, cand_xy=cand, weights=weights, side_m=float(side_m))
+
+
+def uniform_layout(n_demand: int, n_cand: int, *, side_m: float, seed: int) -> Layout:
+    """A seeded uniform layout: demand and candidates uniform over a square.
+
+    Weights are lognormal (median 500, sigma 0.8, rounded), as in :func:`clustered_layout`.
+    """
+    rng = np.random.default_rng(seed)
+    demand = rng.uniform(0.0, side_m, size=(n_demand, 2))
+    cand = rng.uniform(0.0, side_m, size=(n_cand, 2))
+    weights = np.round(rng.lognormal(np.log(500.0), 0.8, size=n_demand))
+    return Layout(demand_xy=demand, cand_xy=cand, weights=weights, side_m=float(side_m))
