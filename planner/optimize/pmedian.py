@@ -148,7 +148,12 @@ def _solve(
     # largest feasible total instead (the sum of every row's dearest allowed cost)
     upper = min(state.total, (entries.penalty - 1.0) / 2.0)
     bound, chosen = lagrangian_bound(
-        entries, p, upper, iterations=_cap(LAGRANGE_WORK, pairs, 30, 300), deadline=deadline
+        entries,
+        p,
+        upper,
+        iterations=_cap(LAGRANGE_WORK, pairs, 30, 300),
+        deadline=deadline,
+        start=state.d1,
     )
     from_bound, state_b = interchange(entries, chosen, deadline=deadline)
     if state_b.total < state.total:
