@@ -91,7 +91,7 @@ def test_places_match_geonames_by_id(cities: dict) -> None:
     for row in known.itertuples():
         city = cities[str(row.geonameid)]
         assert city["name"] == row.geonames_name
-        assert city["countrycode"] == row.country.upper()
+        assert city["countrycode"] == str(row.country).upper()
         assert abs(city["longitude"] - row.lon) < 1e-5 and abs(city["latitude"] - row.lat) < 1e-5
     manual = table[table["geonameid"].isna()]
     assert manual["source"].str.startswith("manual").all()

@@ -119,6 +119,7 @@ def _data_box(path: Path) -> tuple[float, float, float, float]:
 
     lon, lat = [], []
     for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+        assert isinstance(node, osmium.osm.Node)
         lon.append(node.location.lon)
         lat.append(node.location.lat)
     return min(lon), min(lat), max(lon), max(lat)

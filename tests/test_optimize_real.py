@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from planner import optimize
 from planner.grounds import city_ground
@@ -23,7 +24,9 @@ def shanghai(shared_data: Path) -> tuple[object, np.ndarray]:
 
 
 @pytest.mark.parametrize("method", ["exact", "heuristic", "auto"])
-def test_set_cover_status_matches_bound(shanghai: tuple[object, np.ndarray], method: str) -> None:
+def test_set_cover_status_matches_bound(
+    shanghai: tuple[sp.csr_array, np.ndarray], method: str
+) -> None:
     """An "optimal" answer has bound == objective; every answer reaches the share it was asked."""
     cover, w = shanghai
     result = optimize.solve_set_cover(cover, w, min_share=0.95, method=method, time_limit_s=30)
@@ -35,7 +38,7 @@ def test_set_cover_status_matches_bound(shanghai: tuple[object, np.ndarray], met
         assert result.bound == pytest.approx(result.objective)
 
 
-def test_exact_cover_not_worse_than_heuristic(shanghai: tuple[object, np.ndarray]) -> None:
+def test_exact_cover_not_worse_than_heuristic(shanghai: tuple[sp.csr_array, np.ndarray]) -> None:
     cover, w = shanghai
     exact = optimize.solve_set_cover(cover, w, min_share=0.95, method="exact", time_limit_s=30)
     heur = optimize.solve_set_cover(cover, w, min_share=0.95, method="heuristic")
@@ -43,7 +46,7 @@ def test_exact_cover_not_worse_than_heuristic(shanghai: tuple[object, np.ndarray
     assert heur.bound <= exact.objective + 1e-9  # the heuristic's bound is a valid lower bound
 
 
-def test_max_coverage_bound_is_valid(shanghai: tuple[object, np.ndarray]) -> None:
+def test_max_coverage_bound_is_valid(shanghai: tuple[sp.csr_array, np.ndarray]) -> None:
     cover, w = shanghai
     exact = optimize.solve_max_coverage(cover, w, 6, method="exact", time_limit_s=30)
     heur = optimize.solve_max_coverage(cover, w, 6, method="heuristic")
