@@ -123,3 +123,29 @@ def test_heuristic_beats_or_matches_lazy_greedy_on_a_clustered_instance() -> Non
     assert result.bound >= result.objective
     recomputed = lay.weights[cover.toarray()[:, result.selected].any(axis=1)].sum()
     assert result.objective == pytest.approx(recomputed)
+
+
+def test_searches_stop_at_a_reached_target() -> None:
+    from planner.optimize._cover_search import iterated_swaps
+
+    csr, w = _random(4, 60, 20, 0.15)
+    csc = sp.csc_array(csr)
+    start = np.arange(4)
+    value = _value(csr, w, start)
+    # a target already met: both searches return their start untouched
+    same = tabu_search(
+        csr, csc, w, start, rng=np.random.default_rng(0), max_moves=100, patience=10, target=value
+    )
+    np.testing.assert_array_equal(same, start)
+    kept = iterated_swaps(
+        csr,
+        csc,
+        w,
+        start,
+        rng=np.random.default_rng(0),
+        patience=10,
+        max_kicks=10,
+        deadline=np.inf,
+        target=value,
+    )
+    np.testing.assert_array_equal(kept, start)

@@ -355,17 +355,26 @@ def iterated_swaps(
     patience: int,
     max_kicks: int,
     deadline: float,
+    target: float = np.inf,
 ) -> np.ndarray:
     """Iterated local search: drop a few random sites, refill greedily, swap-search, keep the best.
 
-    Stops after ``patience`` kicks without improvement, ``max_kicks`` kicks, or at ``deadline``.
+    Stops after ``patience`` kicks without improvement, ``max_kicks`` kicks, at ``deadline``, or
+    once the best value reaches ``target`` (a proven bound: nothing better exists).
     """
     p, n = selected.shape[0], csc.shape[1]
     best = np.sort(selected)
     best_value = float(weights[coverage_counts(csr, best) > 0].sum())
     current, current_value = best, best_value
     stale = kicks = 0
-    while stale < patience and kicks < max_kicks and time.perf_counter() < deadline and p < n:
+    reached = best_value >= target - _EPS * max(1.0, abs(target))
+    while (
+        not reached
+        and stale < patience
+        and kicks < max_kicks
+        and time.perf_counter() < deadline
+        and p < n
+    ):
         kicks += 1
         size = min(int(rng.integers(1, max(1, p // 5) + 1)), p, n - p)
         drop = rng.choice(p, size=size, replace=False)
@@ -384,6 +393,7 @@ def iterated_swaps(
             current, current_value = trial, value
         if value > best_value + 1e-9 * max(1.0, best_value):
             best, best_value, stale = trial, value, 0
+            reached = best_value >= target - _EPS * max(1.0, abs(target))
         else:
             stale += 1
     return best

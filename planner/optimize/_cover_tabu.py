@@ -127,6 +127,7 @@ def tabu_search(
     max_moves: int,
     patience: int,
     deadline: float = np.inf,
+    target: float = np.inf,
 ) -> np.ndarray:
     """Improve a maximum-coverage selection by tabu search over single swaps.
 
@@ -140,9 +141,10 @@ def tabu_search(
         Starting selection of ``p`` distinct columns (``p < columns``).
     rng
         Source of the random tenures and tie breaks.
-    max_moves, patience, deadline
-        Stop after ``max_moves`` swaps or at ``deadline``; restart from the best solution after
-        ``patience`` swaps without a new best.
+    max_moves, patience, deadline, target
+        Stop after ``max_moves`` swaps, at ``deadline`` or once the best value reaches
+        ``target`` (a proven bound); restart from the best solution after ``patience`` swaps
+        without a new best.
 
     Returns
     -------
@@ -162,7 +164,10 @@ def tabu_search(
     tenure_closed = (max(1, free // 25), max(2, free // 8) + 1)
     until = np.zeros(n, dtype=np.int64)
     stale = 0
+    move = 0
     for move in range(1, max_moves + 1):
+        if best_value >= target - tol:
+            break
         delta = st.extra + st.add[:, None] - st.loss[None, :]
         delta[st.slots] = -np.inf
         allowed = delta.copy()

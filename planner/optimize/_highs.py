@@ -103,6 +103,7 @@ def solve(
     seed: int = 0,
     mip_rel_gap: float = 1e-9,
     start: np.ndarray | None = None,
+    lp_solver: str = "choose",
 ) -> HighsOutcome:
     """Solve ``max/min cost @ x`` s.t. ``row_lower <= a @ x <= row_upper``, bounds, integrality.
 
@@ -118,6 +119,9 @@ def solve(
         Objective sense.
     time_limit_s, seed, mip_rel_gap
         HiGHS options ``time_limit``, ``random_seed``, ``mip_rel_gap``.
+    lp_solver
+        HiGHS option ``solver`` for a pure LP (``"choose"``, ``"simplex"`` or ``"ipm"``; interior
+        point runs with crossover, so the answer is a vertex with exact duals).
     start
         A feasible full solution to start the MIP from (a known incumbent).
 
@@ -132,6 +136,8 @@ def solve(
     n_row, n_col = a.shape
     highs = _new_highs(time_limit_s=time_limit_s, seed=seed, mip_rel_gap=mip_rel_gap)
     is_mip = integer is not None and bool(np.any(integer))
+    if not is_mip:
+        highs.setOptionValue("solver", lp_solver)
     integrality = np.asarray(integer, dtype=np.int32) if is_mip else np.zeros(n_col, dtype=np.int32)
     highs.passModel(
         int(n_col),

@@ -159,13 +159,18 @@ def _solve(
     if method == "exact":
         return _exact(csr, w, p, selected, budget=remaining(deadline), seed=seed, integral=integral)
     lp = _lp_relaxation(csr, w, p, deadline=deadline, seed=seed)
+    # the LP bound, rounded down for integer weights: a search reaching it has a proven optimum
+    target = math.inf if lp is None else _floor(lp.bound, integral)
     core = None if lp is None else lp_core(lp, csr.shape[1], p)
-    if core is not None:
-        found = _core_search(csr, csc, w, core, p, rng=rng, deadline=deadline)
+    proven = math.isfinite(target) and _value(csr, w, selected) >= target - 1e-9 * max(1.0, target)
+    if proven:  # greedy + swaps already meet the bound
+        logger.debug("greedy + swaps reach the LP bound %.6g", target)
+    elif core is not None:
+        found = _core_search(csr, csc, w, core, p, rng=rng, deadline=deadline, target=target)
         selected = _better(csr, w, found, selected)
     else:
-        selected = _improve(csr, csc, w, selected, rng=rng, deadline=deadline)
-    value = float(w[coverage_counts_any(csr, selected)].sum())
+        selected = _improve(csr, csc, w, selected, rng=rng, deadline=deadline, target=target)
+    value = _value(csr, w, selected)
     if lp is not None:
         bound = lp.bound
     else:
@@ -200,8 +205,9 @@ def _improve(
     *,
     rng: np.random.Generator,
     deadline: float,
+    target: float = math.inf,
 ) -> np.ndarray:
-    """Iterated local search, then tabu search, each within its work cap."""
+    """Iterated local search, then tabu search, each within its work cap (stop at ``target``)."""
     if csr.nnz <= ILS_MAX_NNZ:
         selected = iterated_swaps(
             csr,
@@ -212,6 +218,7 @@ def _improve(
             patience=_work_cap(ILS_PATIENCE_WORK, csr.nnz, low=20, high=150),
             max_kicks=_work_cap(ILS_KICK_WORK, csr.nnz, low=50, high=600),
             deadline=deadline,
+            target=target,
         )
     cells = csr.shape[1] * selected.shape[0]
     if cells <= TABU_MAX_CELLS:
@@ -225,6 +232,7 @@ def _improve(
             max_moves=moves,
             patience=max(50, moves // 4),
             deadline=deadline,
+            target=target,
         )
     return selected
 
@@ -257,21 +265,27 @@ def _core_search(
     *,
     rng: np.random.Generator,
     deadline: float,
+    target: float,
 ) -> np.ndarray:
     """Greedy, swaps, iterated local search and tabu on the core columns; then swaps on all."""
     sub = reduce_rows(sp.csr_array(csr[:, core]), w)
     sub_csc = sp.csc_array(sub.matrix)
     start = heuristic_selection(sub.matrix, sub_csc, sub.weights, p, deadline=deadline)
-    found = core[_improve(sub.matrix, sub_csc, sub.weights, start, rng=rng, deadline=deadline)]
+    found = core[
+        _improve(sub.matrix, sub_csc, sub.weights, start, rng=rng, deadline=deadline, target=target)
+    ]
     rounds = _work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
     return swap_search(csr, csc, w, found, deadline=deadline, max_rounds=rounds)
 
 
+def _value(csr: sp.csr_array, w: np.ndarray, selected: np.ndarray) -> float:
+    """Weight covered by ``selected``."""
+    return float(w[coverage_counts_any(csr, selected)].sum())
+
+
 def _better(csr: sp.csr_array, w: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The selection covering more weight (``a`` on a tie)."""
-    value_a = float(w[coverage_counts_any(csr, a)].sum())
-    value_b = float(w[coverage_counts_any(csr, b)].sum())
-    return a if value_a >= value_b else b
+    return a if _value(csr, w, a) >= _value(csr, w, b) else b
 
 
 def _lp_relaxation(
