@@ -44,19 +44,22 @@ AUTO_TIME_BUDGET_S = 30.0
 #: Heuristic answers are certified by the LP relaxation solved by HiGHS up to this many pairs;
 #: above it by the Lagrangian relaxation (whose minimum is the same LP bound, approached by
 #: subgradient steps: always valid, possibly a little above the LP value).
-LP_BOUND_MAX_NNZ = 60_000
+LP_BOUND_MAX_NNZ = 400_000
 #: The iterated local search stops after ``clip(ILS_PATIENCE_WORK / pairs, 20, 150)`` kicks
 #: without improvement, or ``clip(ILS_KICK_WORK / pairs, 50, 600)`` kicks in all.
 ILS_PATIENCE_WORK = 3e6
 ILS_KICK_WORK = 3e7
+#: Share of a time limit the improvement phases may use when the bound is the Lagrangian one
+#: (computed after them); the rest is left to the bound.
+SEARCH_TIME_SHARE = 0.7
 #: Share of the columns outside the LP support added to the core searched first.
 CORE_EXTRA_SHARE = 0.1
 #: Above this many pairs the iterated local search is skipped (greedy + swaps only).
 ILS_MAX_NNZ = 5_000_000
-#: The tabu search that follows the iterated local search runs
-#: ``clip(TABU_WORK / (candidates * p), 200, 5000)`` swaps (restarting from its best after a
-#: quarter of them without progress); it keeps a dense ``candidates x p`` move table, so it is
-#: skipped above ``TABU_MAX_CELLS`` cells.
+#: The tabu search that follows the iterated local search runs ``clip(TABU_WORK / c, 200, 5000)``
+#: swaps, ``c = candidates * p + 2 * column degree * row degree`` being the work of one swap,
+#: restarting from its best after a quarter of them without progress. It keeps a dense
+#: ``candidates x p`` move table, so it is skipped above ``TABU_MAX_CELLS`` cells.
 TABU_WORK = 4e7
 TABU_MAX_CELLS = 2_000_000
 #: Work caps (matrix entries visited) of the swap search and of the Lagrangian bound, so that
@@ -168,8 +171,9 @@ def _solve(
     elif core is not None:
         found = _core_search(csr, csc, w, core, p, rng=rng, deadline=deadline, target=target)
         selected = _better(csr, w, found, selected)
-    else:
-        selected = _improve(csr, csc, w, selected, rng=rng, deadline=deadline, target=target)
+    else:  # no LP: leave part of a time limit to the Lagrangian bound that follows
+        search_until = _share_of(deadline, SEARCH_TIME_SHARE)
+        selected = _improve(csr, csc, w, selected, rng=rng, deadline=search_until, target=target)
     value = _value(csr, w, selected)
     if lp is not None:
         bound = lp.bound
@@ -197,6 +201,14 @@ def _solve(
     return selected, bound, "heuristic", "heuristic"
 
 
+def _share_of(deadline: float, share: float) -> float:
+    """The instant ``share`` of the way from now to ``deadline`` (``inf`` stays ``inf``)."""
+    if not math.isfinite(deadline):
+        return deadline
+    now = time.perf_counter()
+    return now + share * max(deadline - now, 0.0)
+
+
 def _improve(
     csr: sp.csr_array,
     csc: sp.csc_array,
@@ -222,7 +234,9 @@ def _improve(
         )
     cells = csr.shape[1] * selected.shape[0]
     if cells <= TABU_MAX_CELLS:
-        moves = _work_cap(TABU_WORK, cells, low=200, high=5000)
+        # a move prices the whole table and updates the rows of two columns and their entries
+        per_move = cells + 2 * (csr.nnz / csr.shape[1]) * (csr.nnz / max(csr.shape[0], 1))
+        moves = _work_cap(TABU_WORK, int(per_move), low=200, high=5000)
         selected = tabu_search(
             csr,
             csc,
