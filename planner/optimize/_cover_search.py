@@ -301,15 +301,16 @@ def lagrangian_bound(
 
     For multipliers ``0 <= lam_i <= w_i``,
     ``L(lam) = sum_i (w_i - lam_i) + (sum of the p largest (C.T lam)_j)`` bounds the optimum
-    and its minimum equals the LP relaxation bound. ``L`` is first evaluated at ``lam = w`` on
-    the rows the heuristic left uncovered (the classic bound ``f(S) + top-p marginal gains``),
-    then minimised from ``lam = w / 2`` by projected subgradient steps with deflection
-    (direction ``g + 0.5 d_prev``) and a Polyak step towards ``lower`` (the heuristic value),
-    halving the step after 60 iterations without progress. Any ``lam`` gives a valid bound; the
-    smallest value seen is returned.
+    and its minimum equals the LP relaxation bound. The descent starts at ``lam = w`` on the rows
+    the heuristic left uncovered and 0 elsewhere, where ``L`` is the classic bound ``f(S) +
+    top-p marginal gains``, and takes projected subgradient steps with deflection (direction
+    ``g + 0.5 d_prev``) and a Polyak step towards ``lower`` (the heuristic value), halving the
+    step after 60 iterations without progress. (Starting from ``lam = w / 2`` instead left a
+    21,162 x 1,490 city instance at 3.2 % after 400 steps; from the classic bound it reaches
+    1.5 %.) Any ``lam`` gives a valid bound; the smallest value seen is returned.
     """
-    best = _lagrangian_value(csc, weights, p, np.where(covered, 0.0, weights))[0]
-    lam = weights / 2.0
+    lam = np.where(covered, 0.0, weights)
+    best = _lagrangian_value(csc, weights, p, lam)[0]
     theta, since = 2.0, 0
     direction: np.ndarray | None = None
     for _ in range(iterations):
