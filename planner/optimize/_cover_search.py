@@ -310,10 +310,10 @@ def lagrangian_bound(
     1.5 %.) Any ``lam`` gives a valid bound; the smallest value seen is returned.
     """
     lam = np.where(covered, 0.0, weights)
-    best = _lagrangian_value(csc, weights, p, lam)[0]
+    best = float(weights.sum())  # L at lam = 0
     theta, since = 2.0, 0
     direction: np.ndarray | None = None
-    for _ in range(iterations):
+    for _ in range(max(iterations, 1)):
         value, top = _lagrangian_value(csc, weights, p, lam)
         if value < best - 1e-12 * max(1.0, abs(best)):
             best, since = value, 0

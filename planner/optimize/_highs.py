@@ -102,7 +102,6 @@ def solve(
     time_limit_s: float | None = None,
     seed: int = 0,
     mip_rel_gap: float = 1e-9,
-    start: np.ndarray | None = None,
     lp_solver: str = "choose",
 ) -> HighsOutcome:
     """Solve ``max/min cost @ x`` s.t. ``row_lower <= a @ x <= row_upper``, bounds, integrality.
@@ -122,8 +121,6 @@ def solve(
     lp_solver
         HiGHS option ``solver`` for a pure LP (``"choose"``, ``"simplex"`` or ``"ipm"``; interior
         point runs with crossover, so the answer is a vertex with exact duals).
-    start
-        A feasible full solution to start the MIP from (a known incumbent).
 
     Returns
     -------
@@ -156,11 +153,10 @@ def solve(
         a.data.astype(np.float64),
         integrality,
     )
-    # The MIP start is not handed to HiGHS: with highspy 1.16, a run after ``setSolution``
-    # reported an objective and an "optimal" bound (8 sites) that its returned solution (the
-    # 11-site start) does not have, below the optimum HiGHS proves without the start (9). The
-    # callers keep the heuristic answer whenever HiGHS does not beat it.
-    del start
+    # No MIP start is handed to HiGHS: with highspy 1.16, a run after ``setSolution`` reported
+    # an objective and an "optimal" bound (8 sites) that its returned solution (the 11-site
+    # start) does not have, below the optimum HiGHS proves without the start (9). The callers
+    # keep their heuristic answer whenever HiGHS does not beat it.
     highs.run()
     model_status = highs.getModelStatus()
     name = str(model_status).split(".")[-1]

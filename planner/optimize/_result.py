@@ -161,3 +161,34 @@ class CapacitatedResult(OptimizeResult):
     served_share: float
     unmet: float
     load: np.ndarray
+
+
+def capacitated_result(
+    selected: np.ndarray,
+    assignment: sp.csr_array,
+    weights: np.ndarray,
+    *,
+    objective: float,
+    bound: float,
+    gap: float,
+    method: Method,
+    status: str,
+    seconds: float,
+) -> CapacitatedResult:
+    """Package a capacitated answer; served weight, share, unmet and load from ``assignment``."""
+    served = float(assignment.sum())
+    total = float(weights.sum())
+    return CapacitatedResult(
+        selected=selected,
+        objective=objective,
+        bound=float(bound),
+        gap=gap,
+        method=method,
+        status=status,
+        seconds=seconds,
+        assignment=assignment,
+        served_weight=served,
+        served_share=served / total if total > 0 else 1.0,
+        unmet=max(total - served, 0.0),
+        load=np.asarray(assignment.sum(axis=0)).ravel(),
+    )

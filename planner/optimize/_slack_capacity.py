@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.optimize._cover_search import column_weights
-from planner.optimize._result import CapacitatedResult, CoverageResult
+from planner.optimize._result import CapacitatedResult, CoverageResult, capacitated_result
 
 
 def capacity_is_slack(matrix: sp.csr_array, weights: np.ndarray, cap: np.ndarray) -> bool:
@@ -36,22 +36,16 @@ def as_capacitated(
     rows = np.flatnonzero(np.diff(sub.indptr) > 0)
     first = sub.indices[sub.indptr[rows]]  # the first open site covering each covered row
     site = result.selected[first]
-    amount = weights[rows]
-    assignment = sp.csr_array((amount, (rows, site)), shape=matrix.shape)
+    assignment = sp.csr_array((weights[rows], (rows, site)), shape=matrix.shape)
     assignment.eliminate_zeros()
-    served = float(amount.sum())
-    total = float(weights.sum())
-    return CapacitatedResult(
-        selected=result.selected,
+    return capacitated_result(
+        result.selected,
+        assignment,
+        weights,
         objective=result.objective,
         bound=result.bound,
         gap=result.gap,
         method=result.method,
         status=result.status,
         seconds=result.seconds,
-        assignment=assignment,
-        served_weight=served,
-        served_share=served / total if total > 0 else 1.0,
-        unmet=max(total - served, 0.0),
-        load=np.bincount(site, weights=amount, minlength=matrix.shape[1]),
     )

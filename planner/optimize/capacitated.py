@@ -24,7 +24,12 @@ from planner.optimize import _highs
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
 from planner.optimize._highs import HighsOutcome
-from planner.optimize._result import CapacitatedResult, Method, settle_bound
+from planner.optimize._result import (
+    CapacitatedResult,
+    Method,
+    capacitated_result,
+    settle_bound,
+)
 from planner.optimize._slack_capacity import as_capacitated, capacity_is_slack
 from planner.optimize._validate import (
     Problems,
@@ -107,7 +112,6 @@ def solve_capacitated_max_coverage(
             integer=True,
             time_limit_s=_budget(method, deadline),
             seed=seed,
-            start_sites=selected,
         )
         if outcome.x is not None:
             selected = model.sites(outcome)
@@ -120,15 +124,14 @@ def solve_capacitated_max_coverage(
     return _result(
         matrix,
         w,
-        cap,
         reduced,
+        model,
         selected,
         bound=bound,
         maximize=True,
         method=engine,
         status=status,
         started=started,
-        deadline=deadline,
         seed=seed,
     )
 
@@ -205,15 +208,14 @@ def solve_capacitated_set_cover(
     return _result(
         matrix,
         w,
-        cap,
         reduced,
+        model,
         selected,
         bound=float(bound),
         maximize=False,
         method=engine,
         status=status,
         started=started,
-        deadline=deadline,
         seed=seed,
     )
 
@@ -228,7 +230,7 @@ def _cover_engine(
     deadline: float,
     seed: int,
 ) -> tuple[np.ndarray, float, Method, str]:
-    """HiGHS from the greedy start (exact), or the greedy answer with a lower bound."""
+    """HiGHS (exact; the greedy answer is kept unless HiGHS returns one), or greedy with a bound."""
     if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ):
         outcome = model.solve(
             p=None,
@@ -237,7 +239,6 @@ def _cover_engine(
             integer=True,
             time_limit_s=_budget(method, deadline),
             seed=seed,
-            start_sites=selected,
         )
         if outcome.x is not None:
             selected = model.sites(outcome)
@@ -292,7 +293,6 @@ class _Model:
         integer: bool,
         time_limit_s: float | None,
         seed: int,
-        start_sites: np.ndarray | None = None,
     ) -> HighsOutcome:
         """Solve max coverage (``p``) or set cover (``need``)."""
         m, n, nnz = self.m, self.n, self.nnz
@@ -324,9 +324,6 @@ class _Model:
             cost = np.concatenate([np.zeros(nnz), np.ones(n)])
         a = sp.csc_array(sp.bmat(blocks, format="csc"))
         x_lower, x_upper = np.zeros(n), np.ones(n)
-        start = None
-        if start_sites is not None and integer:
-            start = self._start(start_sites, seed=seed)
         return _highs.solve(
             a,
             cost=cost,
@@ -338,17 +335,7 @@ class _Model:
             maximize=p is not None,
             time_limit_s=time_limit_s,
             seed=seed,
-            start=start,
         )
-
-    def _start(self, sites: np.ndarray, *, seed: int) -> np.ndarray | None:
-        """A full MIP start: the sites open and their optimal assignment."""
-        z = self.assign(sites, seed=seed)
-        if z is None:
-            return None
-        is_open = np.zeros(self.n)
-        is_open[sites] = 1.0
-        return np.concatenate([z, is_open])
 
     def assign(
         self, sites: np.ndarray, *, seed: int, time_limit_s: float | None = None
@@ -517,8 +504,8 @@ def _check_reachable(
 def _result(
     matrix: sp.csr_array,
     w: np.ndarray,
-    cap: np.ndarray,
     reduced: Reduced,
+    model: _Model,
     selected: np.ndarray,
     *,
     bound: float,
@@ -526,34 +513,26 @@ def _result(
     method: Method,
     status: str,
     started: float,
-    deadline: float,
     seed: int,
 ) -> CapacitatedResult:
     """Re-optimise the assignment of ``selected`` and spread merged rows back to the originals."""
     selected = np.unique(np.asarray(selected, dtype=np.int64))
-    model = _Model.build(reduced, cap)
     z = model.assign(selected, seed=seed) if selected.size and model.nnz else None
     if z is None:
         z = np.zeros(model.nnz)
     assignment = _spread(matrix, w, reduced, model, z)
-    served = float(assignment.sum())
-    total = float(w.sum())
-    load = np.asarray(assignment.sum(axis=0)).ravel()
-    objective = served if maximize else float(selected.shape[0])
+    objective = float(assignment.sum()) if maximize else float(selected.shape[0])
     bound, gap, status = settle_bound(objective, bound, status, maximize=maximize)
-    return CapacitatedResult(
-        selected=selected,
+    return capacitated_result(
+        selected,
+        assignment,
+        w,
         objective=objective,
-        bound=float(bound),
+        bound=bound,
         gap=gap,
         method=method,
         status=status,
         seconds=time.perf_counter() - started,
-        assignment=assignment,
-        served_weight=served,
-        served_share=served / total if total > 0 else 1.0,
-        unmet=max(total - served, 0.0),
-        load=load,
     )
 
 

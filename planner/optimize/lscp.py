@@ -129,7 +129,6 @@ def _solve(
             integer=True,
             time_limit_s=budget,
             seed=seed,
-            start=_start(csr, selected),
         )
         if outcome.x is not None and outcome.objective <= selected.shape[0] + 1e-9:
             selected = picked(outcome, csr.shape[1])
@@ -171,10 +170,3 @@ def _cheap_bound(csc: sp.csc_array, w: np.ndarray, need: float) -> float:
         colw[nonempty] = np.add.reduceat(w[csc.indices], csc.indptr[nonempty])
     best = float(colw.max()) if colw.size else 0.0
     return float(math.ceil(need / best - 1e-9)) if best > 0 else 0.0
-
-
-def _start(csr: sp.csr_array, selected: np.ndarray) -> np.ndarray:
-    x = np.zeros(csr.shape[1])
-    x[selected] = 1.0
-    y = (coverage_counts(csr, selected) > 0).astype(np.float64)
-    return np.concatenate([x, y])

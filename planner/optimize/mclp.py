@@ -19,7 +19,6 @@ from planner.optimize._cover_model import (
     coverage_result,
     picked,
     remaining,
-    start_vector,
 )
 from planner.optimize._cover_search import (
     coverage_counts,
@@ -334,7 +333,6 @@ def _exact(
         integer=True,
         time_limit_s=budget,
         seed=seed,
-        start=start_vector(csr, selected),
     )
     if outcome.x is not None and outcome.objective >= value - 1e-9 * max(1.0, value):
         selected = picked(outcome, csr.shape[1])

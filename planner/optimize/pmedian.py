@@ -194,7 +194,7 @@ def _exact(
     time_limit_s: float | None,
     seed: int,
 ) -> tuple[np.ndarray, float, Method, str]:
-    """Solve the strong formulation with HiGHS, started from ``start``."""
+    """Solve the strong formulation with HiGHS; keep ``start`` unless HiGHS finds no worse."""
     m, n = entries.shape
     nnz = entries.cost.shape[0]
     eye = sp.eye_array(nnz, format="csc")
@@ -206,9 +206,6 @@ def _exact(
     is_open = np.zeros(n, dtype=bool)
     is_open[start] = True
     state = state_of(entries, is_open)
-    first = _assigned_entry(entries, state)
-    x = np.zeros(nnz)
-    x[first] = 1.0
     outcome = _highs.solve(
         sp.csc_array(a),
         cost=np.concatenate([entries.cost, np.zeros(n)]),
@@ -220,21 +217,12 @@ def _exact(
         maximize=False,
         time_limit_s=time_limit_s,
         seed=seed,
-        start=np.concatenate([x, is_open.astype(np.float64)]) if first.size == m else None,
     )
     selected = start
     if outcome.x is not None and outcome.objective <= state.total + 1e-9 * max(1.0, state.total):
         selected = np.flatnonzero(outcome.x[nnz:] > 0.5)
     best_bound = max(bound, outcome.bound) if math.isfinite(outcome.bound) else bound
     return selected, float(best_bound), "exact", outcome.status
-
-
-def _assigned_entry(entries: Entries, state: Any) -> np.ndarray:
-    """Index of the entry each row is assigned to (rows without one are skipped)."""
-    match = (entries.col == state.c1[entries.row]) & (state.c1[entries.row] >= 0)
-    idx = np.flatnonzero(match)
-    _, first = np.unique(entries.row[idx], return_index=True)
-    return idx[first]
 
 
 def assignment_result(
