@@ -1,120 +1,104 @@
-"""Tabu search over single swaps for maximum coverage, with incrementally kept move values.
+"""Tabu search and a population search over single swaps for maximum coverage.
 
-The value of swapping open site ``s`` (column ``j``) for closed column ``k`` is
-
-    delta(k, s) = add[k] - loss[s] + extra[k, s]
-
-where ``add[k]`` is the uncovered weight ``k`` covers, ``loss[s]`` the weight only ``j`` covers
-and ``extra[k, s]`` the part of that weight ``k`` also covers. The three arrays are updated
-after each move from the rows whose cover count changed (those of the two swapped columns), so
-an iteration costs ``O(candidates x p)`` for the move choice plus the entries of the touched
-rows, not a pass over the whole matrix. They are rebuilt from scratch every
-:data:`REFRESH_EVERY` moves so that float round-off cannot accumulate.
-
-Tabu rules (Glover's short-term memory): a column just closed may not reopen, and a column just
-opened may not close, for a random tenure; a tabu move is still taken when it beats the best
-solution seen (aspiration). Ties are broken at random through the explicit ``rng``. After
-``patience`` moves without a new best, the search restarts from the best solution.
+:func:`tabu_search` improves one selection (Glover's short-term memory with aspiration, random
+tenures, kicked restarts from the best). :func:`population_search` runs it from several starts,
+then breeds: two parents' sites are pooled, the pool is reduced to ``p`` by greedily closing the
+site whose loss is smallest, and the child is improved by a shorter tabu search; it replaces the
+worst member when better and new (a memetic algorithm, as Alp, Erkut and Drezner (2003) do for
+p-median with their merge-and-drop crossover). Local optima of metro MCLPs differ by up to half
+their sites, so single-trajectory searches stall; pooling sites of good solutions crosses those
+basins. The moves run in the compiled kernels of :mod:`planner.optimize._cover_kernels`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
 
-from planner.optimize._cover_search import column_weights, coverage_counts
+from planner.optimize import _cover_kernels as kernels
 
 logger = logging.getLogger(__name__)
 
-#: Moves between two full rebuilds of the move-value arrays.
-REFRESH_EVERY = 256
+# numba's dispatchers are opaque to mypy: the kernels' signatures, as documented there
+_TABU = cast(Callable[..., tuple[np.ndarray, float, int]], kernels.tabu)
+_DROP_TO = cast(Callable[..., np.ndarray], kernels.drop_to)
+
+#: Share of a population search's moves spent improving its starts; the rest breed children.
+START_SHARE = 0.5
+#: A search restarts from its best after ``moves // PATIENCE_DIVISOR`` moves without progress.
+PATIENCE_DIVISOR = 6
 
 
-@dataclass(eq=False)
-class _Moves:
-    """Mutable working state of one search (private; never leaves this module)."""
+@dataclass(frozen=True, eq=False)
+class KernelArrays:
+    """The coverage matrix in both layouts as int64 arrays, with float64 weights."""
 
-    counts: np.ndarray  # cover count per row
-    owner: np.ndarray  # sole covering column of rows covered once, else -1
-    slot_of: np.ndarray  # slot of each open column, -1 when closed
-    slots: np.ndarray  # column held by each of the p slots
-    add: np.ndarray  # (n,) uncovered weight per column
-    loss: np.ndarray  # (p,) weight only the slot's column covers
-    extra: np.ndarray  # (n, p) weight only slot s covers that column k also covers
+    r_ptr: np.ndarray
+    r_idx: np.ndarray
+    c_ptr: np.ndarray
+    c_idx: np.ndarray
+    w: np.ndarray
 
+    @classmethod
+    def of(cls, csr: sp.csr_array, csc: sp.csc_array, weights: np.ndarray) -> KernelArrays:
+        """Convert a CSR/CSC pair and its row weights."""
+        return cls(
+            np.ascontiguousarray(csr.indptr, dtype=np.int64),
+            np.ascontiguousarray(csr.indices, dtype=np.int64),
+            np.ascontiguousarray(csc.indptr, dtype=np.int64),
+            np.ascontiguousarray(csc.indices, dtype=np.int64),
+            np.ascontiguousarray(weights, dtype=np.float64),
+        )
 
-def _row_entries(csr: sp.csr_array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (row, column) pairs of the given rows' entries."""
-    lengths = np.diff(csr.indptr)[rows]
-    total = int(lengths.sum())
-    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    cols = csr.indices[np.repeat(csr.indptr[rows], lengths) + offsets]
-    return np.repeat(rows, lengths), cols
+    @property
+    def matrix(self) -> tuple[np.ndarray, ...]:
+        """The five arrays in kernel argument order."""
+        return (self.r_ptr, self.r_idx, self.c_ptr, self.c_idx, self.w)
 
+    @property
+    def n(self) -> int:
+        """Number of candidate columns."""
+        return int(self.c_ptr.shape[0] - 1)
 
-def _build(csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, slots: np.ndarray) -> _Moves:
-    """Move-value arrays of a selection, computed from scratch."""
-    m, n = csr.shape
-    p = slots.shape[0]
-    slot_of = np.full(n, -1, dtype=np.int64)
-    slot_of[slots] = np.arange(p)
-    counts = coverage_counts(csr, slots).astype(np.int64)
-    owner = np.full(m, -1, dtype=np.int64)
-    once = np.flatnonzero(counts == 1)
-    r, c = _row_entries(csr, once)
-    hit = slot_of[c] >= 0
-    owner[r[hit]] = c[hit]
-    add = column_weights(csc, np.where(counts == 0, w, 0.0))
-    loss = np.bincount(slot_of[owner[once]], weights=w[once], minlength=p).astype(np.float64)
-    extra = np.zeros((n, p))
-    np.add.at(extra, (c, slot_of[owner[r]]), w[r])
-    return _Moves(counts, owner, slot_of, slots.copy(), add, loss, extra)
+    @property
+    def tol(self) -> float:
+        """Tolerance of value comparisons."""
+        return 1e-9 * max(1.0, float(self.w.sum()))
 
 
-def _close(csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, st: _Moves, j: int) -> int:
-    """Close column ``j``; return the slot it frees."""
-    s = int(st.slot_of[j])
-    rows = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
-    st.counts[rows] -= 1
-    st.slot_of[j] = -1
-    lost = rows[st.counts[rows] == 0]  # were covered by j alone
-    r, c = _row_entries(csr, lost)
-    np.add.at(st.add, c, w[r])
-    st.owner[lost] = -1
-    single = rows[st.counts[rows] == 1]  # now covered by one remaining column
-    r, c = _row_entries(csr, single)
-    hit = st.slot_of[c] >= 0
-    st.owner[r[hit]] = c[hit]
-    new_slot = st.slot_of[st.owner[single]]
-    np.add.at(st.loss, new_slot, w[single])
-    np.add.at(st.extra, (c, st.slot_of[st.owner[r]]), w[r])
-    st.loss[s] = 0.0
-    st.extra[:, s] = 0.0
-    return s
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(1, 2**62))
 
 
-def _open(csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, st: _Moves, k: int, s: int) -> None:
-    """Open column ``k`` in the free slot ``s``."""
-    rows = csc.indices[csc.indptr[k] : csc.indptr[k + 1]]
-    st.counts[rows] += 1
-    fresh = rows[st.counts[rows] == 1]  # were uncovered
-    r, c = _row_entries(csr, fresh)
-    np.add.at(st.add, c, -w[r])
-    st.slot_of[k] = s
-    st.slots[s] = k
-    st.owner[fresh] = k
-    st.loss[s] = float(w[fresh].sum())
-    np.add.at(st.extra[:, s], c, w[r])
-    shared = rows[st.counts[rows] == 2]  # lose their sole owner
-    old = st.slot_of[st.owner[shared]]
-    np.add.at(st.loss, old, -w[shared])
-    r, c = _row_entries(csr, shared)
-    np.add.at(st.extra, (c, st.slot_of[st.owner[r]]), -w[r])
-    st.owner[shared] = -1
+def _tabu(
+    arrays: KernelArrays,
+    start: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    moves: int,
+    patience: int,
+    deadline: float,
+    target: float,
+) -> tuple[np.ndarray, float, int]:
+    """One compiled tabu run: (best sites, their value, moves made)."""
+    best, value, made = _TABU(
+        *arrays.matrix,
+        np.ascontiguousarray(start, dtype=np.int64),
+        int(moves),
+        int(max(1, patience)),
+        float(target),
+        _seed(rng),
+        arrays.tol,
+        float(deadline),
+    )
+    return np.asarray(best, dtype=np.int64), float(value), int(made)
 
 
 def tabu_search(
@@ -126,8 +110,8 @@ def tabu_search(
     rng: np.random.Generator,
     max_moves: int,
     patience: int,
-    deadline: float = np.inf,
-    target: float = np.inf,
+    deadline: float = math.inf,
+    target: float = math.inf,
 ) -> np.ndarray:
     """Improve a maximum-coverage selection by tabu search over single swaps.
 
@@ -138,12 +122,12 @@ def tabu_search(
     weights
         Row weights.
     selected
-        Starting selection of ``p`` distinct columns (``p < columns``).
+        Starting selection of ``p`` distinct columns.
     rng
-        Source of the random tenures and tie breaks.
+        Source of the search's random stream (tenures, ties, kicks).
     max_moves, patience, deadline, target
         Stop after ``max_moves`` swaps, at ``deadline`` or once the best value reaches
-        ``target`` (a proven bound); restart from the best solution after ``patience`` swaps
+        ``target`` (a proven bound); restart from the best, kicked, after ``patience`` swaps
         without a new best.
 
     Returns
@@ -151,53 +135,124 @@ def tabu_search(
     numpy.ndarray
         The best selection seen, sorted.
     """
-    n = csr.shape[1]
-    p = int(selected.shape[0])
-    if p == 0 or p >= n:
-        return np.sort(selected)
-    st = _build(csr, csc, weights, np.asarray(selected, dtype=np.int64))
-    value = float(weights[st.counts > 0].sum())
-    best, best_value = np.sort(st.slots), value
-    tol = 1e-9 * max(1.0, float(weights.sum()))
-    free = n - p
-    tenure_open = (max(1, p // 6), max(2, p // 3) + 1)
-    tenure_closed = (max(1, free // 25), max(2, free // 8) + 1)
-    until = np.zeros(n, dtype=np.int64)
-    stale = 0
-    move = 0
-    for move in range(1, max_moves + 1):
-        if best_value >= target - tol:
-            break
-        delta = st.extra + st.add[:, None] - st.loss[None, :]
-        delta[st.slots] = -np.inf
-        allowed = delta.copy()
-        allowed[until > move] = -np.inf
-        allowed[:, until[st.slots] > move] = -np.inf
-        aspire = value + delta > best_value + tol
-        allowed[aspire] = delta[aspire]
-        top = float(allowed.max())
-        if not np.isfinite(top):
-            break
-        ties = np.flatnonzero(allowed >= top - tol)
-        k, s = divmod(int(ties[rng.integers(ties.shape[0])]), p)
-        j = int(st.slots[s])
-        _open(csr, csc, weights, st, k, _close(csr, csc, weights, st, j))
-        value += top
-        until[j] = move + rng.integers(*tenure_closed)
-        until[k] = move + rng.integers(*tenure_open)
-        if value > best_value + tol:
-            value = float(weights[st.counts > 0].sum())
-            best, best_value, stale = np.sort(st.slots), value, 0
-        else:
-            stale += 1
-        if stale >= patience:  # intensify: back to the best solution, fresh memory
-            st, stale = _build(csr, csc, weights, best), 0
-            value = best_value
-            until[:] = 0
-        elif move % REFRESH_EVERY == 0:
-            st = _build(csr, csc, weights, st.slots)
-            value = float(weights[st.counts > 0].sum())
-        if time.perf_counter() > deadline:
-            break
-    logger.debug("tabu search: %d moves, best %.6g", move, best_value)
+    selected = np.sort(np.asarray(selected, dtype=np.int64))
+    if selected.shape[0] == 0 or selected.shape[0] >= csr.shape[1]:
+        return selected
+    arrays = KernelArrays.of(csr, csc, weights)
+    best, value, made = _tabu(
+        arrays,
+        selected,
+        rng=rng,
+        moves=max_moves,
+        patience=patience,
+        deadline=deadline,
+        target=target,
+    )
+    logger.debug("tabu search: %d moves, best %.6g", made, value)
     return best
+
+
+def population_search(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    weights: np.ndarray,
+    starts: list[np.ndarray],
+    *,
+    rng: np.random.Generator,
+    moves: int,
+    deadline: float = math.inf,
+    target: float = math.inf,
+) -> np.ndarray:
+    """Tabu search from every start, then merge-and-drop children of random parent pairs.
+
+    ``moves`` caps the swaps of the whole search: :data:`START_SHARE` of them go to the starts
+    (equally), the rest to children (half a start's share each); a lone start gets them all.
+    Stops early at ``deadline`` or once a solution reaches ``target``. Returns the best
+    selection found, sorted.
+    """
+    p = int(starts[0].shape[0])
+    if p == 0 or p >= csr.shape[1]:
+        return np.sort(starts[0])
+    arrays = KernelArrays.of(csr, csc, weights)
+    share = START_SHARE if len(starts) > 1 else 1.0  # a lone start has no one to breed with
+    per_start = max(1, int(share * moves) // len(starts))
+    found = [
+        _tabu(
+            arrays,
+            np.sort(start),
+            rng=rng,
+            moves=per_start,
+            patience=max(10, per_start // PATIENCE_DIVISOR),
+            deadline=deadline,
+            target=target,
+        )
+        for start in starts
+    ]
+    population = [(value, sites) for sites, value, _ in found]
+    used = sum(made for _, _, made in found)
+    best_value, best = max(population, key=lambda member: member[0])
+    children = 0
+    while (
+        used < moves
+        and best_value < target - arrays.tol
+        and len(population) > 1
+        and not _past(deadline)
+    ):
+        child, value, made = _breed(
+            arrays,
+            population,
+            p,
+            rng=rng,
+            moves=per_start // 2,
+            deadline=deadline,
+            target=target,
+        )
+        used += max(made, 1)
+        children += 1
+        if value > best_value + arrays.tol:
+            best_value, best = value, child
+        worst = min(range(len(population)), key=lambda at: population[at][0])
+        new = not any(np.array_equal(child, sites) for _, sites in population)
+        if new and value > population[worst][0]:
+            population[worst] = (value, child)
+    logger.debug(
+        "population search: %d starts, %d children, %d moves, best %.6g",
+        len(starts),
+        children,
+        used,
+        best_value,
+    )
+    return best
+
+
+def _breed(
+    arrays: KernelArrays,
+    population: list[tuple[float, np.ndarray]],
+    p: int,
+    *,
+    rng: np.random.Generator,
+    moves: int,
+    deadline: float,
+    target: float,
+) -> tuple[np.ndarray, float, int]:
+    """A child of two random members: pooled sites dropped greedily to ``p``, then tabu."""
+    first, second = rng.choice(len(population), size=2, replace=False)
+    pool = np.union1d(population[first][1], population[second][1])
+    if pool.shape[0] == p:  # identical parents: widen the pool with random columns
+        closed = np.setdiff1d(np.arange(arrays.n), pool)
+        extra = rng.choice(closed, size=min(max(1, p // 5), closed.shape[0]), replace=False)
+        pool = np.union1d(pool, extra)
+    child = _DROP_TO(*arrays.matrix, pool.astype(np.int64), p, _seed(rng))
+    return _tabu(
+        arrays,
+        np.asarray(child, dtype=np.int64),
+        rng=rng,
+        moves=max(1, moves),
+        patience=max(10, moves // PATIENCE_DIVISOR),
+        deadline=deadline,
+        target=target,
+    )
+
+
+def _past(deadline: float) -> bool:
+    return time.perf_counter() > deadline

@@ -28,7 +28,7 @@ from planner.optimize._cover_search import (
     reduce_rows,
     swap_search,
 )
-from planner.optimize._cover_tabu import tabu_search
+from planner.optimize._cover_tabu import START_SHARE, population_search
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._result import CoverageResult, Method
 from planner.optimize._validate import Problems, as_count, as_coverage, as_weights, check_options
@@ -44,23 +44,40 @@ AUTO_TIME_BUDGET_S = 30.0
 #: above it by the Lagrangian relaxation (whose minimum is the same LP bound, approached by
 #: subgradient steps: always valid, possibly a little above the LP value).
 LP_BOUND_MAX_NNZ = 400_000
-#: The iterated local search stops after ``clip(ILS_PATIENCE_WORK / pairs, 20, 150)`` kicks
-#: without improvement, or ``clip(ILS_KICK_WORK / pairs, 50, 600)`` kicks in all.
+#: Without a move table (see ``TABLE_MAX_CELLS``), an iterated local search runs instead: it
+#: stops after ``clip(ILS_PATIENCE_WORK / pairs, 20, 150)`` kicks without improvement, or
+#: ``clip(ILS_KICK_WORK / pairs, 50, 600)`` kicks in all.
 ILS_PATIENCE_WORK = 3e6
 ILS_KICK_WORK = 3e7
 #: Share of a time limit the improvement phases may use when the bound is the Lagrangian one
 #: (computed after them); the rest is left to the bound.
 SEARCH_TIME_SHARE = 0.7
-#: Share of the columns outside the LP support added to the core searched first.
+#: Share of the columns outside the LP support added to the core.
 CORE_EXTRA_SHARE = 0.1
+#: Share of ``SEARCH_WORK`` spent on a population search over the core columns alone; its best
+#: answer then joins the starts of the search over all columns (which gets the rest). Uniform
+#: metro optima were found this way that the all-column search missed.
+CORE_SHARE = 0.1
 #: Above this many pairs the iterated local search is skipped (greedy + swaps only).
 ILS_MAX_NNZ = 5_000_000
-#: The tabu search that follows the iterated local search runs ``clip(TABU_WORK / c, 200, 5000)``
-#: swaps, ``c = candidates * p + 2 * column degree * row degree`` being the work of one swap,
-#: restarting from its best after a quarter of them without progress. It keeps a dense
-#: ``candidates x p`` move table, so it is skipped above ``TABU_MAX_CELLS`` cells.
-TABU_WORK = 4e7
-TABU_MAX_CELLS = 2_000_000
+#: The population search (tabu from several starts, then merge-and-drop children) makes
+#: ``clip(W / c, 1000, 200000)`` swaps in all, ``c = candidates * p + 2 * column degree * row
+#: degree`` being the work of one swap and ``W = SEARCH_WORK_PER_PAIR * pairs`` clipped to
+#: ``[SEARCH_WORK, SEARCH_WORK_MAX]`` (about 60,000 swaps, 1.2 s, on a 2,000 x 500 metro
+#: instance with p = 30; 13,000 swaps, 3.5 s, on 10,000 x 2,000 with p = 100). It keeps a dense
+#: ``candidates x p`` move table, so it is replaced by the iterated local search above
+#: ``TABLE_MAX_CELLS`` cells.
+SEARCH_WORK = 1e9
+SEARCH_WORK_PER_PAIR = 1e4
+SEARCH_WORK_MAX = 5e9
+TABLE_MAX_CELLS = 2_000_000
+#: Starts of the population search: the incumbent, the core's greedy + swaps answer when there
+#: is an LP core, and samples drawn with probabilities following the LP solution (or, without
+#: one, the incumbent with a third of its sites replaced greedily).
+POPULATION = 8
+#: ... but fewer starts when each would get fewer than this many swaps (large instances, where
+#: a swap scans a big table: one long tabu search beats several short ones there).
+MIN_START_MOVES = 2_000
 #: Work caps (matrix entries visited) of the swap search and of the Lagrangian bound, so that
 #: huge instances finish in bounded time without a ``time_limit_s``: rounds (iterations) are
 #: capped at ``WORK / pairs``, within [3, 1000] rounds and [10, 2000] iterations.
@@ -163,12 +180,14 @@ def _solve(
     lp = _lp_relaxation(csr, w, p, deadline=deadline, seed=seed)
     # the LP bound, rounded down for integer weights: a search reaching it has a proven optimum
     target = math.inf if lp is None else _floor(lp.bound, integral)
-    core = None if lp is None else lp_core(lp, csr.shape[1], p)
+    core = None if lp is None or lp.x is None else lp_core(lp, csr.shape[1], p)
     proven = math.isfinite(target) and _value(csr, w, selected) >= target - 1e-9 * max(1.0, target)
     if proven:  # greedy + swaps already meet the bound
         logger.debug("greedy + swaps reach the LP bound %.6g", target)
-    elif core is not None:
-        found = _core_search(csr, csc, w, core, p, rng=rng, deadline=deadline, target=target)
+    elif lp is not None:
+        found = _lp_seeded_search(
+            csr, csc, w, selected, lp, core, rng=rng, deadline=deadline, target=target
+        )
         selected = _better(csr, w, found, selected)
     else:  # no LP: leave part of a time limit to the Lagrangian bound that follows
         search_until = _share_of(deadline, SEARCH_TIME_SHARE)
@@ -217,10 +236,18 @@ def _improve(
     rng: np.random.Generator,
     deadline: float,
     target: float = math.inf,
+    starts: list[np.ndarray] | None = None,
+    work: float = 1.0,
 ) -> np.ndarray:
-    """Iterated local search, then tabu search, each within its work cap (stop at ``target``)."""
-    if csr.nnz <= ILS_MAX_NNZ:
-        selected = iterated_swaps(
+    """Population search from ``selected`` and ``starts`` (default: perturbed copies of
+    ``selected``) with the ``work`` share of its budget; iterated local search where the move
+    table would be too large."""
+    p = selected.shape[0]
+    cells = csr.shape[1] * p
+    if cells > TABLE_MAX_CELLS:
+        if csr.nnz > ILS_MAX_NNZ:
+            return selected
+        return iterated_swaps(
             csr,
             csc,
             w,
@@ -231,23 +258,50 @@ def _improve(
             deadline=deadline,
             target=target,
         )
-    cells = csr.shape[1] * selected.shape[0]
-    if cells <= TABU_MAX_CELLS:
-        # a move prices the whole table and updates the rows of two columns and their entries
-        per_move = cells + 2 * (csr.nnz / csr.shape[1]) * (csr.nnz / max(csr.shape[0], 1))
-        moves = _work_cap(TABU_WORK, int(per_move), low=200, high=5000)
-        selected = tabu_search(
-            csr,
-            csc,
-            w,
-            selected,
-            rng=rng,
-            max_moves=moves,
-            patience=max(50, moves // 4),
-            deadline=deadline,
-            target=target,
-        )
-    return selected
+    # a move prices the whole table and updates the rows of two columns and their entries
+    per_move = cells + 2 * (csr.nnz / csr.shape[1]) * (csr.nnz / max(csr.shape[0], 1))
+    budget = work * min(max(SEARCH_WORK, SEARCH_WORK_PER_PAIR * csr.nnz), SEARCH_WORK_MAX)
+    moves = _work_cap(budget, int(per_move), low=1_000, high=200_000)
+    room = int(min(POPULATION, max(1, START_SHARE * moves // MIN_START_MOVES)))
+    if starts is None:
+        starts = [_perturbed(csr, csc, w, selected, rng=rng) for _ in range(room - 1)]
+    return population_search(
+        csr,
+        csc,
+        w,
+        [selected, *starts[: room - 1]],
+        rng=rng,
+        moves=moves,
+        deadline=deadline,
+        target=target,
+    )
+
+
+def _perturbed(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    *,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``selected`` with a random third of its sites replaced by lazy greedy."""
+    p = selected.shape[0]
+    keep = np.delete(selected, rng.choice(p, size=max(1, p // 3), replace=False))
+    refill, _ = lazy_greedy(csc, w, p - keep.shape[0], covered=coverage_counts(csr, keep) > 0)
+    return _pad(np.concatenate([keep, refill]), p, csr.shape[1])
+
+
+def _lp_samples(
+    x: np.ndarray | None, p: int, count: int, *, rng: np.random.Generator
+) -> list[np.ndarray] | None:
+    """``count`` selections of ``p`` columns drawn with probabilities following the LP values
+    ``x`` of the columns (``None`` without an LP solution)."""
+    if x is None:
+        return None
+    weight = np.clip(x, 0.0, None) + 1e-3
+    prob = weight / weight.sum()
+    return [np.sort(rng.choice(x.shape[0], size=p, replace=False, p=prob)) for _ in range(count)]
 
 
 def lp_core(lp: HighsOutcome, n: int, p: int) -> np.ndarray | None:
@@ -269,9 +323,42 @@ def lp_core(lp: HighsOutcome, n: int, p: int) -> np.ndarray | None:
     return core if core.shape[0] < n else None
 
 
-def _core_search(
+def _lp_seeded_search(
     csr: sp.csr_array,
     csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    lp: HighsOutcome,
+    core: np.ndarray | None,
+    *,
+    rng: np.random.Generator,
+    deadline: float,
+    target: float,
+) -> np.ndarray:
+    """Population search from ``selected``, the core's best answer and LP samples; then swaps."""
+    p = selected.shape[0]
+    starts = []
+    if core is not None:
+        starts.append(_core_best(csr, w, core, p, rng=rng, deadline=deadline, target=target))
+    if lp.x is not None:
+        starts += _lp_samples(lp.x[: csr.shape[1]], p, POPULATION - 1 - len(starts), rng=rng) or []
+    found = _improve(
+        csr,
+        csc,
+        w,
+        selected,
+        rng=rng,
+        deadline=deadline,
+        target=target,
+        starts=starts or None,
+        work=1 - CORE_SHARE,
+    )
+    rounds = _work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
+    return swap_search(csr, csc, w, found, deadline=deadline, max_rounds=rounds)
+
+
+def _core_best(
+    csr: sp.csr_array,
     w: np.ndarray,
     core: np.ndarray,
     p: int,
@@ -280,15 +367,21 @@ def _core_search(
     deadline: float,
     target: float,
 ) -> np.ndarray:
-    """Greedy, swaps, iterated local search and tabu on the core columns; then swaps on all."""
+    """Greedy, swaps and a short population search on the core columns (original indices)."""
     sub = reduce_rows(sp.csr_array(csr[:, core]), w)
     sub_csc = sp.csc_array(sub.matrix)
     start = heuristic_selection(sub.matrix, sub_csc, sub.weights, p, deadline=deadline)
-    found = core[
-        _improve(sub.matrix, sub_csc, sub.weights, start, rng=rng, deadline=deadline, target=target)
-    ]
-    rounds = _work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
-    return swap_search(csr, csc, w, found, deadline=deadline, max_rounds=rounds)
+    found = _improve(
+        sub.matrix,
+        sub_csc,
+        sub.weights,
+        start,
+        rng=rng,
+        deadline=deadline,
+        target=target,
+        work=CORE_SHARE,
+    )
+    return np.asarray(core[found], dtype=np.int64)
 
 
 def _value(csr: sp.csr_array, w: np.ndarray, selected: np.ndarray) -> float:

@@ -1,0 +1,294 @@
+"""Compiled kernels of the maximum-coverage searches: the swap-value table, tabu search, and the
+greedy reduction of a union of sites (the crossover of the population search).
+
+The value of swapping the site in slot ``s`` (column ``j``) for closed column ``k`` is
+
+    delta(k, s) = add[k] - loss[s] + extra[k, s]
+
+where ``add[k]`` is the uncovered weight ``k`` covers, ``loss[s]`` the weight only ``j`` covers
+and ``extra[k, s]`` the part of that weight ``k`` also covers. Opening or closing a site updates
+the table from the rows whose cover count changed, so a move costs the entries of those rows
+plus one scan of the ``candidates x p`` table to choose it.
+
+The kernels are compiled by numba (cached on disk after the first call) because the searches are
+sequential move loops: in numpy each move cost about 0.2 ms of call overhead on a 2,000 x 500
+instance with p = 30; compiled, about 19 us. Arrays: ``r_ptr``/``r_idx`` the CSR of the boolean
+coverage matrix, ``c_ptr``/``c_idx`` its CSC, ``w`` the row weights; all int64 / float64.
+Randomness comes from a xorshift64* stream seeded by the caller's ``numpy`` generator.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit, objmode
+
+# The kernels' parameters are left unannotated (numba types them at compile time); each
+# docstring says what they hold. The tables, in build() order: counts, owner, slot_of, add,
+# loss, extra.
+_Tables = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@njit(cache=True)
+def _next(state: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Next 53-bit value of the xorshift64* stream held in ``state[0]``."""
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return (x * np.uint64(2685821657736338717)) >> np.uint64(11)
+
+
+@njit(cache=True)
+def _below(state: np.ndarray, k: int) -> int:  # pragma: no cover - compiled
+    """Uniform integer in ``[0, k)``."""
+    return int(_next(state) % np.uint64(k))
+
+
+@njit(cache=True)
+def _now() -> float:  # pragma: no cover - compiled
+    with objmode(t="float64"):
+        t = time.perf_counter()
+    return t
+
+
+@njit(cache=True)
+def _stream(seed):  # type: ignore[no-untyped-def]
+    """A xorshift64* state array seeded with ``seed`` (made odd, never zero)."""
+    state = np.empty(1, np.uint64)
+    state[0] = np.uint64(seed) | np.uint64(1)
+    return state
+
+
+@njit(cache=True)
+def _new_tables(m: int, n: int, q: int) -> _Tables:
+    """Zeroed tables for ``m`` rows, ``n`` columns and ``q`` slots, in :func:`build` order."""
+    return (
+        np.zeros(m, np.int64),
+        np.zeros(m, np.int64),
+        np.zeros(n, np.int64),
+        np.zeros(n),
+        np.zeros(q),
+        np.zeros((n, q)),
+    )
+
+
+@njit(cache=True)
+def build(r_ptr, r_idx, c_ptr, c_idx, w, slots, counts, owner, slot_of, add, loss, extra):  # type: ignore[no-untyped-def]
+    """Fill the table for the sites in ``slots`` (``-1`` marks a free slot); return the value.
+
+    ``counts`` (per row): open sites covering it; ``owner`` (per row): the slot of its only
+    covering site, or -1; ``slot_of`` (per column): its slot or -1.
+    """
+    m = r_ptr.shape[0] - 1
+    slot_of[:] = -1
+    for s in range(slots.shape[0]):
+        if slots[s] >= 0:
+            slot_of[slots[s]] = s
+    add[:] = 0.0
+    loss[:] = 0.0
+    extra[:, :] = 0.0
+    value = 0.0
+    for i in range(m):
+        count = 0
+        last = -1
+        for e in range(r_ptr[i], r_ptr[i + 1]):
+            if slot_of[r_idx[e]] >= 0:
+                count += 1
+                last = slot_of[r_idx[e]]
+        counts[i] = count
+        owner[i] = last if count == 1 else -1
+        if count == 0:
+            for e in range(r_ptr[i], r_ptr[i + 1]):
+                add[r_idx[e]] += w[i]
+            continue
+        value += w[i]
+        if count == 1:
+            loss[last] += w[i]
+            for e in range(r_ptr[i], r_ptr[i + 1]):
+                extra[r_idx[e], last] += w[i]
+    return value
+
+
+@njit(cache=True)
+def close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, counts, owner, slot_of, add, loss, extra, s):  # type: ignore[no-untyped-def]
+    """Close the site in slot ``s`` (the slot becomes free); return the weight left uncovered."""
+    j = slots[s]
+    slot_of[j] = -1
+    slots[s] = -1
+    lost = 0.0
+    for e in range(c_ptr[j], c_ptr[j + 1]):
+        i = c_idx[e]
+        counts[i] -= 1
+        if counts[i] == 0:
+            owner[i] = -1
+            lost += w[i]
+            for f in range(r_ptr[i], r_ptr[i + 1]):
+                add[r_idx[f]] += w[i]
+        elif counts[i] == 1:  # its remaining site now covers it alone
+            o = -1
+            for f in range(r_ptr[i], r_ptr[i + 1]):
+                if slot_of[r_idx[f]] >= 0:
+                    o = slot_of[r_idx[f]]
+                    break
+            owner[i] = o
+            loss[o] += w[i]
+            for f in range(r_ptr[i], r_ptr[i + 1]):
+                extra[r_idx[f], o] += w[i]
+    loss[s] = 0.0
+    extra[:, s] = 0.0
+    return lost
+
+
+@njit(cache=True)
+def open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, counts, owner, slot_of, add, loss, extra, k, s):  # type: ignore[no-untyped-def]
+    """Open column ``k`` in the free slot ``s``; return the weight it newly covers."""
+    slot_of[k] = s
+    slots[s] = k
+    gained = 0.0
+    for e in range(c_ptr[k], c_ptr[k + 1]):
+        i = c_idx[e]
+        counts[i] += 1
+        if counts[i] == 1:
+            owner[i] = s
+            loss[s] += w[i]
+            gained += w[i]
+            for f in range(r_ptr[i], r_ptr[i + 1]):
+                add[r_idx[f]] -= w[i]
+                extra[r_idx[f], s] += w[i]
+        elif counts[i] == 2:  # its former sole site no longer covers it alone
+            o = owner[i]
+            loss[o] -= w[i]
+            for f in range(r_ptr[i], r_ptr[i + 1]):
+                extra[r_idx[f], o] -= w[i]
+            owner[i] = -1
+    return gained
+
+
+@njit(cache=True)
+def _best_move(slots, slot_of, add, loss, extra, until, move, value, best_value, tol, state):  # type: ignore[no-untyped-def]
+    """The best allowed swap (tabu unless it beats ``best_value``), ties broken at random."""
+    n, p = extra.shape
+    top = -np.inf
+    best_k = -1
+    best_s = -1
+    ties = 0
+    for k in range(n):
+        if slot_of[k] >= 0:
+            continue
+        k_tabu = until[k] > move
+        gain = add[k]
+        for s in range(p):
+            d = gain - loss[s] + extra[k, s]
+            if (k_tabu or until[slots[s]] > move) and value + d <= best_value + tol:
+                continue
+            if d > top + tol:
+                top, best_k, best_s, ties = d, k, s, 1
+            elif d >= top - tol:
+                ties += 1
+                if _below(state, ties) == 0:
+                    best_k, best_s = k, s
+    return top, best_k, best_s
+
+
+@njit(cache=True)
+def _kick(slots, slot_of, size, state):  # type: ignore[no-untyped-def]
+    """Replace ``size`` random open sites by random closed columns (``slot_of`` kept valid)."""
+    n = slot_of.shape[0]
+    p = slots.shape[0]
+    for _ in range(size):
+        s = _below(state, p)
+        k = _below(state, n)
+        while slot_of[k] >= 0:
+            k = _below(state, n)
+        slot_of[slots[s]] = -1
+        slots[s] = k
+        slot_of[k] = s
+
+
+@njit(cache=True)
+def tabu(r_ptr, r_idx, c_ptr, c_idx, w, start, max_moves, patience, target, seed, tol, deadline):  # type: ignore[no-untyped-def]
+    """Tabu search over single swaps from ``start``; return (best sites sorted, value, moves).
+
+    A column just closed may not reopen, and one just opened may not close, for a random tenure
+    (aspiration: a tabu move beating the best is allowed). After ``patience`` moves without a
+    new best the search restarts from the best with a random kick of 1 to p/5 sites. It stops
+    after ``max_moves`` moves, at ``target`` or after ``deadline`` (a ``perf_counter`` value).
+    The table is rebuilt every 256 moves so float round-off cannot accumulate.
+    """
+    n = c_ptr.shape[0] - 1
+    p = start.shape[0]
+    slots = start.copy()
+    tables = _new_tables(r_ptr.shape[0] - 1, n, p)
+    _, _, slot_of, add, loss, extra = tables
+    value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+    best = slots.copy()
+    best_value = value
+    state = _stream(seed)
+    free = n - p
+    open_lo, open_span = max(1, p // 6), max(2, p // 3) + 1 - max(1, p // 6)
+    shut_lo, shut_span = max(1, free // 25), max(2, free // 8) + 1 - max(1, free // 25)
+    until = np.zeros(n, np.int64)
+    stale = 0
+    moves = 0
+    while moves < max_moves and best_value < target - tol and free > 0:
+        moves += 1
+        top, k, s = _best_move(
+            slots, slot_of, add, loss, extra, until, moves, value, best_value, tol, state
+        )
+        if k < 0:
+            break
+        j = slots[s]
+        close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s)
+        open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k, s)
+        value += top
+        until[j] = moves + shut_lo + _below(state, shut_span)
+        until[k] = moves + open_lo + _below(state, open_span)
+        if value > best_value + tol:
+            best[:] = slots
+            best_value = value
+            stale = 0
+        else:
+            stale += 1
+        if stale >= patience:  # back to the best, kicked, with fresh memory
+            slots[:] = best
+            build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+            _kick(slots, slot_of, 1 + _below(state, max(1, p // 5)), state)
+            value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+            until[:] = 0
+            stale = 0
+        elif moves % 256 == 0:
+            value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+        if moves % 16 == 0 and _now() > deadline:
+            break
+    return np.sort(best), best_value, moves
+
+
+@njit(cache=True)
+def drop_to(r_ptr, r_idx, c_ptr, c_idx, w, union, p, seed):  # type: ignore[no-untyped-def]
+    """Reduce a union of sites to ``p`` by closing, one at a time, the site losing least."""
+    q = union.shape[0]
+    slots = union.copy()
+    tables = _new_tables(r_ptr.shape[0] - 1, c_ptr.shape[0] - 1, q)
+    loss = tables[4]
+    build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+    state = _stream(seed)
+    tol = 1e-9 * max(1.0, w.sum())
+    for _ in range(q - p):
+        pick = -1
+        least = np.inf
+        ties = 0
+        for s in range(q):
+            if slots[s] < 0:
+                continue
+            if loss[s] < least - tol:
+                pick, least, ties = s, loss[s], 1
+            elif loss[s] <= least + tol:
+                ties += 1
+                if _below(state, ties) == 0:
+                    pick = s
+        close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, pick)
+    kept = slots[slots >= 0]
+    return np.sort(kept)
