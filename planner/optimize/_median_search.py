@@ -17,11 +17,20 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
 
+from planner.optimize import _median_kernels as kernels
+
 logger = logging.getLogger(__name__)
+
+# compiled kernels (numba dispatchers are opaque to mypy; signatures in _median_kernels)
+_ASSIGN = cast(Callable[..., tuple[np.ndarray, ...]], kernels.assign)
+_PROFITS = cast(Callable[..., tuple[np.ndarray, np.ndarray]], kernels.profits)
+_REDUCED_SUMS = cast(Callable[..., np.ndarray], kernels.column_reduced_sums)
+_COVER_COUNTS = cast(Callable[..., np.ndarray], kernels.chosen_cover_counts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +39,8 @@ class Entries:
 
     ``indptr`` delimits each row's entries; ``row``, ``col`` and ``cost`` (weight x cost) are
     per entry; ``penalty`` is the cost of leaving a row unassigned; ``shape`` is (rows, cols).
-    ``col_order`` sorts the entries by column and ``col_ptr`` delimits each column's run.
+    ``col_row`` and ``col_cost`` hold the same entries sorted by column, ``col_ptr`` delimiting
+    each column's run.
     """
 
     indptr: np.ndarray
@@ -39,12 +49,13 @@ class Entries:
     cost: np.ndarray
     penalty: float
     shape: tuple[int, int]
-    col_order: np.ndarray
+    col_row: np.ndarray
+    col_cost: np.ndarray
     col_ptr: np.ndarray
 
     def column_rows(self, j: int) -> np.ndarray:
         """Rows that may be served by candidate ``j``."""
-        return self.row[self.col_order[self.col_ptr[j] : self.col_ptr[j + 1]]]
+        return self.col_row[self.col_ptr[j] : self.col_ptr[j + 1]]
 
     @classmethod
     def from_csr(cls, weighted: sp.csr_array) -> Entries:
@@ -61,7 +72,7 @@ class Entries:
         col = weighted.indices.astype(np.int64)
         order = np.argsort(col, kind="stable")
         col_ptr = np.concatenate([[0], np.cumsum(np.bincount(col, minlength=n))])
-        return cls(indptr, row, col, cost, penalty, (m, n), order, col_ptr)
+        return cls(indptr, row, col, cost, penalty, (m, n), row[order], cost[order], col_ptr)
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,23 +92,9 @@ class State:
 
 def state_of(entries: Entries, is_open: np.ndarray) -> State:
     """Assign every row to its cheapest open candidate; record the second cheapest cost."""
-    m = entries.shape[0]
-    vals = np.where(is_open[entries.col], entries.cost, entries.penalty)
-    d1 = np.full(m, entries.penalty)
-    d2 = np.full(m, entries.penalty)
-    c1 = np.full(m, -1, dtype=np.int64)
-    c2 = np.full(m, -1, dtype=np.int64)
-    starts = entries.indptr[:-1]
-    nonempty = np.flatnonzero(np.diff(entries.indptr))
-    if nonempty.size == 0:
-        return State(c1, d1, c2, d2)
-    for best, label in ((d1, c1), (d2, c2)):
-        best[nonempty] = np.minimum.reduceat(vals, starts[nonempty])
-        position = np.where(vals <= best[entries.row], np.arange(vals.shape[0]), vals.shape[0])
-        first = np.minimum.reduceat(position, starts[nonempty])
-        assigned = best[nonempty] < entries.penalty
-        label[nonempty[assigned]] = entries.col[first[assigned]]
-        vals[first] = entries.penalty  # the second pass finds the runner-up
+    c1, d1, c2, d2 = _ASSIGN(
+        entries.indptr, entries.col, entries.cost, np.ascontiguousarray(is_open), entries.penalty
+    )
     return State(c1, d1, c2, d2)
 
 
@@ -106,10 +103,8 @@ def lazy_greedy(entries: Entries, p: int) -> np.ndarray:
 
     The saving of a candidate only shrinks as others open, so stale savings are upper bounds.
     """
-    csc_order, col_ptr = entries.col_order, entries.col_ptr
+    col_ptr, rows_c, cost_c = entries.col_ptr, entries.col_row, entries.col_cost
     d1 = np.full(entries.shape[0], entries.penalty)
-    rows_c = entries.row[csc_order]
-    cost_c = entries.cost[csc_order]
     savings = np.zeros(entries.shape[1])
     counts = np.diff(col_ptr)
     nonempty = np.flatnonzero(counts)
@@ -134,41 +129,21 @@ def lazy_greedy(entries: Entries, p: int) -> np.ndarray:
 def swap_profits(
     entries: Entries, is_open: np.ndarray, state: State
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Best swap for every closed candidate ``k``: (profit, open site to close), vectorised.
+    """Best swap for every closed candidate ``k``: (profit, open site to close).
 
     profit(k, r) = gain(k) - loss(r) + extra(k, r): ``gain`` is what opening ``k`` saves,
     ``loss`` what closing ``r`` costs its rows (moving to their second-nearest site), ``extra``
     gives back, for rows of ``r`` closer to ``k`` than to their second site, the difference.
     """
-    n = entries.shape[1]
-    d1_e = state.d1[entries.row]
-    d2_e = state.d2[entries.row]
-    gain = np.bincount(entries.col, weights=np.maximum(d1_e - entries.cost, 0.0), minlength=n)
-    assigned = state.c1 >= 0
-    loss = np.bincount(state.c1[assigned], weights=(state.d2 - state.d1)[assigned], minlength=n)
-    open_idx = np.flatnonzero(is_open)
-    cheapest = int(open_idx[np.argmin(loss[open_idx])])
-    profit = gain - loss[cheapest]
-    drop = np.full(n, cheapest, dtype=np.int64)
-    owner = state.c1[entries.row]
-    hit = (entries.cost < d2_e) & (owner >= 0) & ~is_open[entries.col]
-    if hit.any():
-        extra = d2_e[hit] - np.maximum(entries.cost[hit], d1_e[hit])
-        # rows of the pair matrix are candidates k, columns the sites r
-        pair = sp.coo_array((extra, (entries.col[hit], owner[hit])), shape=(n, n)).tocsr()
-        pair.sum_duplicates()
-        k_of = np.repeat(np.arange(n), np.diff(pair.indptr))
-        value = gain[k_of] - loss[pair.indices] + pair.data
-        lengths = np.diff(pair.indptr)
-        nz = np.flatnonzero(lengths)
-        seg_max = np.maximum.reduceat(value, pair.indptr[nz])
-        seg = np.repeat(np.arange(nz.size), lengths[nz])
-        at_max = np.flatnonzero(value >= seg_max[seg])
-        first = at_max[np.unique(seg[at_max], return_index=True)[1]]
-        better = seg_max > profit[nz]
-        profit[nz[better]] = seg_max[better]
-        drop[nz[better]] = pair.indices[first[better]]
-    profit[is_open] = -np.inf
+    profit, drop = _PROFITS(
+        entries.col_ptr,
+        entries.col_row,
+        entries.col_cost,
+        state.c1,
+        state.d1,
+        state.d2,
+        np.ascontiguousarray(is_open),
+    )
     return profit, drop
 
 
@@ -298,8 +273,7 @@ def lagrangian_bound(
     theta = 2.0
     since = 0
     for _ in range(iterations):
-        reduced = np.minimum(entries.cost - u[entries.row], 0.0)
-        rho = np.bincount(entries.col, weights=reduced, minlength=n)
+        rho = _REDUCED_SUMS(entries.col, entries.row, entries.cost, u, n)
         chosen = np.argpartition(rho, p - 1)[:p] if p < n else np.arange(n)
         value = float(u.sum() + rho[chosen].sum())
         if value > best + 1e-12 * max(1.0, abs(value)):
@@ -312,10 +286,7 @@ def lagrangian_bound(
             break
         if time.perf_counter() > deadline:
             break
-        is_chosen = np.zeros(n, dtype=bool)
-        is_chosen[chosen] = True
-        used = is_chosen[entries.col] & (reduced < 0)
-        grad = 1.0 - np.bincount(entries.row[used], minlength=m)
+        grad = 1.0 - _COVER_COUNTS(entries.col_ptr, entries.col_row, entries.col_cost, u, chosen, m)
         norm = float(grad @ grad)
         if norm == 0:
             break
