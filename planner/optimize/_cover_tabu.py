@@ -176,18 +176,21 @@ def population_search(
     arrays = KernelArrays.of(csr, csc, weights)
     share = START_SHARE if len(starts) > 1 else 1.0  # a lone start has no one to breed with
     per_start = max(1, int(share * moves) // len(starts))
-    found = [
-        _tabu(
-            arrays,
-            np.sort(start),
-            rng=rng,
-            moves=per_start,
-            patience=max(10, per_start // PATIENCE_DIVISOR),
-            deadline=deadline,
-            target=target,
+    found = []
+    for start in starts:
+        found.append(
+            _tabu(
+                arrays,
+                np.sort(start),
+                rng=rng,
+                moves=per_start,
+                patience=max(10, per_start // PATIENCE_DIVISOR),
+                deadline=deadline,
+                target=target,
+            )
         )
-        for start in starts
-    ]
+        if found[-1][1] >= target - arrays.tol or _past(deadline):
+            break
     population = [(value, sites) for sites, value, _ in found]
     used = sum(made for _, _, made in found)
     best_value, best = max(population, key=lambda member: member[0])
