@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from planner.optimize._cover_bounds import grouped_lp_bound
 from planner.optimize._cover_model import (
     coverage_model,
     coverage_result,
@@ -64,12 +65,12 @@ ILS_MAX_NNZ = 5_000_000
 #: ``clip(W / c, 1000, 200000)`` swaps in all, ``c = candidates * p + 2 * column degree * row
 #: degree`` being the work of one swap and ``W = SEARCH_WORK_PER_PAIR * pairs`` clipped to
 #: ``[SEARCH_WORK, SEARCH_WORK_MAX]`` (about 60,000 swaps, 1.2 s, on a 2,000 x 500 metro
-#: instance with p = 30; 13,000 swaps, 3.5 s, on 10,000 x 2,000 with p = 100). It keeps a dense
+#: instance with p = 30; 9,000 swaps, 2.5 s, on 10,000 x 2,000 with p = 100). It keeps a dense
 #: ``candidates x p`` move table, so it is replaced by the iterated local search above
 #: ``TABLE_MAX_CELLS`` cells.
 SEARCH_WORK = 1e9
 SEARCH_WORK_PER_PAIR = 1e4
-SEARCH_WORK_MAX = 5e9
+SEARCH_WORK_MAX = 2e9
 TABLE_MAX_CELLS = 2_000_000
 #: Starts of the population search: the incumbent, the core's greedy + swaps answer when there
 #: is an LP core, and samples drawn with probabilities following the LP solution (or, without
@@ -83,6 +84,10 @@ MIN_START_MOVES = 2_000
 #: capped at ``WORK / pairs``, within [3, 1000] rounds and [10, 2000] iterations.
 SWAP_WORK = 1e9
 LAGRANGE_WORK = 1e9
+#: Subgradient steps still taken when the grouped LP already bounds a large instance: enough for
+#: the fast early descent (Columbus city MCLP: 2.2 % after 100 steps, 1.1 % after 400, against
+#: 0.58 % from the grouped LP).
+LAGRANGE_AFTER_GROUPED = 100
 
 
 def solve_max_coverage(
@@ -196,11 +201,7 @@ def _solve(
     if lp is not None:
         bound = lp.bound
     else:
-        covered = coverage_counts_any(csr, selected)
-        iterations = _work_cap(LAGRANGE_WORK, csr.nnz, low=10, high=2000)
-        bound = lagrangian_bound(
-            csc, w, p, covered, value, iterations=iterations, deadline=deadline
-        )
+        bound = _large_bound(csr, csc, w, selected, value, deadline=deadline, seed=seed)
     bound = _floor(bound, integral)
     if value >= bound - 1e-9 * max(1.0, bound):
         return selected, bound, "heuristic", "optimal"
@@ -217,6 +218,32 @@ def _solve(
         )
         return sites, min(bound, mip_bound), engine, status
     return selected, bound, "heuristic", "heuristic"
+
+
+def _large_bound(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    value: float,
+    *,
+    deadline: float,
+    seed: int,
+) -> float:
+    """Bound of an instance above :data:`LP_BOUND_MAX_NNZ` pairs: the smaller of the grouped
+    instance's LP bound and the Lagrangian bound (which gets the time the LP leaves, and at most
+    :data:`LAGRANGE_AFTER_GROUPED` steps when the grouped LP gave a bound)."""
+    p = selected.shape[0]
+    grouped = grouped_lp_bound(csr, w, p, max_pairs=LP_BOUND_MAX_NNZ, deadline=deadline, seed=seed)
+    covered = coverage_counts_any(csr, selected)
+    iterations = _work_cap(LAGRANGE_WORK, csr.nnz, low=10, high=2000)
+    if math.isfinite(grouped):  # the subgradient's late steps rarely beat the grouped LP
+        iterations = min(iterations, LAGRANGE_AFTER_GROUPED)
+    lagrangian = lagrangian_bound(
+        csc, w, p, covered, value, iterations=iterations, deadline=deadline
+    )
+    logger.debug("bounds: grouped LP %.6g, Lagrangian %.6g", grouped, lagrangian)
+    return min(grouped, lagrangian)
 
 
 def _share_of(deadline: float, share: float) -> float:

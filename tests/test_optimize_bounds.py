@@ -1,0 +1,52 @@
+"""The grouped-LP bound for large MCLPs: a valid upper bound, never below the plain LP."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from planner.optimize._cover_bounds import grouped_instance, grouped_lp_bound
+from planner.optimize._cover_model import coverage_model
+
+
+def _instance(seed: int) -> tuple[sp.csr_array, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(20, 80)), int(rng.integers(6, 12))
+    dense = rng.random((m, n)) < 0.25
+    dense[np.arange(m), rng.integers(n, size=m)] = True
+    return sp.csr_array(dense), np.round(rng.lognormal(3.0, 1.0, size=m))
+
+
+def test_grouped_instance_unions_the_members_sets() -> None:
+    csr = sp.csr_array(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1]], dtype=bool))
+    union, weights = grouped_instance(
+        csr, np.array([1.0, 2.0, 3.0, 4.0]), np.array([[0], [0], [1], [1]])
+    )
+    np.testing.assert_array_equal(union.toarray(), [[True, True, False], [True, False, True]])
+    np.testing.assert_allclose(weights, [3.0, 7.0])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_grouped_lp_bound_is_above_the_lp_and_the_optimum(seed: int) -> None:
+    csr, w = _instance(seed)
+    n = csr.shape[1]
+    p = 3
+    dense = csr.toarray()
+    best = max(w[dense[:, list(c)].any(axis=1)].sum() for c in itertools.combinations(range(n), p))
+    lp = coverage_model(csr, w, p=p, share=None, integer=False, time_limit_s=None, seed=0)
+    bound = grouped_lp_bound(csr, w, p, max_pairs=csr.nnz // 2, deadline=math.inf, seed=seed)
+    assert lp.bound >= best - 1e-6
+    if math.isfinite(bound):  # a grouping fitted the pair budget
+        assert bound >= lp.bound - 1e-6 * max(1.0, lp.bound)
+    # with room for every row on its own, the grouped LP is the plain LP
+    exact = grouped_lp_bound(csr, w, p, max_pairs=10**9, deadline=math.inf, seed=seed)
+    assert exact >= lp.bound - 1e-6 * max(1.0, lp.bound)
+
+
+def test_grouped_lp_bound_gives_up_when_nothing_fits() -> None:
+    csr, w = _instance(3)
+    assert grouped_lp_bound(csr, w, 2, max_pairs=1, deadline=math.inf, seed=0) == math.inf
