@@ -40,7 +40,7 @@ def test_grouped_lp_bound_is_above_the_lp_and_the_optimum(seed: int) -> None:
     lp = coverage_model(csr, w, p=p, share=None, integer=False, time_limit_s=None, seed=0)
     bound = grouped_lp_bound(csr, w, p, max_pairs=csr.nnz // 2, deadline=math.inf, seed=seed)
     assert lp.bound >= best - 1e-6
-    if math.isfinite(bound):  # a grouping fitted the pair budget
+    if not math.isnan(bound):  # a grouping fitted the pair budget
         assert bound >= lp.bound - 1e-6 * max(1.0, lp.bound)
     # with room for every row on its own, the grouped LP is the plain LP
     exact = grouped_lp_bound(csr, w, p, max_pairs=10**9, deadline=math.inf, seed=seed)
@@ -49,4 +49,24 @@ def test_grouped_lp_bound_is_above_the_lp_and_the_optimum(seed: int) -> None:
 
 def test_grouped_lp_bound_gives_up_when_nothing_fits() -> None:
     csr, w = _instance(3)
-    assert grouped_lp_bound(csr, w, 2, max_pairs=1, deadline=math.inf, seed=0) == math.inf
+    assert math.isnan(grouped_lp_bound(csr, w, 2, max_pairs=1, deadline=math.inf, seed=0))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_grouped_set_cover_lp_is_a_lower_bound(seed: int) -> None:
+    csr, w = _instance(40 + seed)
+    n = csr.shape[1]
+    dense = csr.toarray()
+    share = 0.8
+    need = share * w.sum()
+    fewest = min(
+        k
+        for k in range(1, n + 1)
+        for c in itertools.combinations(range(n), k)
+        if w[dense[:, list(c)].any(axis=1)].sum() >= need - 1e-9
+    )
+    bound = grouped_lp_bound(
+        csr, w, None, share=share, max_pairs=csr.nnz // 2, deadline=math.inf, seed=seed
+    )
+    if not math.isnan(bound):
+        assert bound <= fewest + 1e-6
