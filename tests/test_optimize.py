@@ -325,3 +325,19 @@ def test_relative_gap() -> None:
     assert relative_gap(0.0, 0.0, maximize=True) == 0.0
     assert relative_gap(5.0, 4.0, maximize=True) == 0.0  # never negative
     assert math.isinf(relative_gap(1.0, math.inf, maximize=True))
+
+
+def test_stored_false_entries_cover_nothing() -> None:
+    from planner.errors import InputError
+    from planner.optimize import solve_max_coverage, solve_set_cover
+
+    # row 1 (weight 5) has only a stored False entry: no candidate covers it
+    cover = sp.csr_array(
+        (np.array([True, False, True]), (np.array([0, 1, 2]), np.array([0, 1, 1]))), shape=(3, 2)
+    )
+    weights = np.array([1.0, 5.0, 1.0])
+    result = solve_max_coverage(cover, weights, 1)
+    assert result.objective == pytest.approx(1.0)
+    assert not result.covered[1]
+    with pytest.raises(InputError, match="share"):
+        solve_set_cover(cover, weights, min_share=0.5)

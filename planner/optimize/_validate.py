@@ -60,6 +60,7 @@ def as_coverage(coverage: Any, problems: Problems, *, name: str = "coverage") ->
             problems.add(name, "0/1 or boolean entries", "NaN entries", "replace NaN by 0")
         matrix = sp.csr_array(matrix != 0) if matrix.nnz else sp.csr_array(matrix, dtype=bool)
     matrix.sum_duplicates()
+    matrix.eliminate_zeros()  # stored False entries cover nothing
     matrix.sort_indices()
     return matrix
 
