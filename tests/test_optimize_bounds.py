@@ -40,16 +40,17 @@ def test_grouped_lp_bound_is_above_the_lp_and_the_optimum(seed: int) -> None:
     lp = coverage_model(csr, w, p=p, share=None, integer=False, time_limit_s=None, seed=0)
     bound = grouped_lp_bound(csr, w, p, max_pairs=csr.nnz // 2, deadline=math.inf, seed=seed)
     assert lp.bound >= best - 1e-6
-    if not math.isnan(bound):  # a grouping fitted the pair budget
+    if bound is not None:  # a grouping fitted the pair budget
         assert bound >= lp.bound - 1e-6 * max(1.0, lp.bound)
     # with room for every row on its own, the grouped LP is the plain LP
     exact = grouped_lp_bound(csr, w, p, max_pairs=10**9, deadline=math.inf, seed=seed)
+    assert exact is not None
     assert exact >= lp.bound - 1e-6 * max(1.0, lp.bound)
 
 
 def test_grouped_lp_bound_gives_up_when_nothing_fits() -> None:
     csr, w = _instance(3)
-    assert math.isnan(grouped_lp_bound(csr, w, 2, max_pairs=1, deadline=math.inf, seed=0))
+    assert grouped_lp_bound(csr, w, 2, max_pairs=1, deadline=math.inf, seed=0) is None
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -68,5 +69,24 @@ def test_grouped_set_cover_lp_is_a_lower_bound(seed: int) -> None:
     bound = grouped_lp_bound(
         csr, w, None, share=share, max_pairs=csr.nnz // 2, deadline=math.inf, seed=seed
     )
-    if not math.isnan(bound):
+    if bound is not None:
         assert bound <= fewest + 1e-6
+
+
+@pytest.mark.parametrize("grouped_max_pairs", [0, 10**9])
+def test_large_mclp_bound_with_and_without_a_grouping(
+    monkeypatch: pytest.MonkeyPatch, grouped_max_pairs: int
+) -> None:
+    """Above the LP size the bound is valid whether or not a grouped LP is available."""
+    from planner.optimize import _cover_bounds, mclp, solve_max_coverage
+
+    csr, w = _instance(7)
+    monkeypatch.setattr(mclp, "LP_BOUND_MAX_NNZ", csr.nnz // 2)
+    monkeypatch.setattr(_cover_bounds, "GROUPED_MAX_PAIRS", grouped_max_pairs)
+    dense = csr.toarray()
+    n = csr.shape[1]
+    best = max(w[dense[:, list(c)].any(axis=1)].sum() for c in itertools.combinations(range(n), 3))
+    result = solve_max_coverage(csr, w, 3, method="heuristic")
+    assert math.isfinite(result.bound)
+    assert result.bound >= best - 1e-6
+    assert result.objective <= result.bound

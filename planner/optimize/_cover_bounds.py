@@ -60,19 +60,19 @@ def grouped_lp_bound(
     max_pairs: int,
     deadline: float,
     seed: int,
-) -> float:
+) -> float | None:
     """Bound from the LP of a MinHash-grouped instance: on maximum coverage with ``p`` sites
     (an upper bound), or on the sites covering ``share`` of the weight (a lower bound).
 
-    Returns ``nan`` when the instance has more than :data:`GROUPED_MAX_PAIRS` pairs, when even
+    Returns ``None`` when the instance has more than :data:`GROUPED_MAX_PAIRS` pairs, when even
     the coarsest grouping exceeds ``max_pairs`` or when the LP does not finish before
     ``deadline``.
     """
     if csr.nnz > GROUPED_MAX_PAIRS:
-        return math.nan
+        return None
     keep = np.flatnonzero(np.diff(csr.indptr) > 0)  # rows no candidate covers add nothing
     if keep.size == 0:
-        return math.nan
+        return None
     csr, weights = sp.csr_array(csr[keep]), weights[keep]
     m, n = csr.shape
     rng = np.random.default_rng(seed)
@@ -93,7 +93,7 @@ def grouped_lp_bound(
         if grouped[0].shape[0] == m:  # every row is its own group: nothing to gain
             break
     if chosen is None:
-        return math.nan
+        return None
     merged = reduce_rows(chosen[0], chosen[1], seed=seed)
     lp = coverage_model(
         merged.matrix,
@@ -112,4 +112,4 @@ def grouped_lp_bound(
         lp.bound,
         lp.status,
     )
-    return lp.bound if lp.status == "optimal" and math.isfinite(lp.bound) else math.nan
+    return lp.bound if lp.status == "optimal" and math.isfinite(lp.bound) else None

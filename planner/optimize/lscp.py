@@ -143,12 +143,12 @@ def _solve(
         lp = coverage_model(
             csr, w, p=None, share=share, integer=False, time_limit_s=remaining(deadline), seed=seed
         )
-        relaxed = lp.bound if lp.status == "optimal" else math.nan
+        relaxed = lp.bound if lp.status == "optimal" else None
     else:
         relaxed = grouped_lp_bound(
             csr, w, None, share=share, max_pairs=LP_BOUND_MAX_NNZ, deadline=deadline, seed=seed
         )
-    if math.isfinite(relaxed):
+    if relaxed is not None and math.isfinite(relaxed):
         lower = max(lower, math.ceil(relaxed - 1e-6))
     return selected, float(lower), "heuristic", "heuristic"
 

@@ -111,8 +111,8 @@ def solve_max_coverage(
     p
         Number of sites to open, ``1 <= p <= candidates``.
     method
-        ``"exact"`` (HiGHS branch-and-bound), ``"heuristic"`` (lazy greedy, swap search,
-        iterated local search, then tabu search, certified by a relaxation bound) or ``"auto"``
+        ``"exact"`` (HiGHS branch-and-bound), ``"heuristic"`` (lazy greedy, swap search, then
+        a population search of tabu runs, certified by a relaxation bound) or ``"auto"``
         (the heuristic, then HiGHS within the time budget when the reduced model is small, see
         :data:`AUTO_EXACT_MAX_NNZ`).
     time_limit_s
@@ -237,13 +237,13 @@ def _large_bound(
     grouped = grouped_lp_bound(csr, w, p, max_pairs=LP_BOUND_MAX_NNZ, deadline=deadline, seed=seed)
     covered = coverage_counts_any(csr, selected)
     iterations = _work_cap(LAGRANGE_WORK, csr.nnz, low=10, high=2000)
-    if math.isfinite(grouped):  # the subgradient's late steps rarely beat the grouped LP
+    if grouped is not None:  # the subgradient's late steps rarely beat the grouped LP
         iterations = min(iterations, LAGRANGE_AFTER_GROUPED)
     lagrangian = lagrangian_bound(
         csc, w, p, covered, value, iterations=iterations, deadline=deadline
     )
-    logger.debug("bounds: grouped LP %.6g, Lagrangian %.6g", grouped, lagrangian)
-    return min(grouped, lagrangian)
+    logger.debug("bounds: grouped LP %s, Lagrangian %.6g", grouped, lagrangian)
+    return lagrangian if grouped is None else min(grouped, lagrangian)
 
 
 def _share_of(deadline: float, share: float) -> float:
