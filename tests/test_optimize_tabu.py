@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from planner.optimize import _cover_kernels
-from planner.optimize._cover_tabu import KernelArrays, population_search, tabu_search
+from planner.optimize._cover_tabu import KernelArrays, population_search
 
 # numba dispatchers are opaque to mypy
 kernels: Any = _cover_kernels
@@ -91,14 +91,9 @@ def test_tabu_reaches_the_enumerated_optimum(seed: int) -> None:
     p = 3
     best = max(_value(csr, w, np.array(c)) for c in itertools.combinations(range(10), p))
     start = np.arange(p)
-    found = tabu_search(
-        csr,
-        sp.csc_array(csr),
-        w,
-        start,
-        rng=np.random.default_rng(seed),
-        max_moves=300,
-        patience=60,
+    # a lone start: one tabu run
+    found = population_search(
+        csr, sp.csc_array(csr), w, [start], rng=np.random.default_rng(seed), moves=300
     )
     assert found.shape == (p,)
     assert np.unique(found).shape == (p,)
@@ -108,22 +103,16 @@ def test_tabu_reaches_the_enumerated_optimum(seed: int) -> None:
 def test_tabu_never_returns_worse_than_its_start() -> None:
     csr, w = _random(5, 200, 60, 0.05)
     start = np.arange(0, 60, 6)
-    found = tabu_search(
-        csr, sp.csc_array(csr), w, start, rng=np.random.default_rng(0), max_moves=50, patience=10
+    found = population_search(
+        csr, sp.csc_array(csr), w, [start], rng=np.random.default_rng(0), moves=50
     )
     assert _value(csr, w, found) >= _value(csr, w, start) - 1e-9
 
 
 def test_tabu_with_every_column_open_is_a_no_op() -> None:
     csr, w = _random(1, 10, 4, 0.5)
-    found = tabu_search(
-        csr,
-        sp.csc_array(csr),
-        w,
-        np.array([3, 1, 0, 2]),
-        rng=np.random.default_rng(0),
-        max_moves=10,
-        patience=5,
+    found = population_search(
+        csr, sp.csc_array(csr), w, [np.array([3, 1, 0, 2])], rng=np.random.default_rng(0), moves=10
     )
     np.testing.assert_array_equal(found, [0, 1, 2, 3])
 
@@ -171,8 +160,8 @@ def test_searches_stop_at_a_reached_target() -> None:
     start = np.arange(4)
     value = _value(csr, w, start)
     # a target already met: both searches return their start untouched
-    same = tabu_search(
-        csr, csc, w, start, rng=np.random.default_rng(0), max_moves=100, patience=10, target=value
+    same = population_search(
+        csr, csc, w, [start], rng=np.random.default_rng(0), moves=100, target=value
     )
     np.testing.assert_array_equal(same, start)
     kept = iterated_swaps(

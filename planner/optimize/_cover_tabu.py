@@ -1,8 +1,9 @@
 """Tabu search and a population search over single swaps for maximum coverage.
 
-:func:`tabu_search` improves one selection (Glover's short-term memory with aspiration, random
-tenures, kicked restarts from the best). :func:`population_search` runs it from several starts,
-then breeds: two parents' sites are pooled, the pool is reduced to ``p`` by greedily closing the
+A tabu search improves one selection (Glover's short-term memory with aspiration, random
+tenures, kicked restarts from the best; :func:`planner.optimize._cover_kernels.tabu`).
+:func:`population_search` runs it from several starts (a lone start: one tabu run), then
+breeds: two parents' sites are pooled, the pool is reduced to ``p`` by greedily closing the
 site whose loss is smallest, and the child is improved by a shorter tabu search; it replaces the
 worst member when better and new (a memetic algorithm, as Alp, Erkut and Drezner (2003) do for
 p-median with their merge-and-drop crossover). Local optima of metro MCLPs differ by up to half
@@ -99,57 +100,6 @@ def _tabu(
         float(deadline),
     )
     return np.asarray(best, dtype=np.int64), float(value), int(made)
-
-
-def tabu_search(
-    csr: sp.csr_array,
-    csc: sp.csc_array,
-    weights: np.ndarray,
-    selected: np.ndarray,
-    *,
-    rng: np.random.Generator,
-    max_moves: int,
-    patience: int,
-    deadline: float = math.inf,
-    target: float = math.inf,
-) -> np.ndarray:
-    """Improve a maximum-coverage selection by tabu search over single swaps.
-
-    Parameters
-    ----------
-    csr, csc
-        Boolean coverage matrix (demand rows x candidate columns) in both layouts.
-    weights
-        Row weights.
-    selected
-        Starting selection of ``p`` distinct columns.
-    rng
-        Source of the search's random stream (tenures, ties, kicks).
-    max_moves, patience, deadline, target
-        Stop after ``max_moves`` swaps, at ``deadline`` or once the best value reaches
-        ``target`` (a proven bound); restart from the best, kicked, after ``patience`` swaps
-        without a new best.
-
-    Returns
-    -------
-    numpy.ndarray
-        The best selection seen, sorted.
-    """
-    selected = np.sort(np.asarray(selected, dtype=np.int64))
-    if selected.shape[0] == 0 or selected.shape[0] >= csr.shape[1]:
-        return selected
-    arrays = KernelArrays.of(csr, csc, weights)
-    best, value, made = _tabu(
-        arrays,
-        selected,
-        rng=rng,
-        moves=max_moves,
-        patience=patience,
-        deadline=deadline,
-        target=target,
-    )
-    logger.debug("tabu search: %d moves, best %.6g", made, value)
-    return best
 
 
 def population_search(
