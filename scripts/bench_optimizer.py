@@ -9,6 +9,8 @@ Cases (each runs in its own subprocess, so the peak memory reported is per case)
 * ``metro-uniform`` the same sizes with points uniform over the square;
 * ``metro-seeds`` the heuristic on 9 metro instances x 5 search seeds against their best known
   values (how often it finds them, and the time);
+* ``metro-spopt`` planner's heuristic (seed 0) vs spopt 0.7 on each uniform metro instance 0-4:
+  the time ratio over layouts where spopt is fastest;
 * ``regional`` seeded MCLP 10,000 x 2,000, p = 100, r = 5 km: objective vs lazy greedy, gap;
 * ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve.
 
@@ -37,7 +39,16 @@ import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-CASES = ("sf", "orlib", "metro", "metro-uniform", "metro-seeds", "regional", "scale")
+CASES = (
+    "sf",
+    "orlib",
+    "metro",
+    "metro-uniform",
+    "metro-seeds",
+    "metro-spopt",
+    "regional",
+    "scale",
+)
 
 #: Best known objectives of metro instances (layout, layout seed) for ``metro-seeds``. Proven
 #: optimal by HiGHS (planner's exact engine): uniform 0-4 (1.1-5.3 s each), clustered 1 (43 s)
@@ -177,7 +188,15 @@ def _warm_up() -> float:
     cover = sp.csr_array(rng.random((40, 12)) < 0.2)
     start = time.perf_counter()
     population_search(
-        cover, sp.csc_array(cover), np.ones(40), [np.arange(3), np.arange(3, 6)], rng=rng, moves=50
+        cover,
+        sp.csc_array(cover),
+        np.ones(40),
+        [np.arange(3), np.arange(3, 6)],
+        rng=rng,
+        per_start=25,
+        children=25,
+        threads=2,
+        polish=True,
     )
     solve_p_median(rng.random((40, 12)), None, 3, method="heuristic")
     return time.perf_counter() - start
@@ -266,6 +285,39 @@ def case_metro_seeds(data: Path) -> dict[str, Any]:
             "mean_seconds": round(float(np.mean([r[2] for r in mine])), 3),
             "max_seconds": round(float(np.max([r[2] for r in mine])), 3),
         }
+    return out
+
+
+def case_metro_spopt(data: Path) -> dict[str, Any]:
+    """planner's heuristic (seed 0) and spopt on each uniform metro instance 0-4."""
+    from scipy.spatial.distance import cdist
+
+    del data
+    out: dict[str, Any] = {"kernel_warm_up_seconds": round(_warm_up(), 3)}
+    rows = []
+    for layout_seed in range(5):
+        lay = _metro_layout("uniform", layout_seed)
+        res, seconds = _planner_run(lay, "heuristic")
+        spopt = _run_spopt(
+            cdist(lay.demand_xy, lay.cand_xy), lay.weights, 5_000.0, 30, time_limit_s=None
+        )
+        if "spopt_seconds" not in spopt:
+            return {**out, **spopt}
+        rows.append(
+            {
+                "layout_seed": layout_seed,
+                "planner_objective": res.objective,
+                "planner_seconds": round(seconds, 3),
+                "spopt_objective": spopt["spopt_objective"],
+                "spopt_seconds": spopt["spopt_seconds"],
+                "same_objective": bool(abs(spopt["spopt_objective"] - res.objective) < 1e-6),
+                "time_ratio_spopt_over_planner": round(spopt["spopt_seconds"] / seconds, 1),
+            }
+        )
+    out["instances"] = rows
+    out["same_objective"] = sum(r["same_objective"] for r in rows)
+    out["ratio_min"] = min(r["time_ratio_spopt_over_planner"] for r in rows)
+    out["ratio_max"] = max(r["time_ratio_spopt_over_planner"] for r in rows)
     return out
 
 
@@ -363,6 +415,7 @@ RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "metro": case_metro,
     "metro-uniform": case_metro_uniform,
     "metro-seeds": case_metro_seeds,
+    "metro-spopt": case_metro_spopt,
     "regional": case_regional,
     "scale": case_scale,
 }

@@ -25,6 +25,15 @@ def _value(csr: sp.csr_array, w: np.ndarray, sites: np.ndarray) -> float:
     return float(w[csr.toarray()[:, sites].any(axis=1)].sum())
 
 
+def _adjacency(csr: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the columns sharing a row, however dense (the search skips dense ones)."""
+    pairs = sp.csr_array((csr.T.astype(float) @ csr.astype(float)) > 0)
+    pairs.setdiag(False)
+    pairs.eliminate_zeros()
+    pairs.sort_indices()
+    return pairs.indptr.astype(np.int64), pairs.indices.astype(np.int64)
+
+
 def _tables(arrays: KernelArrays, slots: np.ndarray) -> tuple[float, tuple[np.ndarray, ...]]:
     m, n = arrays.r_ptr.shape[0] - 1, arrays.n
     tables = (
@@ -33,7 +42,7 @@ def _tables(arrays: KernelArrays, slots: np.ndarray) -> tuple[float, tuple[np.nd
         np.zeros(n, np.int64),
         np.zeros(n),
         np.zeros(slots.shape[0]),
-        np.zeros((n, slots.shape[0])),
+        np.zeros((slots.shape[0], n)),
     )
     value = kernels.build(*arrays.matrix, slots, *tables)
     return float(value), tables
@@ -62,12 +71,60 @@ def test_incremental_moves_match_a_rebuild(seed: int) -> None:
             np.testing.assert_allclose(kept, rebuilt, atol=1e-9)
         # the move table prices every swap exactly
         _, _, slot_of, add, loss, extra = tables
-        delta = extra + add[:, None] - loss[None, :]
+        delta = extra.T + add[:, None] - loss[None, :]
         k2 = int(rng.choice(np.flatnonzero(slot_of < 0)))
         s2 = int(rng.integers(p))
         swapped = slots.copy()
         swapped[s2] = k2
         assert value + delta[k2, s2] == pytest.approx(_value(csr, w, swapped))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_sparse_move_choice_finds_the_best_allowed_swap(seed: int) -> None:
+    rng = np.random.default_rng(300 + seed)
+    n, p = int(rng.integers(6, 40)), int(rng.integers(1, 5))
+    csr, w = _random(seed, int(rng.integers(10, 80)), n, 0.1)
+    arrays = KernelArrays.of(csr, sp.csc_array(csr), w)
+    n_ptr, n_idx = _adjacency(csr)
+    slots = rng.choice(n, p, replace=False).astype(np.int64)
+    value, tables = _tables(arrays, slots)
+    _, _, slot_of, add, loss, extra = tables
+    until = rng.integers(0, 3, size=n).astype(np.int64)  # tabu where until > move = 1
+    best_value = value + float(rng.choice([0.0, 1.0, 5.0]))
+    state = kernels._stream(7)
+    args = (slots, slot_of, add, loss, extra, until, 1, value, best_value, 1e-9, state)
+    dense_top, _, _ = kernels._best_move(*args)
+    top, k, s = kernels._best_move_sparse(*args, n_ptr, n_idx)
+    assert top == pytest.approx(dense_top)
+    if k >= 0:  # the chosen swap is worth what it claims and is allowed
+        swapped = slots.copy()
+        swapped[s] = k
+        assert value + top == pytest.approx(_value(csr, w, swapped))
+        tabu = until[k] > 1 or until[slots[s]] > 1
+        assert not tabu or value + top > best_value
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pair_polish_leaves_no_improving_pair_of_swaps(seed: int) -> None:
+    csr, w = _random(400 + seed, 50, 14, 0.15)
+    arrays = KernelArrays.of(csr, sp.csc_array(csr), w)
+    p = 4
+    start = np.arange(p, dtype=np.int64)
+    sites, value = kernels.pair_polish(*arrays.matrix, *_adjacency(csr), start, 5, arrays.tol)
+    assert value == pytest.approx(_value(csr, w, sites))
+    assert value >= _value(csr, w, start) - 1e-9
+    neighbours = (csr.T @ csr).toarray() > 0
+    for s1, k1 in itertools.product(range(p), range(14)):
+        if k1 in sites or not neighbours[sites[s1], k1]:
+            continue
+        first = sites.copy()
+        first[s1] = k1
+        for s2, k2 in itertools.product(range(p), range(14)):
+            if k2 in first:
+                continue
+            second = first.copy()
+            second[s2] = k2
+            assert _value(csr, w, second) <= value + 1e-9
 
 
 def test_drop_to_closes_the_cheapest_site_first() -> None:
@@ -93,7 +150,13 @@ def test_tabu_reaches_the_enumerated_optimum(seed: int) -> None:
     start = np.arange(p)
     # a lone start: one tabu run
     found = population_search(
-        csr, sp.csc_array(csr), w, [start], rng=np.random.default_rng(seed), moves=300
+        csr,
+        sp.csc_array(csr),
+        w,
+        [start],
+        rng=np.random.default_rng(seed),
+        per_start=300,
+        children=0,
     )
     assert found.shape == (p,)
     assert np.unique(found).shape == (p,)
@@ -104,7 +167,7 @@ def test_tabu_never_returns_worse_than_its_start() -> None:
     csr, w = _random(5, 200, 60, 0.05)
     start = np.arange(0, 60, 6)
     found = population_search(
-        csr, sp.csc_array(csr), w, [start], rng=np.random.default_rng(0), moves=50
+        csr, sp.csc_array(csr), w, [start], rng=np.random.default_rng(0), per_start=50, children=0
     )
     assert _value(csr, w, found) >= _value(csr, w, start) - 1e-9
 
@@ -112,14 +175,20 @@ def test_tabu_never_returns_worse_than_its_start() -> None:
 def test_tabu_with_every_column_open_is_a_no_op() -> None:
     csr, w = _random(1, 10, 4, 0.5)
     found = population_search(
-        csr, sp.csc_array(csr), w, [np.array([3, 1, 0, 2])], rng=np.random.default_rng(0), moves=10
+        csr,
+        sp.csc_array(csr),
+        w,
+        [np.array([3, 1, 0, 2])],
+        rng=np.random.default_rng(0),
+        per_start=10,
+        children=0,
     )
     np.testing.assert_array_equal(found, [0, 1, 2, 3])
 
 
 def test_lp_core_holds_the_lp_support_and_leaves_columns_out() -> None:
     from planner.optimize._cover_model import coverage_model
-    from planner.optimize.mclp import lp_core
+    from planner.optimize._mclp_search import lp_core
 
     csr, w = _random(3, 400, 120, 0.03)
     p = 8
@@ -161,7 +230,7 @@ def test_searches_stop_at_a_reached_target() -> None:
     value = _value(csr, w, start)
     # a target already met: both searches return their start untouched
     same = population_search(
-        csr, csc, w, [start], rng=np.random.default_rng(0), moves=100, target=value
+        csr, csc, w, [start], rng=np.random.default_rng(0), per_start=100, children=0, target=value
     )
     np.testing.assert_array_equal(same, start)
     kept = iterated_swaps(
@@ -185,7 +254,9 @@ def test_population_search_reaches_the_enumerated_optimum(seed: int) -> None:
     best = max(_value(csr, w, np.array(c)) for c in itertools.combinations(range(14), p))
     csc = sp.csc_array(csr)
     starts = [np.arange(p), np.arange(p, 2 * p), np.arange(14 - p, 14)]
-    found = population_search(csr, csc, w, starts, rng=np.random.default_rng(seed), moves=600)
+    found = population_search(
+        csr, csc, w, starts, rng=np.random.default_rng(seed), per_start=100, children=300
+    )
     assert found.shape == (p,)
     assert np.unique(found).shape == (p,)
     assert _value(csr, w, found) == pytest.approx(best)
@@ -198,7 +269,47 @@ def test_searches_are_reproducible_from_their_seed() -> None:
     csc = sp.csc_array(csr)
     starts = [np.arange(8), np.arange(8, 16)]
 
-    def run(seed: int) -> np.ndarray:
-        return population_search(csr, csc, w, starts, rng=np.random.default_rng(seed), moves=400)
+    def run(seed: int, threads: int) -> np.ndarray:
+        return population_search(
+            csr,
+            csc,
+            w,
+            starts,
+            rng=np.random.default_rng(seed),
+            per_start=100,
+            children=200,
+            threads=threads,
+            polish=True,
+        )
 
-    np.testing.assert_array_equal(run(3), run(3))
+    np.testing.assert_array_equal(run(3, 1), run(3, 1))
+    # children are bred in fixed batches: the answer does not depend on the thread count
+    np.testing.assert_array_equal(run(3, 1), run(3, 2))
+
+
+def test_max_coverage_answer_does_not_depend_on_threads() -> None:
+    from planner.optimize import coverage_from_points, solve_max_coverage
+    from planner.optimize.instances import clustered_layout
+
+    lay = clustered_layout(600, 150, side_m=30_000.0, n_clusters=5, seed=3)
+    cover = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
+    one, two = (
+        solve_max_coverage(cover, lay.weights, 12, method="heuristic", seed=4, threads=threads)
+        for threads in (1, 2)
+    )
+    np.testing.assert_array_equal(one.selected, two.selected)
+    assert one.objective == two.objective
+
+
+def test_search_budget_grows_with_the_lp_spread() -> None:
+    from planner.optimize._mclp_search import SCALE_MAX, SPREAD_PER_SITE, search_scale
+
+    p = 10
+    integral = np.zeros(200)
+    integral[:p] = 1.0
+    assert search_scale(integral, p) == 1.0  # an integral LP solution: the base budget
+    spread = np.zeros(200)
+    spread[: int(3 * SPREAD_PER_SITE * p)] = 1 / (3 * SPREAD_PER_SITE)
+    assert search_scale(spread, p) == pytest.approx(min(3.0, SCALE_MAX))
+    assert search_scale(np.full(200, p / 200), p) == SCALE_MAX  # capped
+    assert search_scale(None, p) == 1.0

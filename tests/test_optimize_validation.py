@@ -147,6 +147,12 @@ def test_bad_options(options: dict[str, Any], needle: str) -> None:
         solve_p_median(COST, WEIGHTS, 1, **options)
 
 
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True, "2"])
+def test_bad_threads(threads: Any) -> None:
+    with pytest.raises(InputError, match=r"^threads: expected a positive integer or None"):
+        solve_max_coverage(COVER, WEIGHTS, 1, threads=threads)
+
+
 def test_every_problem_reported_at_once() -> None:
     with pytest.raises(InputError) as info:
         solve_max_coverage(COVER, np.array([np.nan]), 0, method="nope")

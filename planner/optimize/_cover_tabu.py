@@ -8,7 +8,9 @@ site whose loss is smallest, and the child is improved by a shorter tabu search;
 worst member when better and new (a memetic algorithm, as Alp, Erkut and Drezner (2003) do for
 p-median with their merge-and-drop crossover). Local optima of metro MCLPs differ by up to half
 their sites, so single-trajectory searches stall; pooling sites of good solutions crosses those
-basins. The moves run in the compiled kernels of :mod:`planner.optimize._cover_kernels`.
+basins. The best answer can then be polished by pairs of swaps, an ejection chain of length two
+(:func:`planner.optimize._cover_kernels.pair_polish`). Tabu runs of one phase run on a thread
+pool; the kernels of :mod:`planner.optimize._cover_kernels` release the GIL.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import cast
 
@@ -30,32 +33,47 @@ logger = logging.getLogger(__name__)
 # numba's dispatchers are opaque to mypy: the kernels' signatures, as documented there
 _TABU = cast(Callable[..., tuple[np.ndarray, float, int]], kernels.tabu)
 _DROP_TO = cast(Callable[..., np.ndarray], kernels.drop_to)
+_PAIR_POLISH = cast(Callable[..., tuple[np.ndarray, float]], kernels.pair_polish)
 
 #: Share of a population search's moves spent improving its starts; the rest breed children.
 START_SHARE = 0.5
+#: The column adjacency speeds up move choice (see :func:`_cover_kernels._best_move_sparse`)
+#: when it holds at most this share of all column pairs, and costs at most this many entry
+#: products (the sum of squared row degrees) to build.
+ADJACENCY_MAX_SHARE = 0.25
+ADJACENCY_MAX_WORK = 5e7
+#: Children bred at once (from the population as it stood before them).
+BATCH = 2
 #: A search restarts from its best after ``moves // PATIENCE_DIVISOR`` moves without progress.
-PATIENCE_DIVISOR = 6
+PATIENCE_DIVISOR = 12
 
 
 @dataclass(frozen=True, eq=False)
 class KernelArrays:
-    """The coverage matrix in both layouts as int64 arrays, with float64 weights."""
+    """The coverage matrix in both layouts as int64 arrays, with float64 weights, and the
+    column adjacency (columns sharing a row) when it is sparse enough to speed up the moves
+    (see :data:`ADJACENCY_MAX_SHARE`; otherwise ``n_ptr`` and ``n_idx`` are empty)."""
 
     r_ptr: np.ndarray
     r_idx: np.ndarray
     c_ptr: np.ndarray
     c_idx: np.ndarray
     w: np.ndarray
+    n_ptr: np.ndarray
+    n_idx: np.ndarray
 
     @classmethod
     def of(cls, csr: sp.csr_array, csc: sp.csc_array, weights: np.ndarray) -> KernelArrays:
         """Convert a CSR/CSC pair and its row weights."""
+        n_ptr, n_idx = _adjacency(csr)
         return cls(
             np.ascontiguousarray(csr.indptr, dtype=np.int64),
             np.ascontiguousarray(csr.indices, dtype=np.int64),
             np.ascontiguousarray(csc.indptr, dtype=np.int64),
             np.ascontiguousarray(csc.indices, dtype=np.int64),
             np.ascontiguousarray(weights, dtype=np.float64),
+            n_ptr,
+            n_idx,
         )
 
     @property
@@ -74,32 +92,78 @@ class KernelArrays:
         return 1e-9 * max(1.0, float(self.w.sum()))
 
 
-def _seed(rng: np.random.Generator) -> int:
+def _adjacency(csr: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of the columns sharing a row with each column, or two empty arrays when building it
+    would cost more than :data:`ADJACENCY_MAX_WORK` or it is denser than
+    :data:`ADJACENCY_MAX_SHARE` of all pairs (a move then scans the whole table anyway)."""
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    n = csr.shape[1]
+    row_degree = np.diff(csr.indptr).astype(np.float64)
+    if n == 0 or float(row_degree @ row_degree) > ADJACENCY_MAX_WORK:
+        return empty
+    ones = sp.csr_array(
+        (np.ones(csr.nnz, dtype=np.float32), csr.indices, csr.indptr), shape=csr.shape
+    )
+    adjacency = sp.csr_array(ones.T @ ones)
+    adjacency.setdiag(0)
+    adjacency.eliminate_zeros()
+    if adjacency.nnz > ADJACENCY_MAX_SHARE * n * n:
+        return empty
+    adjacency.sort_indices()
+    return (
+        np.ascontiguousarray(adjacency.indptr, dtype=np.int64),
+        np.ascontiguousarray(adjacency.indices, dtype=np.int64),
+    )
+
+
+def new_seed(rng: np.random.Generator) -> int:
+    """A seed for a tabu run, drawn from ``rng``."""
     return int(rng.integers(1, 2**62))
 
 
-def _tabu(
-    arrays: KernelArrays,
-    start: np.ndarray,
-    *,
-    rng: np.random.Generator,
-    moves: int,
-    patience: int,
-    deadline: float,
-    target: float,
-) -> tuple[np.ndarray, float, int]:
+#: A tabu run's outcome: best sites (sorted), their value, swaps made.
+Found = tuple[np.ndarray, float, int]
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One tabu run to make: its start, swap budget and random seed."""
+
+    start: np.ndarray
+    moves: int
+    seed: int
+
+
+def _tabu(arrays: KernelArrays, run: _Run, *, deadline: float, target: float) -> Found:
     """One compiled tabu run: (best sites, their value, moves made)."""
     best, value, made = _TABU(
         *arrays.matrix,
-        np.ascontiguousarray(start, dtype=np.int64),
-        int(moves),
-        int(max(1, patience)),
+        arrays.n_ptr,
+        arrays.n_idx,
+        np.ascontiguousarray(np.sort(run.start), dtype=np.int64),
+        int(max(1, run.moves)),
+        int(max(10, run.moves // PATIENCE_DIVISOR)),
         float(target),
-        _seed(rng),
+        run.seed,
         arrays.tol,
         float(deadline),
     )
     return np.asarray(best, dtype=np.int64), float(value), int(made)
+
+
+def _run_all(
+    arrays: KernelArrays,
+    runs: list[_Run],
+    pool: ThreadPoolExecutor | None,
+    *,
+    deadline: float,
+    target: float,
+) -> list[Found]:
+    """The tabu runs, in order; concurrently on ``pool`` (the kernel releases the GIL)."""
+    if pool is None:
+        return [_tabu(arrays, run, deadline=deadline, target=target) for run in runs]
+    futures = [pool.submit(_tabu, arrays, run, deadline=deadline, target=target) for run in runs]
+    return [future.result() for future in futures]
 
 
 def population_search(
@@ -109,102 +173,128 @@ def population_search(
     starts: list[np.ndarray],
     *,
     rng: np.random.Generator,
-    moves: int,
+    per_start: int,
+    children: int,
     deadline: float = math.inf,
     target: float = math.inf,
+    threads: int = 1,
+    done: Sequence[Found] = (),
+    polish: bool = False,
 ) -> np.ndarray:
-    """Tabu search from every start, then merge-and-drop children of random parent pairs.
+    """Tabu search of ``per_start`` swaps from every start, then merge-and-drop children of
+    random parent pairs (``per_start // 2`` swaps each) until ``children`` swaps are spent.
 
-    ``moves`` caps the swaps of the whole search: :data:`START_SHARE` of them go to the starts
-    (equally), the rest to children (half a start's share each); a lone start gets them all.
-    Stops early at ``deadline`` or once a solution reaches ``target``. Returns the best
-    selection found, sorted.
+    ``done`` holds runs already made (by :func:`tabu_run`, e.g. while the caller waited for an
+    LP): they join the population. Children are bred :data:`BATCH` at a time from the
+    population as it stood before the batch, so the answer does not depend on ``threads``, the
+    number of tabu runs made at once. With ``polish`` the best answer is then improved by pairs
+    of swaps (:func:`planner.optimize._cover_kernels.pair_polish`). Stops early at ``deadline``
+    or once a solution reaches ``target``. Returns the best selection found, sorted.
     """
-    p = int(starts[0].shape[0])
+    p = int(starts[0].shape[0]) if starts else int(done[0][0].shape[0])
     if p == 0 or p >= csr.shape[1]:
-        return np.sort(starts[0])
+        return np.sort(starts[0] if starts else done[0][0])
     arrays = KernelArrays.of(csr, csc, weights)
-    share = START_SHARE if len(starts) > 1 else 1.0  # a lone start has no one to breed with
-    per_start = max(1, int(share * moves) // len(starts))
-    found = []
-    for start in starts:
-        found.append(
-            _tabu(
-                arrays,
-                np.sort(start),
-                rng=rng,
-                moves=per_start,
-                patience=max(10, per_start // PATIENCE_DIVISOR),
-                deadline=deadline,
-                target=target,
-            )
-        )
-        if found[-1][1] >= target - arrays.tol or _past(deadline):
-            break
-    population = [(value, sites) for sites, value, _ in found]
-    used = sum(made for _, _, made in found)
-    best_value, best = max(population, key=lambda member: member[0])
-    children = 0
-    while (
-        used < moves
-        and best_value < target - arrays.tol
-        and len(population) > 1
-        and not _past(deadline)
-    ):
-        child, value, made = _breed(
-            arrays,
-            population,
-            p,
-            rng=rng,
-            moves=per_start // 2,
-            deadline=deadline,
-            target=target,
-        )
-        used += max(made, 1)
-        children += 1
-        if value > best_value + arrays.tol:
-            best_value, best = value, child
-        worst = min(range(len(population)), key=lambda at: population[at][0])
-        new = not any(np.array_equal(child, sites) for _, sites in population)
-        if new and value > population[worst][0]:
-            population[worst] = (value, child)
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    try:
+        runs = [_Run(start, per_start, new_seed(rng)) for start in starts]
+        found = [*done, *_run_all(arrays, runs, pool, deadline=deadline, target=target)]
+        population = [(value, sites) for sites, value, _ in found]
+        best_value, best = max(population, key=lambda member: member[0])
+        used = 0
+        made_children = 0
+        while (
+            used < children
+            and best_value < target - arrays.tol
+            and len(population) > 1
+            and not _past(deadline)
+        ):
+            runs = [
+                _child(arrays, population, p, rng=rng, moves=per_start // 2) for _ in range(BATCH)
+            ]
+            for child, value, made in _run_all(
+                arrays, runs, pool, deadline=deadline, target=target
+            ):
+                used += max(made, 1)
+                made_children += 1
+                if value > best_value + arrays.tol:
+                    best_value, best = value, child
+                _admit(population, child, value)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    if polish and best_value < target - arrays.tol:
+        best, best_value = _polished(arrays, best, best_value, seed=new_seed(rng))
     logger.debug(
-        "population search: %d starts, %d children, %d moves, best %.6g",
-        len(starts),
-        children,
-        used,
+        "population search: %d starts, %d children, best %.6g",
+        len(found),
+        made_children,
         best_value,
     )
     return best
 
 
-def _breed(
+def _polished(
+    arrays: KernelArrays, best: np.ndarray, value: float, *, seed: int
+) -> tuple[np.ndarray, float]:
+    """``best`` improved by pairs of swaps, with its value."""
+    polished, polished_value = _PAIR_POLISH(
+        *arrays.matrix, arrays.n_ptr, arrays.n_idx, best, seed, arrays.tol
+    )
+    if polished_value > value + arrays.tol:
+        logger.debug("pair polish: %.6g -> %.6g", value, polished_value)
+        return np.asarray(polished, dtype=np.int64), float(polished_value)
+    return best, value
+
+
+def per_start_moves(moves: int, starts: int) -> int:
+    """Swaps of each start's tabu run in a population search of ``moves`` swaps."""
+    share = START_SHARE if starts > 1 else 1.0  # a lone start has no one to breed with
+    return max(1, int(share * moves) // max(starts, 1))
+
+
+def tabu_run(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    weights: np.ndarray,
+    start: np.ndarray,
+    *,
+    seed: int,
+    moves: int,
+    deadline: float = math.inf,
+    target: float = math.inf,
+) -> Found:
+    """One tabu run of ``moves`` swaps from ``start``: (best sites, value, swaps made)."""
+    arrays = KernelArrays.of(csr, csc, weights)
+    return _tabu(arrays, _Run(start, moves, seed), deadline=deadline, target=target)
+
+
+def _admit(population: list[tuple[float, np.ndarray]], child: np.ndarray, value: float) -> None:
+    """Put ``child`` in place of the worst member when it is better and not already a member."""
+    worst = min(range(len(population)), key=lambda at: population[at][0])
+    new = not any(np.array_equal(child, sites) for _, sites in population)
+    if new and value > population[worst][0]:
+        population[worst] = (value, child)
+
+
+def _child(
     arrays: KernelArrays,
     population: list[tuple[float, np.ndarray]],
     p: int,
     *,
     rng: np.random.Generator,
     moves: int,
-    deadline: float,
-    target: float,
-) -> tuple[np.ndarray, float, int]:
-    """A child of two random members: pooled sites dropped greedily to ``p``, then tabu."""
+) -> _Run:
+    """The tabu run of a child of two random members: their pooled sites dropped greedily to
+    ``p``."""
     first, second = rng.choice(len(population), size=2, replace=False)
     pool = np.union1d(population[first][1], population[second][1])
     if pool.shape[0] == p:  # identical parents: widen the pool with random columns
         closed = np.setdiff1d(np.arange(arrays.n), pool)
         extra = rng.choice(closed, size=min(max(1, p // 5), closed.shape[0]), replace=False)
         pool = np.union1d(pool, extra)
-    child = _DROP_TO(*arrays.matrix, pool.astype(np.int64), p, _seed(rng))
-    return _tabu(
-        arrays,
-        np.asarray(child, dtype=np.int64),
-        rng=rng,
-        moves=max(1, moves),
-        patience=max(10, moves // PATIENCE_DIVISOR),
-        deadline=deadline,
-        target=target,
-    )
+    child = _DROP_TO(*arrays.matrix, pool.astype(np.int64), p, new_seed(rng))
+    return _Run(np.asarray(child, dtype=np.int64), moves, new_seed(rng))
 
 
 def _past(deadline: float) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,21 @@ def check_options(
         problems.add("seed", "a non-negative integer", describe(seed), "pass e.g. seed=0")
         seed = 0
     return str(method), limit, int(seed)
+
+
+def as_threads(value: Any, problems: Problems) -> int:
+    """Return a thread count (``None``: the cores this process may use), or record why not."""
+    if value is None:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on every platform
+            return max(1, os.cpu_count() or 1)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        problems.add(
+            "threads", "a positive integer or None", describe(value), "pass e.g. threads=2"
+        )
+        return 1
+    return int(value)
 
 
 def check_share(value: Any, problems: Problems, *, name: str = "min_share") -> float:

@@ -18,10 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.optimize._cover_model import coverage_model, picked, remaining
+from planner.optimize._mclp_search import pad
 from planner.optimize._result import AssignmentResult, Method
 from planner.optimize._validate import Problems, as_cost, as_count, check_options
 from planner.optimize.lscp import greedy_cover
-from planner.optimize.mclp import _pad
 from planner.optimize.pmedian import _check_rows, allowed_pairs, assignment_result
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def solve_p_center(
     return assignment_result(
         raw,
         np.ones(raw.shape[0]),
-        _pad(selected, p, n),
+        pad(selected, p, n),
         bound=bound,
         method=engine,
         status=status,

@@ -1,0 +1,334 @@
+"""The heuristic search of maximum coverage: greedy + swaps, then an LP-seeded population search.
+
+After lazy greedy and swaps, a population search (:mod:`planner.optimize._cover_tabu`) starts
+from that answer, from the best answer of a shorter population search over the LP core (the
+LP support and the most promising other columns), and from selections sampled after the LP
+values. Its budget grows with how fractional the LP solution is: a measure of how hard the
+instance is, for this search as for branch-and-bound (see :data:`SPREAD_PER_SITE`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.optimize._cover_search import (
+    coverage_counts,
+    iterated_swaps,
+    lazy_greedy,
+    reduce_rows,
+    swap_search,
+)
+from planner.optimize._cover_tabu import (
+    START_SHARE,
+    Found,
+    per_start_moves,
+    population_search,
+    tabu_run,
+)
+from planner.optimize._highs import HighsOutcome
+
+#: Without a move table (see ``TABLE_MAX_CELLS``), an iterated local search runs instead: it
+#: stops after ``clip(ILS_PATIENCE_WORK / pairs, 20, 150)`` kicks without improvement, or
+#: ``clip(ILS_KICK_WORK / pairs, 50, 600)`` kicks in all.
+ILS_PATIENCE_WORK = 3e6
+ILS_KICK_WORK = 3e7
+#: Above this many pairs the iterated local search is skipped (greedy + swaps only).
+ILS_MAX_NNZ = 5_000_000
+#: Share of the columns outside the LP support added to the core.
+CORE_EXTRA_SHARE = 0.1
+#: Share of the search budget spent on a population search over the core columns alone; its
+#: best answer then joins the starts of the search over all columns (which gets the rest).
+#: Uniform metro optima were found this way that the all-column search missed.
+CORE_SHARE = 0.1
+#: The population search makes ``clip(W / c, 1000, 200000)`` swaps in all, ``c = candidates *
+#: p + 2 * column degree * row degree`` standing for the work of one swap and ``W =
+#: SEARCH_WORK_PER_PAIR * pairs`` clipped to ``[SEARCH_WORK, SEARCH_WORK_MAX]`` (about 60,000
+#: swaps on a 2,000 x 500 metro instance with p = 30; 9,000 on 10,000 x 2,000 with p = 100),
+#: times the hardness scale below. It keeps a dense ``candidates x p`` move table, so it is
+#: replaced by the iterated local search above ``TABLE_MAX_CELLS`` cells.
+SEARCH_WORK = 1e9
+SEARCH_WORK_PER_PAIR = 1e4
+SEARCH_WORK_MAX = 2e9
+TABLE_MAX_CELLS = 2_000_000
+#: Hardness scale of the budget: the LP solution's fractional columns per site over this
+#: number, clipped to ``[1, SCALE_MAX]``. Measured on 2,000 x 500 metro instances with p = 30:
+#: uniform layouts have 0.9-1.8 fractional columns per site (HiGHS proves them optimal in 1-6
+#: s), clustered ones 6-8 (43 s to more than 150 s); with the scale the search reached the best
+#: known value in 46 of 48 clustered runs instead of 36, at 1.1 s instead of 0.5 s.
+SPREAD_PER_SITE = 2.0
+SCALE_MAX = 3.0
+#: Starts of the population search: the incumbent, the core's best answer when there is an LP
+#: core, and samples drawn with probabilities following the LP solution (or, without one, the
+#: incumbent with a third of its sites replaced greedily).
+POPULATION = 8
+#: ... but fewer starts when each would get fewer than this many swaps (large instances, where
+#: a swap scans a big table: one long tabu search beats several short ones there).
+MIN_START_MOVES = 2_000
+#: The first tabu run of the all-column search (from greedy + swaps), made while HiGHS solves
+#: the LP relaxation when there are two threads or more, gets this many starts' swaps (about
+#: the LP's time on 2,000 x 500 metro instances).
+HEAD_STARTS = 3
+#: Share of the all-column search's budget left to its children once the starts are done (the
+#: core search keeps ``1 - START_SHARE``): there, children found the best answer in 5 of 65
+#: metro runs that reached it, and took a third of the time.
+MAIN_CHILDREN_SHARE = 0.1
+#: Work cap (matrix entries visited) of the swap search: rounds are capped at ``WORK / pairs``,
+#: within [3, 1000].
+SWAP_WORK = 1e9
+
+
+def heuristic_selection(
+    csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, p: int, *, deadline: float
+) -> np.ndarray:
+    """Lazy greedy, then swap search until no single swap improves."""
+    greedy, _ = lazy_greedy(csc, w, p)
+    selected = pad(greedy, p, csr.shape[1])
+    rounds = work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
+    return swap_search(csr, csc, w, selected, deadline=deadline, max_rounds=rounds)
+
+
+def improve(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    deadline: float,
+    target: float = math.inf,
+    starts: list[np.ndarray] | None = None,
+    work: float = 1.0,
+    threads: int = 1,
+    head: Found | None = None,
+    children_share: float = 1 - START_SHARE,
+) -> np.ndarray:
+    """Population search from ``selected`` and ``starts`` (default: perturbed copies of
+    ``selected``) with the ``work`` share of the budget, ``children_share`` of it left to
+    children, its best answer then polished by pairs of swaps; iterated local search
+    where the move table would be too large. ``head``: the run from ``selected``, already made
+    (see :func:`head_run`)."""
+    p = selected.shape[0]
+    if csr.shape[1] * p > TABLE_MAX_CELLS:
+        if csr.nnz > ILS_MAX_NNZ:
+            return selected
+        return iterated_swaps(
+            csr,
+            csc,
+            w,
+            selected,
+            rng=rng,
+            patience=work_cap(ILS_PATIENCE_WORK, csr.nnz, low=20, high=150),
+            max_kicks=work_cap(ILS_KICK_WORK, csr.nnz, low=50, high=600),
+            deadline=deadline,
+            target=target,
+        )
+    moves, room = search_size(csr, p, work=work)
+    if starts is None:
+        starts = [perturbed(csr, csc, w, selected, rng=rng) for _ in range(room - 1)]
+    return population_search(
+        csr,
+        csc,
+        w,
+        starts[: room - 1] if head is not None else [selected, *starts[: room - 1]],
+        rng=rng,
+        per_start=per_start_moves(moves, room),
+        children=int(children_share * moves) if room > 1 else 0,
+        deadline=deadline,
+        target=target,
+        threads=threads,
+        done=() if head is None else (head,),
+        polish=True,
+    )
+
+
+def search_size(csr: sp.csr_array, p: int, *, work: float) -> tuple[int, int]:
+    """Swaps of a population search given the ``work`` share of the budget, and its starts."""
+    per_move = csr.shape[1] * p + 2 * (csr.nnz / csr.shape[1]) * (csr.nnz / max(csr.shape[0], 1))
+    budget = work * min(max(SEARCH_WORK, SEARCH_WORK_PER_PAIR * csr.nnz), SEARCH_WORK_MAX)
+    moves = work_cap(budget, int(per_move), low=1_000, high=200_000)
+    return moves, int(min(POPULATION, max(1, START_SHARE * moves // MIN_START_MOVES)))
+
+
+def with_head(csr: sp.csr_array, p: int) -> bool:
+    """Whether the search of this instance opens with :func:`head_run`."""
+    return csr.shape[1] * p <= TABLE_MAX_CELLS
+
+
+def head_run(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    *,
+    seed: int,
+    deadline: float,
+) -> Found:
+    """The tabu run from greedy + swaps that opens the all-column search: :data:`HEAD_STARTS`
+    starts' share of its swaps (at the base budget: it is made before the LP is known)."""
+    p = selected.shape[0]
+    moves = HEAD_STARTS * per_start_moves(*search_size(csr, p, work=1 - CORE_SHARE))
+    return tabu_run(csr, csc, w, selected, seed=seed, moves=moves, deadline=deadline)
+
+
+def lp_search(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    lp: HighsOutcome,
+    head: Found | None,
+    *,
+    rng: np.random.Generator,
+    head_seed: int,
+    deadline: float,
+    target: float,
+    threads: int = 1,
+) -> np.ndarray:
+    """Population search from ``selected`` (``head``: its run, if already made; otherwise made
+    here from ``head_seed``), the core's best answer and LP samples; then swaps."""
+    p = selected.shape[0]
+    if head is None and with_head(csr, p):
+        head = head_run(csr, csc, w, selected, seed=head_seed, deadline=deadline)
+    if head is not None and head[1] >= target - 1e-9 * max(1.0, target):
+        return head[0]
+    n = csr.shape[1]
+    x = None if lp.x is None else lp.x[:n]
+    scale = search_scale(x, p)
+    core = lp_core(lp, n, p)
+    starts = []
+    if core is not None:
+        starts.append(
+            _core_best(
+                csr,
+                w,
+                core,
+                p,
+                rng=rng,
+                deadline=deadline,
+                target=target,
+                threads=threads,
+                work=CORE_SHARE * scale,
+            )
+        )
+    if x is not None:
+        starts += lp_samples(x, p, POPULATION - 1 - len(starts), rng=rng)
+    found = improve(
+        csr,
+        csc,
+        w,
+        selected,
+        rng=rng,
+        deadline=deadline,
+        target=target,
+        starts=starts or None,
+        work=(1 - CORE_SHARE) * scale,
+        threads=threads,
+        head=head,
+        children_share=MAIN_CHILDREN_SHARE,
+    )
+    rounds = work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
+    return swap_search(csr, csc, w, found, deadline=deadline, max_rounds=rounds)
+
+
+def search_scale(x: np.ndarray | None, p: int) -> float:
+    """Budget scale of an instance whose LP solution has column values ``x``: its fractional
+    columns per site over :data:`SPREAD_PER_SITE`, clipped to ``[1, SCALE_MAX]``."""
+    if x is None:
+        return 1.0
+    fractional = int(np.count_nonzero((x > 1e-6) & (x < 1 - 1e-6)))
+    return float(min(SCALE_MAX, max(1.0, fractional / (SPREAD_PER_SITE * max(p, 1)))))
+
+
+def lp_core(lp: HighsOutcome, n: int, p: int) -> np.ndarray | None:
+    """Columns worth searching first: the LP support plus the best of the rest by reduced cost.
+
+    ``None`` when the LP carries no reduced costs or the core would be every column. The
+    optimal sites of MCLP instances lie almost all in the LP support (28 and 30 of 30 on two
+    clustered 2,000 x 500 instances), and the others have small reduced costs.
+    """
+    if lp.x is None or lp.reduced_costs is None:
+        return None
+    x, reduced = lp.x[:n], lp.reduced_costs[:n]
+    support = np.flatnonzero(x > 1e-6)
+    rest = np.flatnonzero(x <= 1e-6)
+    extra = max(p, int(CORE_EXTRA_SHARE * n), 2 * p - support.shape[0])
+    # maximisation: a closed column's reduced cost is <= 0, the closer to 0 the more promising
+    best_rest = rest[np.argsort(-reduced[rest], kind="stable")[:extra]]
+    core = np.union1d(support, best_rest)
+    return core if core.shape[0] < n else None
+
+
+def _core_best(
+    csr: sp.csr_array,
+    w: np.ndarray,
+    core: np.ndarray,
+    p: int,
+    *,
+    rng: np.random.Generator,
+    deadline: float,
+    target: float,
+    threads: int,
+    work: float,
+) -> np.ndarray:
+    """Greedy, swaps and a population search with ``work`` on the core columns (original
+    indices)."""
+    sub = reduce_rows(sp.csr_array(csr[:, core]), w)
+    sub_csc = sp.csc_array(sub.matrix)
+    start = heuristic_selection(sub.matrix, sub_csc, sub.weights, p, deadline=deadline)
+    found = improve(
+        sub.matrix,
+        sub_csc,
+        sub.weights,
+        start,
+        rng=rng,
+        deadline=deadline,
+        target=target,
+        work=work,
+        threads=threads,
+    )
+    return np.asarray(core[found], dtype=np.int64)
+
+
+def perturbed(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    *,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``selected`` with a random third of its sites replaced by lazy greedy."""
+    p = selected.shape[0]
+    keep = np.delete(selected, rng.choice(p, size=max(1, p // 3), replace=False))
+    refill, _ = lazy_greedy(csc, w, p - keep.shape[0], covered=coverage_counts(csr, keep) > 0)
+    return pad(np.concatenate([keep, refill]), p, csr.shape[1])
+
+
+def lp_samples(x: np.ndarray, p: int, count: int, *, rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` selections of ``p`` columns drawn with probabilities following the LP values
+    ``x`` of the columns."""
+    weight = np.clip(x, 0.0, None) + 1e-3
+    prob = weight / weight.sum()
+    return [np.sort(rng.choice(x.shape[0], size=p, replace=False, p=prob)) for _ in range(count)]
+
+
+def selection_value(csr: sp.csr_array, w: np.ndarray, selected: np.ndarray) -> float:
+    """Weight covered by ``selected``."""
+    return float(w[coverage_counts(csr, selected) > 0].sum())
+
+
+def work_cap(work: float, nnz: int, *, low: int, high: int) -> int:
+    """Number of O(nnz) passes allowed by a work budget, clipped to ``[low, high]``."""
+    return int(min(high, max(low, work // max(nnz, 1))))
+
+
+def pad(selected: np.ndarray, p: int, n: int) -> np.ndarray:
+    """Fill a selection up to ``p`` sites with the lowest unused indices (zero-gain sites)."""
+    selected = np.unique(selected)
+    if selected.shape[0] >= p:
+        return selected[:p] if selected.shape[0] > p else selected
+    unused = np.setdiff1d(np.arange(n), selected)[: p - selected.shape[0]]
+    return np.sort(np.concatenate([selected, unused]))
