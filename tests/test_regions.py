@@ -70,8 +70,10 @@ def test_cn_totals_and_fallback(cn: pd.DataFrame) -> None:
     by = cn.set_index("region")
     assert by.loc["SH", "ev_stock"] == 1_510_000 and not by.loc["SH", "ev_fallback"]
     assert by.loc["BJ", "ev_stock"] == 870_000 and not by.loc["BJ", "ev_fallback"]
+    assert by.loc["JS", "ev_stock"] == 2_092_300 and not by.loc["JS", "ev_fallback"]
+    assert by.loc["HI", "ev_stock"] == 464_200 and not by.loc["HI", "ev_fallback"]
     fallback = cn[cn["ev_fallback"]]
-    assert len(fallback) == 29 and "GD" in set(fallback["region"])
+    assert len(fallback) == 27 and "GD" in set(fallback["region"])
     assert fallback["ev_source"].str.startswith(CN_FALLBACK_SOURCE).all()
     assert not cn.loc[~cn["ev_fallback"], "ev_source"].str.startswith("fallback").any()
 
