@@ -525,5 +525,6 @@ def test_defaults_equal_cited_facts() -> None:
     }
     for key, value in pairs.items():
         assert facts[key].value == pytest.approx(value, rel=1e-9), key
-    # the swap-capable share is derived from the NEV stock fact
-    assert p.swap_capable_share == pytest.approx(997_592 / facts["cn_nev_stock"].value, abs=5e-5)
+    # the swap-capable share is derived from two facts: NIO group deliveries / NEV stock
+    share = facts["cn_nio_cumulative_deliveries"].value / facts["cn_nev_stock"].value
+    assert p.swap_capable_share == pytest.approx(share, abs=5e-5)
