@@ -222,7 +222,7 @@ def population_search(
                 _admit(population, child, value)
     finally:
         if pool is not None:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)  # on an error, start no further runs
     if polish and best_value < target - arrays.tol:
         best, best_value = _polished(arrays, best, best_value, seed=new_seed(rng))
     logger.debug(
