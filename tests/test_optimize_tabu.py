@@ -110,7 +110,9 @@ def test_pair_polish_leaves_no_improving_pair_of_swaps(seed: int) -> None:
     arrays = KernelArrays.of(csr, sp.csc_array(csr), w)
     p = 4
     start = np.arange(p, dtype=np.int64)
-    sites, value = kernels.pair_polish(*arrays.matrix, *_adjacency(csr), start, 5, arrays.tol)
+    sites, value = kernels.pair_polish(
+        *arrays.matrix, *_adjacency(csr), start, 5, arrays.tol, 10**9, np.inf
+    )
     assert value == pytest.approx(_value(csr, w, sites))
     assert value >= _value(csr, w, start) - 1e-9
     neighbours = (csr.T @ csr).toarray() > 0
@@ -125,6 +127,56 @@ def test_pair_polish_leaves_no_improving_pair_of_swaps(seed: int) -> None:
             second = first.copy()
             second[s2] = k2
             assert _value(csr, w, second) <= value + 1e-9
+
+
+def test_pair_polish_stops_at_its_deadline_and_visit_cap() -> None:
+    csr, w = _random(400, 50, 14, 0.15)
+    arrays = KernelArrays.of(csr, sp.csc_array(csr), w)
+    start = np.arange(4, dtype=np.int64)
+    for max_visits, deadline in ((10**9, 0.0), (0, np.inf)):  # a deadline passed; no visits
+        sites, value = kernels.pair_polish(
+            *arrays.matrix, *_adjacency(csr), start, 5, arrays.tol, max_visits, deadline
+        )
+        np.testing.assert_array_equal(sites, start)
+        assert value == pytest.approx(_value(csr, w, start))
+
+
+def test_tabu_goes_on_when_every_swap_is_tabu() -> None:
+    # one closed column: after a swap or two every move is tabu; the run forgets its tenures
+    csr, w = _random(8, 40, 6, 0.3)
+    arrays = KernelArrays.of(csr, sp.csc_array(csr), w)
+    best, value, made = kernels.tabu(
+        *arrays.matrix,
+        arrays.n_ptr,
+        arrays.n_idx,
+        np.arange(5, dtype=np.int64),
+        200,
+        10**6,
+        np.inf,
+        3,
+        arrays.tol,
+        np.inf,
+    )
+    assert made == 200
+    assert value == pytest.approx(max(_value(csr, w, np.delete(np.arange(6), j)) for j in range(6)))
+    assert value == pytest.approx(_value(csr, w, best))
+
+
+def test_search_without_a_move_table_starts_from_the_best_start(monkeypatch: Any) -> None:
+    from planner.optimize import _mclp_search
+
+    csr, w = _random(12, 300, 40, 0.05)
+    csc = sp.csc_array(csr)
+    p = 5
+    poor = np.argsort(np.diff(csc.indptr))[:p]  # the columns covering fewest rows
+    good = _mclp_search.heuristic_selection(csr, csc, w, p, deadline=np.inf)
+    assert _value(csr, w, good) > _value(csr, w, poor)
+    monkeypatch.setattr(_mclp_search, "TABLE_MAX_CELLS", 0)  # iterated local search
+    monkeypatch.setattr(_mclp_search, "ILS_MAX_NNZ", 0)  # ... skipped: the start is the answer
+    found = _mclp_search.improve(
+        csr, csc, w, poor, rng=np.random.default_rng(0), deadline=np.inf, starts=[good]
+    )
+    assert _value(csr, w, found) == pytest.approx(_value(csr, w, good))
 
 
 def test_drop_to_closes_the_cheapest_site_first() -> None:

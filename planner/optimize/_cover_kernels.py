@@ -177,7 +177,8 @@ def open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, counts, owner, slot_of, add,
 def _best_move(slots, slot_of, add, loss, extra, until, move, value, best_value, tol, state):  # type: ignore[no-untyped-def]
     """The best allowed swap (tabu unless it beats ``best_value``), ties broken at random."""
     p, n = extra.shape
-    top = -np.inf
+    top = -np.inf  # the largest value seen; ties are within tol of it
+    chosen = -np.inf  # the value of the swap chosen among the ties
     best_k = -1
     best_s = -1
     ties = 0
@@ -192,12 +193,12 @@ def _best_move(slots, slot_of, add, loss, extra, until, move, value, best_value,
                 continue
             # inline, as in _best_move_sparse: a shared helper made this loop 3x slower
             if d > top + tol:
-                top, best_k, best_s, ties = d, k, s, 1
+                top, chosen, best_k, best_s, ties = d, d, k, s, 1
             elif d >= top - tol:
                 ties += 1
                 if _below(state, ties) == 0:
-                    best_k, best_s = k, s
-    return top, best_k, best_s
+                    chosen, best_k, best_s = d, k, s
+    return chosen, best_k, best_s
 
 
 @njit(cache=True)
@@ -288,9 +289,10 @@ def _best_move_sparse(  # type: ignore[no-untyped-def]
         best_k, best_s = k_all, s_all
     elif k_free >= 0 and s_free >= 0:
         best_k, best_s = k_free, s_free
-    top = -np.inf
+    top = -np.inf  # the largest value seen; ties are within tol of it
     if best_k >= 0:
         top = add[best_k] - loss[best_s] + extra[best_s, best_k]
+    chosen = top  # the value of the swap chosen among the ties
     ties = 1
     for s in range(slots.shape[0]):
         j = slots[s]
@@ -303,12 +305,12 @@ def _best_move_sparse(  # type: ignore[no-untyped-def]
             if (s_tabu or until[k] > move) and d <= thr:
                 continue
             if d > top + tol:
-                top, best_k, best_s, ties = d, k, s, 1
+                top, chosen, best_k, best_s, ties = d, d, k, s, 1
             elif d >= top - tol:
                 ties += 1
                 if _below(state, ties) == 0:
-                    best_k, best_s = k, s
-    return top, best_k, best_s
+                    chosen, best_k, best_s = d, k, s
+    return chosen, best_k, best_s
 
 
 @njit(cache=True)
@@ -392,8 +394,9 @@ def tabu(  # type: ignore[no-untyped-def]
             top, k, s = _best_move(
                 slots, slot_of, add, loss, extra, until, moves, value, best_value, tol, state
             )
-        if k < 0:
-            break
+        if k < 0:  # every swap is tabu: forget the tenures
+            until[:] = 0
+            continue
         j = slots[s]
         close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s)
         open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k, s)
@@ -449,12 +452,17 @@ def drop_to(r_ptr, r_idx, c_ptr, c_idx, w, union, p, seed):  # type: ignore[no-u
 
 
 @njit(cache=True, nogil=True)
-def pair_polish(r_ptr, r_idx, c_ptr, c_idx, w, n_ptr, n_idx, start, seed, tol):  # type: ignore[no-untyped-def]
-    """Improve ``start`` by pairs of swaps until none improves; return (sites sorted, value).
+def pair_polish(  # type: ignore[no-untyped-def]
+    r_ptr, r_idx, c_ptr, c_idx, w, n_ptr, n_idx, start, seed, tol, max_visits, deadline
+):
+    """Improve ``start`` by pairs of swaps; return (sites sorted, value).
 
     The first swap replaces a site by a column sharing a row with it, the second is the best
     swap after it (an ejection chain of length two): it finds the moves of two neighbouring sites
-    that single swaps cannot reach, since each alone loses. Needs the column adjacency.
+    that single swaps cannot reach, since each alone loses. Slots are visited in a cycle, the
+    first improving pair of each visit applied; the polish stops after a whole cycle without
+    improvement (no such pair is left), after ``max_visits`` slot visits, or at ``deadline``.
+    Needs the column adjacency (without it, ``start`` is returned).
     """
     n = c_ptr.shape[0] - 1
     p = start.shape[0]
@@ -462,35 +470,39 @@ def pair_polish(r_ptr, r_idx, c_ptr, c_idx, w, n_ptr, n_idx, start, seed, tol): 
     tables = _new_tables(r_ptr.shape[0] - 1, n, p)
     _, _, slot_of, add, loss, extra = tables
     value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+    if n_ptr.shape[0] != n + 1 or p == 0:
+        return np.sort(slots), value
     state = _stream(seed)
     never = np.zeros(n, np.int64)
-    improved = n_ptr.shape[0] == n + 1
+    timed = deadline < np.inf
     tries = 0
-    while improved:
-        improved = False
-        for s1 in range(p):
-            j1 = slots[s1]
-            for e in range(n_ptr[j1], n_ptr[j1 + 1]):
-                k1 = n_idx[e]
-                if slot_of[k1] >= 0:
-                    continue
-                first = add[k1] - loss[s1] + extra[s1, k1]
-                close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s1)
-                open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k1, s1)
-                second, k2, s2 = _best_move_sparse(
-                    slots, slot_of, add, loss, extra, never, 0, 0.0, 0.0, tol, state, n_ptr, n_idx
-                )
-                if k2 >= 0 and first + second > tol:
-                    close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s2)
-                    open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k2, s2)
-                    value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
-                    improved = True
-                    break
-                close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s1)
-                open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, j1, s1)
-                tries += 1
-                if tries % 256 == 0:  # float round-off of the undone swaps
-                    build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
-            if improved:
+    quiet = 0  # slot visits since the last improvement
+    s1 = 0
+    for visit in range(max_visits):
+        if quiet >= p or (timed and visit % 8 == 0 and _now() > deadline):
+            break
+        quiet += 1
+        j1 = slots[s1]
+        for e in range(n_ptr[j1], n_ptr[j1 + 1]):
+            k1 = n_idx[e]
+            if slot_of[k1] >= 0:
+                continue
+            first = add[k1] - loss[s1] + extra[s1, k1]
+            close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s1)
+            open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k1, s1)
+            second, k2, s2 = _best_move_sparse(
+                slots, slot_of, add, loss, extra, never, 0, 0.0, 0.0, tol, state, n_ptr, n_idx
+            )
+            if k2 >= 0 and first + second > tol:
+                close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s2)
+                open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k2, s2)
+                value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+                quiet = 0
                 break
+            close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s1)
+            open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, j1, s1)
+            tries += 1
+            if tries % 256 == 0:  # float round-off of the undone swaps
+                build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+        s1 = (s1 + 1) % p
     return np.sort(slots), value

@@ -107,11 +107,13 @@ def improve(
 ) -> np.ndarray:
     """Population search from ``selected`` and ``starts`` (default: perturbed copies of
     ``selected``) with the ``work`` share of the budget, ``children_share`` of it left to
-    children, its best answer then polished by pairs of swaps; iterated local search
-    where the move table would be too large. ``head``: the run from ``selected``, already made
-    (see :func:`head_run`)."""
+    children, its best answer then polished by pairs of swaps; where the move table would be
+    too large, an iterated local search from the best of ``selected`` and ``starts``.
+    ``head``: the run from ``selected``, already made (see :func:`head_run`)."""
     p = selected.shape[0]
     if csr.shape[1] * p > TABLE_MAX_CELLS:
+        # one trajectory, from the best start (the core's answer, say, when there is an LP)
+        selected = max([selected, *(starts or [])], key=lambda s: selection_value(csr, w, s))
         if csr.nnz > ILS_MAX_NNZ:
             return selected
         return iterated_swaps(
