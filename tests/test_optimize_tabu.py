@@ -202,9 +202,7 @@ def test_tabu_reaches_the_enumerated_optimum(seed: int) -> None:
     start = np.arange(p)
     # a lone start: one tabu run
     found = population_search(
-        csr,
-        sp.csc_array(csr),
-        w,
+        KernelArrays.of(csr, sp.csc_array(csr), w),
         [start],
         rng=np.random.default_rng(seed),
         per_start=300,
@@ -219,7 +217,11 @@ def test_tabu_never_returns_worse_than_its_start() -> None:
     csr, w = _random(5, 200, 60, 0.05)
     start = np.arange(0, 60, 6)
     found = population_search(
-        csr, sp.csc_array(csr), w, [start], rng=np.random.default_rng(0), per_start=50, children=0
+        KernelArrays.of(csr, sp.csc_array(csr), w),
+        [start],
+        rng=np.random.default_rng(0),
+        per_start=50,
+        children=0,
     )
     assert _value(csr, w, found) >= _value(csr, w, start) - 1e-9
 
@@ -227,9 +229,7 @@ def test_tabu_never_returns_worse_than_its_start() -> None:
 def test_tabu_with_every_column_open_is_a_no_op() -> None:
     csr, w = _random(1, 10, 4, 0.5)
     found = population_search(
-        csr,
-        sp.csc_array(csr),
-        w,
+        KernelArrays.of(csr, sp.csc_array(csr), w),
         [np.array([3, 1, 0, 2])],
         rng=np.random.default_rng(0),
         per_start=10,
@@ -282,7 +282,12 @@ def test_searches_stop_at_a_reached_target() -> None:
     value = _value(csr, w, start)
     # a target already met: both searches return their start untouched
     same = population_search(
-        csr, csc, w, [start], rng=np.random.default_rng(0), per_start=100, children=0, target=value
+        KernelArrays.of(csr, csc, w),
+        [start],
+        rng=np.random.default_rng(0),
+        per_start=100,
+        children=0,
+        target=value,
     )
     np.testing.assert_array_equal(same, start)
     kept = iterated_swaps(
@@ -307,7 +312,11 @@ def test_population_search_reaches_the_enumerated_optimum(seed: int) -> None:
     csc = sp.csc_array(csr)
     starts = [np.arange(p), np.arange(p, 2 * p), np.arange(14 - p, 14)]
     found = population_search(
-        csr, csc, w, starts, rng=np.random.default_rng(seed), per_start=100, children=300
+        KernelArrays.of(csr, csc, w),
+        starts,
+        rng=np.random.default_rng(seed),
+        per_start=100,
+        children=300,
     )
     assert found.shape == (p,)
     assert np.unique(found).shape == (p,)
@@ -323,9 +332,7 @@ def test_searches_are_reproducible_from_their_seed() -> None:
 
     def run(seed: int, threads: int) -> np.ndarray:
         return population_search(
-            csr,
-            csc,
-            w,
+            KernelArrays.of(csr, csc, w),
             starts,
             rng=np.random.default_rng(seed),
             per_start=100,

@@ -171,9 +171,7 @@ def _run_all(
 
 
 def population_search(
-    csr: sp.csr_array,
-    csc: sp.csc_array,
-    weights: np.ndarray,
+    arrays: KernelArrays,
     starts: list[np.ndarray],
     *,
     rng: np.random.Generator,
@@ -197,9 +195,8 @@ def population_search(
     or once a solution reaches ``target``. Returns the best selection found, sorted.
     """
     p = int(starts[0].shape[0]) if starts else int(done[0][0].shape[0])
-    if p == 0 or p >= csr.shape[1]:
+    if p == 0 or p >= arrays.n:
         return np.sort(starts[0] if starts else done[0][0])
-    arrays = KernelArrays.of(csr, csc, weights)
     pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
     try:
         runs = [_Run(start, per_start, new_seed(rng)) for start in starts]
@@ -268,9 +265,7 @@ def per_start_moves(moves: int, starts: int) -> int:
 
 
 def tabu_run(
-    csr: sp.csr_array,
-    csc: sp.csc_array,
-    weights: np.ndarray,
+    arrays: KernelArrays,
     start: np.ndarray,
     *,
     seed: int,
@@ -279,7 +274,6 @@ def tabu_run(
     target: float = math.inf,
 ) -> Found:
     """One tabu run of ``moves`` swaps from ``start``: (best sites, value, swaps made)."""
-    arrays = KernelArrays.of(csr, csc, weights)
     return _tabu(arrays, _Run(start, moves, seed), deadline=deadline, target=target)
 
 

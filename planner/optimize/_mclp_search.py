@@ -10,6 +10,7 @@ instance is, for this search as for branch-and-bound (see :data:`SPREAD_PER_SITE
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +25,7 @@ from planner.optimize._cover_search import (
 from planner.optimize._cover_tabu import (
     START_SHARE,
     Found,
+    KernelArrays,
     per_start_moves,
     population_search,
     tabu_run,
@@ -80,6 +82,15 @@ MAIN_CHILDREN_SHARE = 0.1
 SWAP_WORK = 1e9
 
 
+@dataclass(frozen=True, eq=False)
+class Head:
+    """The tabu run that opens the all-column search, and the kernel arrays it was made on
+    (the search goes on with them rather than building them again)."""
+
+    arrays: KernelArrays
+    found: Found
+
+
 def heuristic_selection(
     csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, p: int, *, deadline: float
 ) -> np.ndarray:
@@ -102,7 +113,7 @@ def improve(
     starts: list[np.ndarray] | None = None,
     work: float = 1.0,
     threads: int = 1,
-    head: Found | None = None,
+    head: Head | None = None,
     children_share: float = 1 - START_SHARE,
 ) -> np.ndarray:
     """Population search from ``selected`` and ``starts`` (default: perturbed copies of
@@ -131,9 +142,7 @@ def improve(
     if starts is None:
         starts = [perturbed(csr, csc, w, selected, rng=rng) for _ in range(room - 1)]
     return population_search(
-        csr,
-        csc,
-        w,
+        KernelArrays.of(csr, csc, w) if head is None else head.arrays,
         starts[: room - 1] if head is not None else [selected, *starts[: room - 1]],
         rng=rng,
         per_start=per_start_moves(moves, room),
@@ -141,7 +150,7 @@ def improve(
         deadline=deadline,
         target=target,
         threads=threads,
-        done=() if head is None else (head,),
+        done=() if head is None else (head.found,),
         polish=True,
     )
 
@@ -167,12 +176,13 @@ def head_run(
     *,
     seed: int,
     deadline: float,
-) -> Found:
+) -> Head:
     """The tabu run from greedy + swaps that opens the all-column search: :data:`HEAD_STARTS`
     starts' share of its swaps (at the base budget: it is made before the LP is known)."""
     p = selected.shape[0]
     moves = HEAD_STARTS * per_start_moves(*search_size(csr, p, work=1 - CORE_SHARE))
-    return tabu_run(csr, csc, w, selected, seed=seed, moves=moves, deadline=deadline)
+    arrays = KernelArrays.of(csr, csc, w)
+    return Head(arrays, tabu_run(arrays, selected, seed=seed, moves=moves, deadline=deadline))
 
 
 def lp_search(
@@ -181,7 +191,7 @@ def lp_search(
     w: np.ndarray,
     selected: np.ndarray,
     lp: HighsOutcome,
-    head: Found | None,
+    head: Head | None,
     *,
     rng: np.random.Generator,
     head_seed: int,
@@ -194,8 +204,8 @@ def lp_search(
     p = selected.shape[0]
     if head is None and with_head(csr, p):
         head = head_run(csr, csc, w, selected, seed=head_seed, deadline=deadline)
-    if head is not None and head[1] >= target - 1e-9 * max(1.0, target):
-        return head[0]
+    if head is not None and head.found[1] >= target - 1e-9 * max(1.0, target):
+        return head.found[0]
     n = csr.shape[1]
     x = None if lp.x is None else lp.x[:n]
     scale = search_scale(x, p)

@@ -23,9 +23,10 @@ from planner.optimize._cover_model import (
     remaining,
 )
 from planner.optimize._cover_search import coverage_counts, lagrangian_bound, reduce_rows
-from planner.optimize._cover_tabu import Found, new_seed
+from planner.optimize._cover_tabu import new_seed
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._mclp_search import (
+    Head,
     head_run,
     heuristic_selection,
     improve,
@@ -276,7 +277,7 @@ def _lp_and_head(
     head_seed: int,
     deadline: float,
     threads: int,
-) -> tuple[HighsOutcome | None, Found | None]:
+) -> tuple[HighsOutcome | None, Head | None]:
     """The LP relaxation and, with more than one thread, the first tabu run of the search
     (:func:`~planner.optimize._mclp_search.head_run`) made while HiGHS solves the LP in a
     background thread (``None`` otherwise: the search makes it later, from the same seed, when
