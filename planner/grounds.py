@@ -89,22 +89,10 @@ def city_ground(
 ) -> Ground:
     """Assemble the ground of a city plan from a loaded street network."""
     from planner.candidates import build_candidates
-    from planner.demand import DemandConfig, build_demand
-    from planner.regions import load_regions, region_of_admin1
+    from planner.regions import load_regions
 
     code = check_country(country) if country else guess_country(network.lon, network.lat)
-    # GeoNames places of the area's own country; outside the US and China, of any country.
-    place_country = country_at(network.lon, network.lat) if not country else code
-    demand = build_demand(
-        network,
-        config=demand_config or DemandConfig(),
-        country=place_country.upper() if place_country else None,
-    )
-    demand = dataclasses.replace(demand, region=region_of_admin1(code, demand.region.astype(str)))
-    if demand.demand.size == 0 or float(demand.demand.sum()) <= 0:
-        raise InputError(
-            f"area {network.name!r}: no demand found on its network; choose a larger area"
-        )
+    demand = _city_demand(network, code=code, country=country, demand_config=demand_config)
     candidates = build_candidates(network, demand, n_candidates=n_candidates, seed=seed)
     stations = _existing(existing, network) if existing else None
     regions_all = load_regions(code)
@@ -146,6 +134,28 @@ def city_ground(
         edges=network.edges,
         meta=meta,
     )
+
+
+def _city_demand(
+    network: RoadNetwork, *, code: str, country: str | None, demand_config: Any
+) -> DemandPoints:
+    """Demand points of a city network, each tagged with its region of country ``code``."""
+    from planner.demand import DemandConfig, build_demand
+    from planner.regions import region_of_admin1
+
+    # GeoNames places of the area's own country; outside the US and China, of any country.
+    place_country = country_at(network.lon, network.lat) if not country else code
+    demand = build_demand(
+        network,
+        config=demand_config or DemandConfig(),
+        country=place_country.upper() if place_country else None,
+    )
+    demand = dataclasses.replace(demand, region=region_of_admin1(code, demand.region.astype(str)))
+    if demand.demand.size == 0 or float(demand.demand.sum()) <= 0:
+        raise InputError(
+            f"area {network.name!r}: no demand found on its network; choose a larger area"
+        )
+    return demand
 
 
 def _area_ev_stock(regions: pd.DataFrame, demand: DemandPoints, population: float) -> float:

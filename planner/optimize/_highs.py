@@ -128,13 +128,13 @@ def solve(
         Solution, objective, proven bound and true model status.
     """
     started = time.perf_counter()
-    a = sp.csc_array(a)
-    a.sort_indices()
-    n_row, n_col = a.shape
     highs = _new_highs(time_limit_s=time_limit_s, seed=seed, mip_rel_gap=mip_rel_gap)
     is_mip = integer is not None and bool(np.any(integer))
     if not is_mip:
         highs.setOptionValue("solver", lp_solver)
+    a = sp.csc_array(a)
+    a.sort_indices()
+    n_row, n_col = a.shape
     integrality = np.asarray(integer, dtype=np.int32) if is_mip else np.zeros(n_col, dtype=np.int32)
     highs.passModel(
         int(n_col),
@@ -158,8 +158,24 @@ def solve(
     # start) does not have, below the optimum HiGHS proves without the start (9). The callers
     # keep their heuristic answer whenever HiGHS does not beat it.
     highs.run()
-    model_status = highs.getModelStatus()
-    name = str(model_status).split(".")[-1]
+    outcome = _outcome(highs, is_mip=is_mip, started=started)
+    logger.debug(
+        "HiGHS %s %dx%d nnz=%d: %s obj=%s bound=%s in %.2fs",
+        "MIP" if is_mip else "LP",
+        n_row,
+        n_col,
+        a.nnz,
+        outcome.status,
+        outcome.objective,
+        outcome.bound,
+        outcome.seconds,
+    )
+    return outcome
+
+
+def _outcome(highs: highspy.Highs, *, is_mip: bool, started: float) -> HighsOutcome:
+    """What a finished run of ``highs`` produced, with its true model status."""
+    name = str(highs.getModelStatus()).split(".")[-1]
     status = _STATUS.get(name, name.removeprefix("k").lower())
     info = highs.getInfo()
     has_solution = int(info.primal_solution_status) == 2
@@ -173,24 +189,12 @@ def solve(
         bound = float(info.mip_dual_bound)
     else:
         bound = objective if status == "optimal" else float("nan")
-    seconds = time.perf_counter() - started
-    logger.debug(
-        "HiGHS %s %dx%d nnz=%d: %s obj=%s bound=%s in %.2fs",
-        "MIP" if is_mip else "LP",
-        n_row,
-        n_col,
-        a.nnz,
-        status,
-        objective,
-        bound,
-        seconds,
-    )
     return HighsOutcome(
         x=x,
         objective=objective,
         bound=bound,
         status=status,
-        seconds=seconds,
+        seconds=time.perf_counter() - started,
         nodes=int(info.mip_node_count) if is_mip else 0,
         reduced_costs=duals,
     )

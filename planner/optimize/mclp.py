@@ -187,8 +187,7 @@ def _solve(
     # the LP bound, rounded down for integer weights: a search reaching it has a proven optimum
     target = math.inf if lp is None else _floor(lp.bound, integral)
     value = selection_value(csr, w, selected)
-    proven = math.isfinite(target) and value >= target - 1e-9 * max(1.0, target)
-    if proven:  # greedy + swaps already meet the bound
+    if math.isfinite(target) and value >= target - 1e-9 * max(1.0, target):
         logger.debug("greedy + swaps reach the LP bound %.6g", target)
     elif lp is not None:
         found = lp_search(
@@ -210,6 +209,36 @@ def _solve(
         selected = improve(
             csr, csc, w, selected, rng=rng, deadline=search_until, target=target, threads=threads
         )
+    return _settle(
+        csr,
+        csc,
+        w,
+        selected,
+        lp,
+        p=p,
+        method=method,
+        deadline=deadline,
+        seed=seed,
+        integral=integral,
+    )
+
+
+def _settle(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    selected: np.ndarray,
+    lp: HighsOutcome | None,
+    *,
+    p: int,
+    method: str,
+    deadline: float,
+    seed: int,
+    integral: bool,
+) -> tuple[np.ndarray, float, Method, str]:
+    """Certify the heuristic answer ``selected`` by the LP bound (or, without an LP, by the
+    large-instance bound); with ``method="auto"``, escalate to HiGHS branch-and-bound when it
+    is not proven optimal and the model is small."""
     value = selection_value(csr, w, selected)
     if lp is not None:
         bound = lp.bound
