@@ -5,10 +5,16 @@ population, AFDC 2023 battery-electric registrations, AFDC public ports where so
 ``data/cn_provinces.csv`` (31 mainland provinces: 2020 census population, NEV stock where a
 provincial figure is published, public chargers where sourced). Every figure carries its source.
 
-Chinese provinces without a published NEV stock get a *fallback*: the national NEV stock
-(``cn_nev_stock`` in ``data/policy_facts.csv``, 43.97 M, MPS 2026-01-26) minus the sourced
-provinces' stock, shared out by population. Such rows have ``ev_fallback=True`` and an
-``ev_source`` that starts with ``"fallback:"``; the national total is then exactly the MPS figure.
+Chinese provincial NEV stocks are published at different dates (2023-10 to 2025-06), while the
+national stock is that of 2025-12 (``cn_nev_stock`` in ``data/policy_facts.csv``, 43.97 M, MPS
+2026-01-26). A sourced figure is therefore brought to that date at the province's share of the
+national stock of its own month (``data/cn_nev_stock_national.csv``, the Ministry of Public
+Security's half-yearly and quarterly figures, interpolated linearly between months): Zhejiang's
+2.04 M of end-2023 is 10.0 % of 20.41 M, so 4.39 M of 43.97 M. The reported figure stays in
+``ev_stock_reported`` and its month in ``ev_year_reported``. Provinces without a published figure
+get a *fallback*: the national stock minus the sourced provinces' aligned stock, shared out by
+population. Such rows have ``ev_fallback=True`` and an ``ev_source`` that starts with
+``"fallback:"``; the national total is then exactly the MPS figure.
 
 Region codes: US postal codes (``"CA"``); for China the ISO 3166-2:CN suffix (``"SH"`` for
 Shanghai, ``"GD"`` for Guangdong). GeoNames admin-1 codes map onto them with
@@ -31,6 +37,7 @@ from planner.ground import REGION_COLUMNS
 logger = logging.getLogger(__name__)
 
 REGION_FILES = {"us": "us_states.csv", "cn": "cn_provinces.csv"}
+CN_NATIONAL_SERIES = "cn_nev_stock_national.csv"
 CN_FALLBACK_SOURCE = "fallback: population share of national NEV stock 43.97M (MPS 2026-01-26)"
 _PORT_COLUMNS = ("existing_public_ports", "existing_dc_ports", "existing_l2_ports")
 
@@ -115,31 +122,84 @@ def _check_table(table: pd.DataFrame, *, path: str) -> None:
 
 
 def _cn_ev_stock(table: pd.DataFrame) -> pd.DataFrame:
-    """Fill provinces without a sourced NEV stock with their population share of the rest.
+    """Bring sourced provincial NEV stocks to the national figure's month; fill the other
+    provinces with their population share of the rest.
 
-    The national stock minus the sourced provinces' stock is shared out over the other provinces
-    in proportion to population, rounded by largest remainders so the total is exact.
+    A sourced figure keeps its share of the national stock of its own month (see the module
+    docstring). The national stock minus the aligned sourced stock is shared out over the other
+    provinces in proportion to population; all rounded by largest remainders so the total is
+    exact.
     """
-    national = round(load_policy_facts()["cn_nev_stock"].value)
-    table = table.copy()
-    sourced = table["ev_stock"].ne("")
-    stock = np.zeros(len(table), dtype=np.int64)
-    stock[sourced.to_numpy()] = table.loc[sourced, "ev_stock"].astype(np.int64).to_numpy()
-    rest = national - int(stock.sum())
-    if rest < 0:
+    fact = load_policy_facts()["cn_nev_stock"]
+    national = round(fact.value)
+    series = _national_series()
+    if series.get(str(fact.year)) != national:
         raise DataError(
-            f"{REGION_FILES['cn']}: sourced provincial NEV stock {int(stock.sum())} exceeds the "
-            f"national stock {national}; check the table"
+            f"{CN_NATIONAL_SERIES}: its {fact.year} row should equal cn_nev_stock {national} of "
+            "policy_facts.csv; fix the shipped tables"
         )
-    fallback = ~sourced.to_numpy()
-    stock[fallback] = _largest_remainder(table["population"].to_numpy()[fallback], rest)
-    table["ev_stock"] = stock
-    table["ev_fallback"] = fallback
-    table.loc[fallback, "ev_source"] = (
+    table = table.copy()
+    sourced = table["ev_stock"].ne("").to_numpy()
+    reported = np.zeros(len(table))
+    reported[sourced] = table.loc[sourced, "ev_stock"].astype(np.int64).to_numpy()
+    months = table["ev_year"].to_numpy()
+    share = np.zeros(len(table))
+    for at in np.flatnonzero(sourced):
+        share[at] = reported[at] / _national_at(series, str(months[at]))
+    if share.sum() > 1.0:
+        raise DataError(
+            f"{REGION_FILES['cn']}: sourced provinces hold {share.sum():.1%} of the national NEV "
+            "stock of their months, more than all of it; check the table"
+        )
+    weights = np.where(sourced, share * national, 0.0)
+    rest = (1.0 - share.sum()) * national
+    weights[~sourced] = (
+        rest
+        * table["population"].to_numpy()[~sourced]
+        / max(float(table["population"].to_numpy()[~sourced].sum()), 1.0)
+    )
+    table["ev_stock_reported"] = np.where(sourced, reported, np.nan)
+    table["ev_year_reported"] = np.where(sourced, months, "")
+    table["ev_stock"] = _largest_remainder(weights, national)
+    table["ev_fallback"] = ~sourced
+    table.loc[~sourced, "ev_source"] = (
         CN_FALLBACK_SOURCE + "; remainder after the provinces with a sourced figure"
     )
-    table.loc[fallback, "ev_year"] = "2025-12"
+    table["ev_year"] = str(fact.year)
     return table
+
+
+def _national_series() -> dict[str, int]:
+    """China's national NEV stock by month (``"YYYY-MM"``), from the shipped series."""
+    path = data_path(CN_NATIONAL_SERIES)
+    series = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not {"month", "nev_stock", "source"} <= set(series.columns) or series.empty:
+        raise DataError(f"{path}: expected columns month, nev_stock, source; fix the shipped table")
+    if not (series["month"].str.fullmatch(r"\d{4}-\d\d").all() and series["source"].ne("").all()):
+        raise DataError(f"{path}: every row needs a YYYY-MM month and a source; fix the table")
+    return dict(zip(series["month"], series["nev_stock"].astype(np.int64), strict=True))
+
+
+def _national_at(series: dict[str, int], month: str) -> float:
+    """National NEV stock in ``month`` (``"YYYY-MM"``), linear between the series' months."""
+
+    def index(text: str) -> int:
+        year, mon = text.split("-")
+        return int(year) * 12 + int(mon) - 1
+
+    if not pd.Series([month]).str.fullmatch(r"\d{4}-\d\d").all():
+        raise DataError(
+            f"{REGION_FILES['cn']}: a sourced NEV stock has ev_year {month!r}; expected YYYY-MM"
+        )
+    at = np.array([index(m) for m in series])
+    values = np.array(list(series.values()), dtype=float)
+    order = np.argsort(at)
+    if not at[order[0]] <= index(month) <= at[order[-1]]:
+        raise DataError(
+            f"{REGION_FILES['cn']}: a sourced NEV stock of {month} lies outside the national "
+            f"series {CN_NATIONAL_SERIES} ({min(series)} to {max(series)}); extend the series"
+        )
+    return float(np.interp(index(month), at[order], values[order]))
 
 
 def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:

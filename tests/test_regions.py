@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from planner.errors import InputError
+from planner._data import data_path
+from planner.errors import DataError, InputError
 from planner.facts import load_policy_facts
 from planner.ground import REGION_COLUMNS
 from planner.regions import CN_FALLBACK_SOURCE, load_regions, region_of_admin1
@@ -62,20 +66,51 @@ def test_us_matches_shared_afdc_table(us: pd.DataFrame, shared_data) -> None:  #
     assert ours.sort_index().to_dict() == afdc.sort_index().to_dict()
 
 
+def _national_series() -> dict[str, float]:
+    table = pd.read_csv(data_path("cn_nev_stock_national.csv"), dtype={"month": str})
+    return dict(zip(table["month"], table["nev_stock"].astype(float), strict=True))
+
+
 def test_cn_totals_and_fallback(cn: pd.DataFrame) -> None:
     assert len(cn) == 31
     assert int(cn["population"].sum()) == 1_409_778_724  # 2020 census, 31 provinces
     national = load_policy_facts()["cn_nev_stock"].value
     assert int(cn["ev_stock"].sum()) == national
+    assert (cn["ev_year"] == "2025-12").all()
     by = cn.set_index("region")
-    assert by.loc["SH", "ev_stock"] == 1_510_000 and not by.loc["SH", "ev_fallback"]
-    assert by.loc["BJ", "ev_stock"] == 870_000 and not by.loc["BJ", "ev_fallback"]
-    assert by.loc["JS", "ev_stock"] == 2_092_300 and not by.loc["JS", "ev_fallback"]
-    assert by.loc["HI", "ev_stock"] == 464_200 and not by.loc["HI", "ev_fallback"]
+    reported = {
+        "SH": (1_510_000, "2024-12"),
+        "BJ": (870_000, "2024-06"),
+        "JS": (2_092_300, "2024-06"),
+        "HI": (464_200, "2025-06"),
+        "ZJ": (2_040_000, "2023-12"),
+        "AH": (544_000, "2023-10"),
+        "GX": (923_700, "2024-11"),
+    }
+    for region, (stock, month) in reported.items():
+        row = by.loc[region]
+        assert not row["ev_fallback"]
+        assert (row["ev_stock_reported"], row["ev_year_reported"]) == (stock, month)
     fallback = cn[cn["ev_fallback"]]
-    assert len(fallback) == 27 and "GD" in set(fallback["region"])
+    assert len(fallback) == 24 and "GD" in set(fallback["region"])
+    assert fallback["ev_stock_reported"].isna().all()
     assert fallback["ev_source"].str.startswith(CN_FALLBACK_SOURCE).all()
     assert not cn.loc[~cn["ev_fallback"], "ev_source"].str.startswith("fallback").any()
+
+
+def test_cn_sourced_stock_keeps_its_share_of_the_national_stock(cn: pd.DataFrame) -> None:
+    national = load_policy_facts()["cn_nev_stock"].value
+    series = _national_series()
+    stock = {str(region): float(value) for region, value in zip(cn["region"], cn["ev_stock"])}
+    # a month of the series: the share of that month's national stock, brought to 2025-12
+    assert abs(stock["ZJ"] - 2_040_000 / series["2023-12"] * national) <= 1.0
+    assert abs(stock["HI"] - 464_200 / series["2025-06"] * national) <= 1.0
+    # between two months (2024-11: five sixths of the way from 2024-06 to 2024-12)
+    nov = series["2024-06"] + 5 / 6 * (series["2024-12"] - series["2024-06"])
+    assert abs(stock["GX"] - 923_700 / nov * national) <= 1.0
+    # growth since the figure's month only raises a province's stock
+    sourced = cn[~cn["ev_fallback"]]
+    assert (sourced["ev_stock"] >= sourced["ev_stock_reported"]).all()
 
 
 def test_cn_fallback_is_population_share_of_the_remainder(cn: pd.DataFrame) -> None:
@@ -84,6 +119,28 @@ def test_cn_fallback_is_population_share_of_the_remainder(cn: pd.DataFrame) -> N
     fallback = cn[cn["ev_fallback"]]
     expected = (national - sourced) * fallback["population"] / fallback["population"].sum()
     assert np.all(np.abs(fallback["ev_stock"] - expected) <= 1.0)
+
+
+def test_cn_national_series_is_sourced_and_ends_at_the_national_fact() -> None:
+    table = pd.read_csv(data_path("cn_nev_stock_national.csv"), dtype={"month": str})
+    assert table["month"].is_monotonic_increasing
+    assert table["nev_stock"].is_monotonic_increasing
+    assert table["source"].str.contains("Ministry of Public Security").all()
+    fact = load_policy_facts()["cn_nev_stock"]
+    assert _national_series()[fact.year] == fact.value
+
+
+def test_cn_figure_outside_the_national_series_is_a_data_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("cn_provinces.csv", "cn_nev_stock_national.csv", "policy_facts.csv"):
+        shutil.copy(data_path(name), tmp_path / name)
+    table = pd.read_csv(tmp_path / "cn_provinces.csv", dtype=str, keep_default_na=False)
+    table.loc[table["region"] == "ZJ", "ev_year"] = "2021-12"
+    table.to_csv(tmp_path / "cn_provinces.csv", index=False)
+    monkeypatch.setenv("PLANNER_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="outside the national series"):
+        load_regions("cn")
 
 
 def test_cn_codes(cn: pd.DataFrame) -> None:
