@@ -157,7 +157,7 @@ def read_osm_xml(path: Path) -> OsmData:
         if isinstance(exc, DataError):
             raise
         raise DataError(f"OSM file {path}: cannot be read as OSM XML ({exc})") from None
-    return _osm_data(ids, lons, lats, ways, poi_nodes, poi_ways)
+    return _osm_data(path, ids, lons, lats, ways, poi_nodes, poi_ways)
 
 
 def read_osm_pbf(path: Path) -> OsmData:
@@ -190,7 +190,7 @@ def read_osm_pbf(path: Path) -> OsmData:
                 _add_way(obj.id, tags, [n.ref for n in obj.nodes], ways, poi_ways)
     except RuntimeError as exc:
         raise DataError(f"OSM file {path}: not a readable OSM PBF file ({exc})") from None
-    return _osm_data(ids, lons, lats, ways, poi_nodes, poi_ways)
+    return _osm_data(path, ids, lons, lats, ways, poi_nodes, poi_ways)
 
 
 def _add_way(
@@ -208,6 +208,7 @@ def _add_way(
 
 
 def _osm_data(
+    path: Path,
     ids: list[int],
     lons: list[float],
     lats: list[float],
@@ -216,11 +217,20 @@ def _osm_data(
     poi_ways: list[tuple[str, str, str, list[int]]],
 ) -> OsmData:
     node_id = np.asarray(ids, dtype=np.int64)
+    lon, lat = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"OSM file {path}: {int(bad.sum())} node(s) have coordinates outside WGS84 "
+            f"(lon -180..180, lat -90..90), e.g. node {node_id[first]} at lon {lon[first]}, "
+            f"lat {lat[first]}; the file is corrupt: re-export it"
+        )
     order = np.argsort(node_id, kind="stable")
     return OsmData(
         node_id[order],
-        np.asarray(lons, dtype=float)[order],
-        np.asarray(lats, dtype=float)[order],
+        lon[order],
+        lat[order],
         ways,
         poi_nodes,
         poi_ways,

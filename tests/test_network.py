@@ -213,6 +213,18 @@ def test_garbage_pbf_and_no_road(tmp_path: Path) -> None:
         load_network(paths_only)
 
 
+@pytest.mark.parametrize(("lat", "lon"), [("999", "-83"), ("40", "-183"), ("nan", "-83")])
+def test_node_outside_wgs84_is_a_data_error(tmp_path: Path, lat: str, lon: str) -> None:
+    bad = tmp_path / "bad.osm"
+    bad.write_text(
+        f'<osm><node id="1" lat="40" lon="-83"/><node id="2" lat="{lat}" lon="{lon}"/>'
+        '<way id="5"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way></osm>',
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError, match=r"1 node\(s\) have coordinates outside WGS84.*node 2"):
+        load_network(bad)
+
+
 def test_missing_share_threshold_is_an_option() -> None:
     with pytest.raises(DataError):
         network_from_osm(FIXTURES / "missing_refs.osm", max_missing_share=0.5)

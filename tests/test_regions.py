@@ -101,7 +101,10 @@ def test_cn_totals_and_fallback(cn: pd.DataFrame) -> None:
 def test_cn_sourced_stock_keeps_its_share_of_the_national_stock(cn: pd.DataFrame) -> None:
     national = load_policy_facts()["cn_nev_stock"].value
     series = _national_series()
-    stock = {str(region): float(value) for region, value in zip(cn["region"], cn["ev_stock"])}
+    stock = {
+        str(region): float(value)
+        for region, value in zip(cn["region"], cn["ev_stock"], strict=True)
+    }
     # a month of the series: the share of that month's national stock, brought to 2025-12
     assert abs(stock["ZJ"] - 2_040_000 / series["2023-12"] * national) <= 1.0
     assert abs(stock["HI"] - 464_200 / series["2025-06"] * national) <= 1.0
