@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from planner._atomic import write_json_atomic
-from planner.errors import DataError, InputError
+from planner.errors import DataError, DownloadError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -129,29 +129,45 @@ def fetch_osm(
 def _download(kind: QueryKind, query: Any, *, network_type: str) -> tuple[Any, pd.DataFrame]:
     """Run the osmnx queries (the only function here that touches the network)."""
     import osmnx as ox
-    from osmnx._errors import InsufficientResponseError
+    import requests  # osmnx's HTTP client
+    from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
 
     try:
-        if kind == "place":
-            graph = ox.graph_from_place(
-                query, network_type=network_type, simplify=False, retain_all=True
-            )
-        else:
-            graph = ox.graph_from_bbox(
-                tuple(query), network_type=network_type, simplify=False, retain_all=True
-            )
-    except (InsufficientResponseError, ValueError, TypeError) as exc:
-        raise DataError(
-            f"{kind} {query!r}: osmnx found no drivable road ({exc}); check the query"
+        try:
+            if kind == "place":
+                graph = ox.graph_from_place(
+                    query, network_type=network_type, simplify=False, retain_all=True
+                )
+            else:
+                graph = ox.graph_from_bbox(
+                    tuple(query), network_type=network_type, simplify=False, retain_all=True
+                )
+        except (InsufficientResponseError, ValueError, TypeError) as exc:
+            raise DataError(
+                f"{kind} {query!r}: osmnx found no drivable road ({exc}); check the query"
+            ) from None
+        try:
+            if kind == "place":
+                features = ox.features_from_place(query, tags=POI_TAGS)
+            else:
+                features = ox.features_from_bbox(tuple(query), tags=POI_TAGS)
+        except InsufficientResponseError:
+            features = None
+    except (requests.RequestException, ResponseStatusCodeError) as exc:
+        raise DownloadError(
+            f"{kind} {query!r}: OpenStreetMap could not be queried ({_reason(exc)}); check the "
+            "network connection, or plan from a local extract with --osm"
         ) from None
-    try:
-        if kind == "place":
-            features = ox.features_from_place(query, tags=POI_TAGS)
-        else:
-            features = ox.features_from_bbox(tuple(query), tags=POI_TAGS)
-    except InsufficientResponseError:
-        features = None
     return graph, features_to_pois(features)
+
+
+def _reason(exc: Exception) -> str:
+    """The gist of a download error, in a few words."""
+    text = " ".join(str(exc).split())
+    host = re.search(r"Failed to resolve '([^']+)'", text)
+    if host:
+        return f"cannot resolve {host[1]}: no network or DNS"
+    return f"{type(exc).__name__}: {text[:120]}"
 
 
 def features_to_pois(features: Any) -> pd.DataFrame:

@@ -22,6 +22,11 @@ class DataError(InputError):
     """An input data file that cannot be read or is inconsistent (for example a broken OSM file)."""
 
 
+class DownloadError(InputError):
+    """An online query (OpenStreetMap through osmnx) that could not be answered: no network,
+    a server error or a refused request. Nothing is cached; a local extract avoids it."""
+
+
 class OutputError(InputError):
     """An output location that cannot be written, or holds results not to be overwritten."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -181,9 +182,15 @@ def _read_table(path: Path) -> pd.DataFrame:
     import geopandas as gpd
 
     try:
-        gdf = gpd.read_file(path)
+        with warnings.catch_warnings(record=True) as caught:  # e.g. "more than one layer"
+            warnings.simplefilter("always")
+            gdf = gpd.read_file(path)
+        for warning in caught:
+            logger.warning("stations: %s: %s", path, " ".join(str(warning.message).split()))
     except Exception as exc:  # pyogrio raises its own DataSourceError and friends
         raise DataError(f"stations: {path} is not a readable CSV/GeoJSON ({exc})") from None
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+        return pd.DataFrame(gdf)  # a table without geometry (e.g. a spreadsheet): columns decide
     if len(gdf) and not (gdf.geom_type == "Point").all():
         raise DataError(f"stations: {path} holds non-point geometries; give station points")
     if gdf.crs is not None:

@@ -16,7 +16,7 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 
 from planner import _cache
-from planner.errors import DataError, InputError
+from planner.errors import DataError, DownloadError, InputError
 from planner.network import (
     RoadNetwork,
     load_network,
@@ -284,6 +284,24 @@ def test_cache_write_path_with_osmnx_offline(tmp_path: Path) -> None:
     assert entry.complete and not list(tmp_path.glob(".*tmp*"))
     net = network_from_place("Gridtown", cache_dir=tmp_path)
     assert sorted(net.pois["name"]) == sorted(pois["name"])
+
+
+def test_unreachable_server_is_a_download_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ox = pytest.importorskip("osmnx")
+    requests = pytest.importorskip("requests")
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise requests.ConnectionError(
+            "HTTPSConnectionPool(host='nominatim.openstreetmap.org', port=443): Max retries "
+            "(Caused by NameResolutionError(\"Failed to resolve 'nominatim.openstreetmap.org'\"))"
+        )
+
+    monkeypatch.setattr(ox, "graph_from_place", offline)
+    with pytest.raises(DownloadError, match=r"cannot resolve nominatim\.openstreetmap\.org.*--osm"):
+        network_from_place("Nowhere, Ohio", cache_dir=tmp_path)
+    assert not any(tmp_path.rglob("*.graphml"))  # nothing cached
 
 
 def test_load_network_rejects_other_types() -> None:

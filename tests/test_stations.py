@@ -160,3 +160,10 @@ def test_real_afdc_and_shenzhen_files(shared_data: Path) -> None:
         raw_sz["longitude"], raw_sz["latitude"], shenzhen["lon"], shenzhen["lat"]
     )
     assert 200.0 < np.median(shift_m) < 800.0
+
+
+def test_spreadsheet_without_coordinates_is_a_data_error(shared_data: Path) -> None:
+    # a table without geometry (pyogrio reads spreadsheets as plain tables): its columns decide
+    survey = shared_data / "stations" / "cn_shenzhen_swap_survey.xlsx"
+    with pytest.raises(DataError, match=r"lacks lon/lat .*has ID, District, Station Name"):
+        read_stations(survey)
