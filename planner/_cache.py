@@ -18,10 +18,12 @@ import json
 import logging
 import os
 import re
+import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -132,6 +134,8 @@ def _download(kind: QueryKind, query: Any, *, network_type: str) -> tuple[Any, p
     import requests  # osmnx's HTTP client
     from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
 
+    _resolve_host(ox.settings.nominatim_url if kind == "place" else "", kind, query)
+    _resolve_host(ox.settings.overpass_url, kind, query)
     try:
         try:
             if kind == "place":
@@ -159,6 +163,22 @@ def _download(kind: QueryKind, query: Any, *, network_type: str) -> tuple[Any, p
             "network connection, or plan from a local extract with --osm"
         ) from None
     return graph, features_to_pois(features)
+
+
+def _resolve_host(url: str, kind: QueryKind, query: Any) -> None:
+    """Fail at once when the host of ``url`` cannot be resolved (offline): osmnx would wait a
+    minute for Overpass's status before failing."""
+    host = urlsplit(url).hostname
+    if not host:
+        return
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        raise DownloadError(
+            f"{kind} {query!r}: OpenStreetMap could not be queried (cannot resolve {host}: no "
+            "network or DNS); check the network connection, or plan from a local extract with "
+            "--osm"
+        ) from None
 
 
 def _reason(exc: Exception) -> str:

@@ -58,6 +58,8 @@ class _Steps:
 
 
 def _check_input_file(path: Path | None, option: str) -> None:
+    if path is not None and Path(path).is_dir():
+        raise InputError(f"{option}: {path} is a folder, not a file; give a file")
     if path is not None and not Path(path).is_file():
         raise InputError(f"{option}: file {path} does not exist; give an existing file")
 

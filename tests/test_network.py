@@ -304,6 +304,17 @@ def test_unreachable_server_is_a_download_error(
     assert not any(tmp_path.rglob("*.graphml"))  # nothing cached
 
 
+def test_unresolvable_host_fails_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("osmnx")
+
+    def no_dns(*args: object, **kwargs: object) -> None:
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(_cache.socket, "getaddrinfo", no_dns)
+    with pytest.raises(DownloadError, match=r"cannot resolve overpass-api\.de"):
+        network_from_bbox((-83.01, 39.95, -83.0, 39.96), cache_dir=tmp_path)
+
+
 def test_load_network_rejects_other_types() -> None:
     with pytest.raises(InputError, match="source"):
         load_network(42)  # type: ignore[arg-type]
