@@ -40,6 +40,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    from planner.strategies.base import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a whole number 0 to {MAX_SEED}, got {text!r}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -66,7 +78,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     """Options every command shares."""
     p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument(
         "--offline-assets",
         action="store_true",
@@ -134,16 +146,19 @@ def _add_plan(sub: Any, names: str) -> None:
     )
     _ground_options(plan, country=False)
     plan.add_argument(
-        "--sites", type=_positive_int, default=25, help="number of new sites (coverage strategy)"
+        "--sites",
+        type=_positive_int,
+        help="number of new sites (coverage strategy; default 25, or the --scenario's)",
     )
     plan.add_argument(
-        "--radius-km", type=_positive_float, default=3.0, help="service radius, network km"
+        "--radius-km",
+        type=_positive_float,
+        help="service radius, network km (default 3, or the coverage --scenario's)",
     )
     plan.add_argument(
         "--model",
         choices=("mclp", "lscp", "pmedian"),
-        default="mclp",
-        help="coverage model of the coverage strategy (default mclp)",
+        help="coverage model of the coverage strategy (default mclp, or the --scenario's)",
     )
     plan.add_argument(
         "--strategy", default="coverage", help=f"strategy ({names}); default coverage"
@@ -203,7 +218,7 @@ def _add_demo(sub: Any) -> None:
         "--out", type=Path, default=Path("maps"), help="output folder (default maps/)"
     )
     demo.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--offline-assets", action="store_true")
     demo.add_argument("-v", "--verbose", action="count", default=0)
     demo.add_argument("-q", "--quiet", action="store_true")

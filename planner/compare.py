@@ -211,7 +211,7 @@ def run_comparison(
             )
         base = dict(load_scenario(scenarios[name])) if scenarios and name in scenarios else {}
         params: Any = params_from_mapping(spec.params_type, base, where=f"scenario ({name})")
-        plan = spec.run(ground, params, seed=seed)
+        plan = spec.plan(ground, params, seed=seed)
         if i == 0:
             reference = _budget(plan, same) if same != "none" else math.nan
         elif same != "none" and name in BUDGET_KNOBS and _budget(plan, same) > 0:
@@ -272,7 +272,7 @@ def _match_budget(
         params = params_from_mapping(
             spec.params_type, {**base, knob: value}, where=f"--same {same}"
         )
-        plan = spec.run(ground, params, seed=seed)
+        plan = spec.plan(ground, params, seed=seed)
         best = min(best, (abs(_budget(plan, same) - reference), plan, params), key=lambda t: t[0])
     miss, plan, params = best
     if reference > 0 and miss > _SAME_TOLERANCE * reference:

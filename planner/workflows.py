@@ -57,6 +57,10 @@ class _Steps:
         return round(time.perf_counter() - self._t0, 3)
 
 
+#: Radius of the within-radius figures of a non-coverage plan without ``--radius-km``.
+DEFAULT_RADIUS_KM = 3.0
+
+
 def _check_input_file(path: Path | None, option: str) -> None:
     if path is not None and Path(path).is_dir():
         raise InputError(f"{option}: {path} is a folder, not a file; give a file")
@@ -128,12 +132,19 @@ def cmd_plan(args: argparse.Namespace) -> None:
     _check_input_file(args.existing, "--existing")
     _check_input_file(args.config, "--config")
     _check_input_file(args.scenario, "--scenario")
-    overrides = (
-        {"sites": args.sites, "radius_km": args.radius_km, "model": args.model}
-        if args.strategy == "coverage"
-        else {}
+    given = {"sites": args.sites, "radius_km": args.radius_km, "model": args.model}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if args.strategy != "coverage" and overrides:
+        logger.warning(
+            "--%s only apply to the coverage strategy; ignored for %s",
+            ", --".join(k.replace("_", "-") for k in overrides),
+            args.strategy,
+        )
+    params = strategy_params(
+        args.strategy, args.scenario, overrides if args.strategy == "coverage" else {}
     )
-    params = strategy_params(args.strategy, args.scenario, overrides)
+    # the radius of the within-radius figures (and of the map's coverage rings)
+    radius_km = float(getattr(params, "radius_km", args.radius_km or DEFAULT_RADIUS_KM))
     out = prepare_out_dir(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite)
     steps = _Steps(5, quiet=args.quiet)
     with steps.step("loading network"):
@@ -141,9 +152,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
     with steps.step("demand and candidates"):
         ground = build_city_ground(args, network)
     with steps.step(f"planning ({args.strategy})"):
-        plan = get_strategy(args.strategy).run(ground, params, seed=args.seed)
+        plan = get_strategy(args.strategy).plan(ground, params, seed=args.seed)
     with steps.step("writing"):
-        plan.summary.update(_coverage_extras(plan, args.radius_km * 1000.0))
+        plan.summary.update(_coverage_extras(plan, radius_km * 1000.0))
         _finish_summary(plan, args, steps)
         write_plan(plan, out)
     with steps.step("map"):
@@ -152,7 +163,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
         m = city_map(
             plan,
             edges=ground.edges,
-            coverage_radius_m=args.radius_km * 1000.0 if args.strategy == "coverage" else None,
+            coverage_radius_m=radius_km * 1000.0 if args.strategy == "coverage" else None,
             offline_assets=args.offline_assets,
         )
         path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
@@ -221,7 +232,7 @@ def national_plan(
     with steps.step("national ground"):
         ground = national_ground(country, osm=getattr(args, "osm", None), seed=args.seed)
     with steps.step(f"planning ({name})"):
-        plan = get_strategy(name).run(ground, params, seed=args.seed)
+        plan = get_strategy(name).plan(ground, params, seed=args.seed)
     with steps.step("writing"):
         _finish_summary(plan, args, steps)
         write_plan(plan, out)

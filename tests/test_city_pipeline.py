@@ -145,3 +145,29 @@ def test_existing_stations_count_as_open(shared_data: Path, tmp_path: Path) -> N
     existing = [f for f in feats if f["properties"]["existing"]]
     assert len(existing) == 1 and existing[0]["properties"]["dc_ports"] == 2
     assert summary["existing_sites"] == 1 and summary["sites"] == 2
+
+
+def test_coverage_scenario_values_are_used_unless_a_flag_is_given(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    osm = shared_data / "osm" / "us_west_oakland.osm.bz2"
+    scenario = tmp_path / "cov.toml"
+    scenario.write_text('sites = 2\nradius_km = 0.4\nmodel = "pmedian"\n', encoding="utf-8")
+    from_file = _run_plan(osm, tmp_path / "a", "--scenario", str(scenario))
+    assert (from_file["params"]["sites"], from_file["params"]["radius_km"]) == (2, 0.4)
+    assert from_file["params"]["model"] == "pmedian" and from_file["sites"] == 2
+    flagged = _run_plan(osm, tmp_path / "b", "--scenario", str(scenario), "--sites", "3")
+    assert (flagged["params"]["sites"], flagged["params"]["radius_km"]) == (3, 0.4)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("sites = -1\n", encoding="utf-8")
+    assert (
+        main(
+            ["plan", "--osm", str(osm), "--scenario", str(bad), "--out", str(tmp_path / "c"), "-q"]
+        )
+        == 2
+    )
+
+
+def _run_plan(osm: Path, out: Path, *extra: str) -> dict:
+    assert main(["plan", "--osm", str(osm), "--out", str(out), "-q", *extra]) == 0
+    return json.loads((out / "summary.json").read_text())

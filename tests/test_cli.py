@@ -43,6 +43,8 @@ def _assert_one_line_error(code: int, err: str, *needles: str) -> None:
         (["--radius-km", "-1"], "--radius-km"),
         (["--radius-km", "nan"], "--radius-km"),
         (["--strategy", "nope"], "valid strategies"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", str(2**32)], "--seed"),
     ],
 )
 def test_bad_arguments(

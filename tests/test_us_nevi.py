@@ -482,3 +482,11 @@ def test_registered_spec() -> None:
     from planner.strategies import get_strategy
 
     assert get_strategy("us-nevi") is SPEC
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
+def test_seed_out_of_range_is_an_input_error(ground: Ground, seed: object) -> None:
+    from planner.strategies import run_strategy
+
+    with pytest.raises(InputError, match="seed: expected a whole number 0 to 4294967295"):
+        run_strategy("us-nevi", ground, seed=seed)  # type: ignore[arg-type]

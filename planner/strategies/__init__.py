@@ -48,7 +48,7 @@ def run_strategy(
 
     spec = get_strategy(name)
     p: Any = params_from_mapping(spec.params_type, dict(params or {}), where=f"scenario ({name})")
-    return spec.run(ground, p, seed=seed)
+    return spec.plan(ground, p, seed=seed)
 
 
 __all__ = ["STRATEGIES", "Plan", "StrategySpec", "get_strategy", "run_strategy", "strategy_names"]

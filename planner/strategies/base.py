@@ -6,9 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from planner.errors import InputError, describe
 from planner.ground import Ground
+
+#: Largest seed numpy and scikit-learn take.
+MAX_SEED = 2**32 - 1
 
 # Columns every strategy's ``Plan.sites`` carries (more are allowed and are exported too).
 SITE_COLUMNS = (
@@ -72,3 +77,17 @@ class StrategySpec:
     params_type: type
     run: StrategyFn
     has_cost_model: bool
+
+    def plan(self, ground: Ground, params: Any, *, seed: int = 0) -> Plan:
+        """Run the strategy after checking ``seed`` (0 to 2**32 - 1, as numpy and
+        scikit-learn take it)."""
+        if (
+            isinstance(seed, bool)
+            or not isinstance(seed, int | np.integer)
+            or not (0 <= int(seed) <= MAX_SEED)
+        ):
+            raise InputError(
+                f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; "
+                "pass e.g. seed=0"
+            )
+        return self.run(ground, params, seed=int(seed))
