@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,28 @@ def prepare_out_dir(out: str | Path, *, products: Iterable[str], overwrite: bool
     finally:
         probe.unlink(missing_ok=True)
     return out
+
+
+@contextlib.contextmanager
+def output_folder(out: str | Path, *, products: Iterable[str], overwrite: bool) -> Iterator[Path]:
+    """:func:`prepare_out_dir`, then the block that fills the folder; a folder this call created
+    is removed again when the block fails before writing anything into it."""
+    created = not Path(out).exists()
+    folder = prepare_out_dir(out, products=products, overwrite=overwrite)
+    try:
+        yield folder
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        raise
+
+
+def remove_stale(out: Path, *, products: Iterable[str], written: Iterable[str]) -> list[str]:
+    """Delete the ``products`` in ``out`` that this run did not write (left by an earlier run
+    that ``--overwrite`` replaced), so the folder holds one run's results; return their names."""
+    keep = set(written)
+    stale = sorted(p for p in products if p not in keep and (out / p).is_file())
+    for name in stale:
+        (out / name).unlink()
+    return stale

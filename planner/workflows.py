@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from planner import ATTRIBUTION
-from planner._atomic import prepare_out_dir, write_json_atomic
+from planner._atomic import output_folder, prepare_out_dir, remove_stale, write_json_atomic
 from planner.errors import InputError
 from planner.export import PLAN_PRODUCTS, write_csv, write_plan
 from planner.ground import Ground
@@ -145,7 +145,18 @@ def cmd_plan(args: argparse.Namespace) -> None:
     )
     # the radius of the within-radius figures (and of the map's coverage rings)
     radius_km = float(getattr(params, "radius_km", args.radius_km or DEFAULT_RADIUS_KM))
-    out = prepare_out_dir(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite)
+    with output_folder(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite) as out:
+        plan, path, total = _city_plan(args, params, out, radius_km=radius_km)
+    _report(out, plan, path, total)
+
+
+def _city_plan(
+    args: argparse.Namespace, params: Any, out: Path, *, radius_km: float
+) -> tuple[Plan, Path, float]:
+    """Load the network, build the ground, run the strategy and write its files and map."""
+    from planner.maps import city_map, write_map
+    from planner.strategies import get_strategy
+
     steps = _Steps(5, quiet=args.quiet)
     with steps.step("loading network"):
         network = load_city_network(args)
@@ -156,10 +167,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
     with steps.step("writing"):
         plan.summary.update(_coverage_extras(plan, radius_km * 1000.0))
         _finish_summary(plan, args, steps)
-        write_plan(plan, out)
+        written = write_plan(plan, out)
     with steps.step("map"):
-        from planner.maps import city_map, write_map
-
         m = city_map(
             plan,
             edges=ground.edges,
@@ -167,8 +176,14 @@ def cmd_plan(args: argparse.Namespace) -> None:
             offline_assets=args.offline_assets,
         )
         path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
-    total = steps.close()
-    _report(out, plan, path, total)
+    _drop_stale(out, {*written, "map.html"})
+    return plan, path, steps.close()
+
+
+def _drop_stale(out: Path, written: set[str]) -> None:
+    stale = remove_stale(out, products=PLAN_PRODUCTS, written=written)
+    if stale:
+        logger.info("removed %s of an earlier run from %s", ", ".join(stale), out)
 
 
 def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None:
@@ -215,8 +230,8 @@ def cmd_national(args: argparse.Namespace) -> None:
     _check_input_file(args.scenario, "--scenario")
     _check_input_file(args.osm, "--osm")
     params = strategy_params(name, args.scenario)
-    out = prepare_out_dir(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite)
-    plan, path, total = national_plan(country, name, params, out, args)
+    with output_folder(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite) as out:
+        plan, path, total = national_plan(country, name, params, out, args)
     _report(out, plan, path, total)
 
 
@@ -235,7 +250,7 @@ def national_plan(
         plan = get_strategy(name).plan(ground, params, seed=args.seed)
     with steps.step("writing"):
         _finish_summary(plan, args, steps)
-        write_plan(plan, out)
+        written = write_plan(plan, out)
     with steps.step("map"):
         path = write_map(
             national_map(plan, offline_assets=args.offline_assets),
@@ -244,6 +259,7 @@ def national_plan(
         )
     plan.summary["map_html_bytes"] = path.stat().st_size
     write_json_atomic(out / "summary.json", plan.summary)
+    _drop_stale(out, {*written, "map.html"})
     return plan, path, steps.close()
 
 
@@ -279,19 +295,27 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
     names = parse_strategies(args.strategies)
     scenarios = _scenario_files(args.scenario)
+    unknown = sorted(set(scenarios) - set(names))
+    if unknown:
+        raise InputError(
+            f"--scenario: {', '.join(map(repr, unknown))} is not one of --strategies "
+            f"({', '.join(names)}); give NAME=FILE with NAME among them"
+        )
     _check_input_file(args.osm, "--osm")
     _check_input_file(args.existing, "--existing")
     _check_input_file(args.config, "--config")
     run_comparison_check_same(names, args.same)
     products = (*COMPARE_PRODUCTS, *names)
-    out = prepare_out_dir(args.out, products=products, overwrite=args.overwrite)
-    steps = _Steps(3, quiet=args.quiet)
-    with steps.step("ground"):
-        ground = _compare_ground(args)
-    with steps.step("planning"):
-        result = run_comparison(ground, names, same=args.same, scenarios=scenarios, seed=args.seed)
-    with steps.step("writing"):
-        paths = write_comparison(result, out, offline_assets=args.offline_assets)
+    with output_folder(args.out, products=products, overwrite=args.overwrite) as out:
+        steps = _Steps(3, quiet=args.quiet)
+        with steps.step("ground"):
+            ground = _compare_ground(args)
+        with steps.step("planning"):
+            result = run_comparison(
+                ground, names, same=args.same, scenarios=scenarios, seed=args.seed
+            )
+        with steps.step("writing"):
+            paths = write_comparison(result, out, offline_assets=args.offline_assets)
     print(
         f"planner: compared {', '.join(names)} on {ground.name} -> {paths['compare.html']} "
         f"({paths['compare.html'].stat().st_size / 1e6:.1f} MB), {paths['report.html'].name}"

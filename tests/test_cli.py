@@ -114,6 +114,38 @@ def test_out_holding_results_is_refused(capsys: pytest.CaptureFixture[str], tmp_
     assert (out / "sites.geojson").read_text() == "precious"
 
 
+def test_failed_run_leaves_no_empty_out_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    osm = tmp_path / "x.osm"
+    osm.write_text(FOOTWAY_ONLY)  # no drivable road: fails after --out was prepared
+    out = tmp_path / "new" / "o"
+    code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(out)])
+    _assert_one_line_error(code, err, "no drivable road")
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(kept)])
+    assert code == 2 and (kept / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_removes_stale_products_only(tmp_path: Path) -> None:
+    from planner._atomic import remove_stale
+
+    out = tmp_path / "o"
+    out.mkdir()
+    for name in ("sites.geojson", "corridors.geojson", "regions.csv", "notes.txt"):
+        (out / name).write_text("old")
+    stale = remove_stale(
+        out,
+        products=("sites.geojson", "corridors.geojson", "regions.csv"),
+        written={"sites.geojson"},
+    )
+    assert stale == ["corridors.geojson", "regions.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "sites.geojson"]
+
+
 def test_national_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, err = _run(capsys, ["national", "--country", "fr", "--out", str(tmp_path / "o")])
     _assert_one_line_error(code, err, "country")
@@ -158,6 +190,13 @@ def test_compare_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
         ],
     )
     _assert_one_line_error(code, err, "cost model")
+    scenario = tmp_path / "nevi.toml"
+    scenario.write_text("dc_share = 0.2\n")
+    code, err = _run(
+        capsys,
+        ["compare", "--country", "us", "--scenario", f"nope={scenario}", "--out", out],
+    )
+    _assert_one_line_error(code, err, "'nope' is not one of --strategies")
 
 
 def test_console_script_exit_status(tmp_path: Path) -> None:

@@ -490,3 +490,10 @@ def test_seed_out_of_range_is_an_input_error(ground: Ground, seed: object) -> No
 
     with pytest.raises(InputError, match="seed: expected a whole number 0 to 4294967295"):
         run_strategy("us-nevi", ground, seed=seed)  # type: ignore[arg-type]
+
+
+def test_absurd_port_target_is_an_input_error_not_an_allocation(ground: Ground) -> None:
+    from planner.strategies import run_strategy
+
+    with pytest.raises(InputError, match=r"sites, more than 1,000,000.*national_target_ports"):
+        run_strategy("us-nevi", ground, {"national_target_ports": 10**12})

@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 _MINIBATCH_MIN_POINTS = 50_000  # MiniBatchKMeans from this many points (and >= 20 per cluster)
 _LEAF_CLUSTERS = 300  # more clusters than this are found in two levels (see _cluster)
+#: Community sites a plan may hold: far above any real target (a guard against absurd inputs,
+#: e.g. national_target_ports = 1e12, which would otherwise exhaust memory).
+MAX_COMMUNITY_SITES = 1_000_000
 
 
 # --- site tables ----------------------------------------------------------------------------------
@@ -259,6 +262,12 @@ def community_sites_for_region(
     weight = weight if weight.sum() > 0 else np.ones(nodes.size)
     nodes, weight = nodes[weight > 0], weight[weight > 0]
     n_sites = math.ceil(ports / ports_per_site)
+    if n_sites > MAX_COMMUNITY_SITES:
+        raise InputError(
+            f"community charging: {ports} ports at {ports_per_site} a site would take {n_sites} "
+            f"sites, more than {MAX_COMMUNITY_SITES:,} (the US 500k goal takes about 71,000); "
+            "lower national_target_ports or target_ports, or raise the ports per site"
+        )
     if n_sites >= nodes.size:
         per_node = apportion(n_sites, weight, minimum=1)
         served = np.repeat(weight / per_node, per_node)

@@ -58,6 +58,10 @@ EXTRA_COLUMNS = ("dc_piles", "ac_piles", "capacity_swaps_day", "assigned_swaps_d
 KINDS = ("pile_station", "service_area", "swap_station")
 
 
+#: Largest average daily distance per car accepted, km.
+MAX_DAILY_DISTANCE_KM = 2_000.0
+
+
 @dataclass(frozen=True)
 class ChinaPileSwapParams:
     """Parameters of the China pile-plus-swap strategy (units in the names).
@@ -125,6 +129,13 @@ class ChinaPileSwapParams:
                 low_open=True,
                 fix=f"give {name} a positive value",
             )
+        # a car cannot average more (24 h at 80 km/h); larger values only blow up swap demand
+        check_range(
+            "daily_distance_km",
+            self.daily_distance_km,
+            high=MAX_DAILY_DISTANCE_KM,
+            fix="give an average daily distance per car (51.8 km in China)",
+        )
         shares = (
             "dc_share",
             "nev_traffic_share",
