@@ -172,7 +172,9 @@ def read_osm_pbf(path: Path) -> OsmData:
     poi_ways: list[tuple[str, str, str, list[int]]] = []
     try:
         obj: Any
-        for obj in osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY):
+        # the format is given: libosmium would pick it by the extension (a PBF named .osm)
+        source = osmium.io.File(str(path), "pbf")
+        for obj in osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY):
             if obj.is_node():
                 loc = obj.location
                 if not loc.valid():

@@ -315,7 +315,16 @@ def _corridor_network(code: str, osm: str | Path | None) -> Any:
     path = Path(osm)
     if not path.is_file():
         raise InputError(f"--osm: file {path} does not exist; give a country-wide .osm.pbf")
-    return corridor_network_from_pbf(path, country=code)
+    cnet = corridor_network_from_pbf(path, country=code)
+    found = country_at(cnet.node_lon, cnet.node_lat)
+    if found != code:
+        where = "another country" if found is None else f"country {found!r}"
+        raise InputError(
+            f"--osm: the motorways of {path} centre at lon {np.median(cnet.node_lon):.2f}, "
+            f"lat {np.median(cnet.node_lat):.2f}, in {where}, not in {code!r}; give a "
+            f"country-wide .osm.pbf of {code!r} or pass --country {found or code}"
+        )
+    return cnet
 
 
 def _corridor_flows(cnet: Any, demand: DemandPoints) -> sp.csr_array:

@@ -210,3 +210,11 @@ def test_country_outside_us_and_china_must_be_given(tmp_path: Path) -> None:
         )
     with pytest.raises(InputError, match="country: could not infer"):
         corridor_network_from_pbf(path)
+
+
+def test_pbf_of_another_country_is_refused(shared_data: Path) -> None:
+    from planner.errors import InputError
+    from planner.grounds import national_ground
+
+    with pytest.raises(InputError, match=r"in country 'us', not in 'cn'.*--country us"):
+        national_ground("cn", osm=shared_data / "osm" / "us_bangor_me.osm.pbf")

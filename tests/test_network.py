@@ -370,3 +370,10 @@ def test_online_place_query(tmp_path: Path) -> None:
     assert (
         network_from_place("Piedmont, California, USA", cache_dir=tmp_path).n_nodes == net.n_nodes
     )
+
+
+def test_pbf_named_osm_is_read_as_pbf(shared_data: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "felton.osm"  # libosmium would take the extension for XML
+    shutil.copy(shared_data / "osm" / "us_felton_ca.osm.pbf", renamed)
+    original = load_network(shared_data / "osm" / "us_felton_ca.osm.pbf")
+    assert load_network(renamed).n_nodes == original.n_nodes > 100
