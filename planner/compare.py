@@ -216,9 +216,32 @@ def run_comparison(
             reference = _budget(plan, same) if same != "none" else math.nan
         elif same != "none" and name in BUDGET_KNOBS and _budget(plan, same) > 0:
             plan, params = _match_budget(ground, spec, base, plan, reference, same, seed)
+        elif same != "none":
+            logger.warning(
+                "--same %s: %s has no size parameter to scale; its %s stay %s against the "
+                "reference %s",
+                same,
+                name,
+                same,
+                f"{_budget(plan, same):,.0f}",
+                f"{reference:,.0f}",
+            )
         plans.append(plan)
         used[name] = dataclasses.asdict(params)
-    return Comparison(tuple(plans), metrics_table(plans), used, same)
+    metrics = metrics_table(plans)
+    if same != "none":
+        metrics = _with_budget_columns(metrics, plans, same, reference)
+    return Comparison(tuple(plans), metrics, used, same)
+
+
+def _with_budget_columns(
+    metrics: pd.DataFrame, plans: Sequence[Plan], same: str, reference: float
+) -> pd.DataFrame:
+    """``budget_<same>`` of each plan and its gap to the first plan's, in % (so a budget that
+    could not be matched shows in the metrics and the report, not only in a log line)."""
+    budgets = np.array([_budget(plan, same) for plan in plans])
+    gap = 100 * (budgets - reference) / reference if reference > 0 else np.full(len(plans), np.nan)
+    return metrics.assign(**{f"budget_{same}": budgets, f"budget_{same}_gap_pct": np.round(gap, 2)})
 
 
 def _match_budget(

@@ -114,12 +114,14 @@ def snap_stations(
     )
     node, dist = snap_to_nodes(network, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     keep = dist <= max_dist_m
-    logger.info(
-        "stations: %d of %d within %.0f m of network %s",
+    log = logger.warning if len(frame) and not keep.any() else logger.info
+    log(
+        "stations: %d of %d within %.0f m of network %s%s",
         int(keep.sum()),
         len(frame),
         max_dist_m,
         network.name,
+        "" if keep.any() else " (none: is the file of another area?)",
     )
     sub = frame[keep]
     return ExistingStations(
@@ -222,6 +224,8 @@ def _from_generic(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     if "ac_ports" not in frame.columns and "EV Level2 EVSE Num" in frame.columns:
         frame["ac_ports"] = frame["EV Level2 EVSE Num"]
     missing = [c for c in ("lon", "lat") if c not in frame.columns]
+    if raw.empty and not missing:
+        raise DataError(f"stations: {path} holds no station; give a file with stations")
     if missing or not {"dc_ports", "ac_ports"} & set(frame.columns):
         raise DataError(
             f"stations: {path} is neither an AFDC nor a Shenzhen file and lacks lon/lat or "

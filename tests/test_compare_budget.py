@@ -49,3 +49,12 @@ def test_stops_at_a_floor_and_keeps_the_nearest() -> None:
     plan, _ = compare._match_budget(None, spec, {}, first, 59.0, "ports", 0)  # type: ignore[arg-type]
     assert compare._budget(plan, "ports") == 180
     assert len(runs) <= 3  # one move down shows the budget no longer changes
+
+
+def test_budget_columns_show_the_gap_to_the_reference() -> None:
+    spec = _spec(floor=0, runs=[])
+    plans = [spec.run(None, FakeParams(target=t)) for t in (200, 200, 150)]
+    named = pd.DataFrame({"strategy": ["a", "b", "c"]})
+    metrics = compare._with_budget_columns(named, plans, "ports", reference=200.0)
+    assert metrics["budget_ports"].tolist() == [200.0, 200.0, 150.0]
+    assert metrics["budget_ports_gap_pct"].tolist() == [0.0, 0.0, -25.0]

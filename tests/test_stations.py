@@ -128,6 +128,10 @@ def test_bad_station_files(tmp_path: Path) -> None:
         read_stations(negative)
     with pytest.raises(InputError, match="datum"):
         read_stations(odd, datum="bd09")  # type: ignore[arg-type]
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with pytest.raises(DataError, match="holds no station"):
+        read_stations(empty)
 
 
 def test_snap_stations_to_the_grid(grid: RoadNetwork) -> None:
