@@ -16,12 +16,13 @@ from planner.errors import InputError
 T = TypeVar("T")
 
 
-def load_scenario(path: str | Path) -> dict[str, Any]:
-    """Read a scenario file (``.toml`` or ``.json``) into a dict; raise :class:`InputError`."""
+def load_scenario(path: str | Path, *, option: str = "--scenario") -> dict[str, Any]:
+    """Read a scenario or configuration file (``.toml`` or ``.json``) into a dict; raise
+    :class:`InputError` naming ``option``, the command-line option that gave it."""
     path = Path(path)
     if not path.is_file():
         raise InputError(
-            f"--config/--scenario: file {path} does not exist; give an existing TOML or JSON file"
+            f"{option}: file {path} does not exist; give an existing TOML or JSON file"
         )
     try:
         raw = path.read_bytes()
@@ -31,11 +32,11 @@ def load_scenario(path: str | Path) -> dict[str, Any]:
             data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputError(
-            f"scenario file {path}: not valid {path.suffix or 'TOML'} ({exc})"
+            f"{option}: file {path} is not valid {path.suffix or 'TOML'} ({exc})"
         ) from None
     if not isinstance(data, dict):
         raise InputError(
-            f"scenario file {path}: expected a table of keys, got {type(data).__name__}"
+            f"{option}: file {path} holds a {type(data).__name__}; expected a table of keys"
         )
     return data
 

@@ -86,7 +86,9 @@ def build_city_ground(args: argparse.Namespace, network: Any) -> Ground:
 
     config = (
         params_from_mapping(
-            DemandConfig, load_scenario(args.config), where=f"--config {args.config}"
+            DemandConfig,
+            load_scenario(args.config, option="--config"),
+            where=f"--config {args.config}",
         )
         if args.config
         else DemandConfig()
