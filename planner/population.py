@@ -11,8 +11,8 @@ Pipeline of :func:`population_grid`:
    about 250 km2 (edge ~9.9 km), so a place's people spread over ~25 km.
 3. :func:`fit_to_regions`: each region's cells are matched to the region's official population
    (:func:`planner.regions.load_regions`: 2020 censuses). People not in listed places (rural,
-   unlisted towns) are spread evenly over the region's settled cells; a surplus left by GeoNames
-   duplicates is scaled away.
+   unlisted towns) are spread evenly over the region's settled cells, except small isolated
+   clusters of cells (:func:`rural_rows`); a surplus left by GeoNames duplicates is scaled away.
 
 Population is conserved: the grid's total equals the sum of the places (``rescale=False``) or the
 sum of the official populations (``rescale=True``, each region's cells summing to its own figure).
@@ -38,6 +38,9 @@ from planner.regions import check_region_country, load_regions, region_of_admin1
 logger = logging.getLogger(__name__)
 
 GRID_COLUMNS = ("h3", "lon", "lat", "population", "region")
+#: See :func:`rural_rows`: isolated clusters of settled cells whose places hold less than this
+#: share of their region's place population take no rural people.
+RURAL_MIN_CLUSTER_SHARE = 0.001
 DEFAULT_KERNEL = (0.5, 0.5)
 
 
@@ -143,8 +146,54 @@ def fit_to_regions(grid: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
     population = grid["population"].to_numpy(dtype=float) * region.map(factor).fillna(1.0).to_numpy(
         dtype=float
     )
-    population += region.map(deficit / rows.reindex(known)).fillna(0.0).to_numpy(dtype=float)
+    rural = rural_rows(grid)
+    rows = pd.Series(rural, index=grid.index).groupby(region).sum().astype(float)
+    per_row = region.map(deficit / rows.reindex(known)).fillna(0.0).to_numpy(dtype=float)
+    population += np.where(rural, per_row, 0.0)
     return grid.assign(population=population)
+
+
+def rural_rows(grid: pd.DataFrame) -> np.ndarray:
+    """Rows that take a share of their region's people outside listed places.
+
+    Every row, except those of a small isolated cluster: a group of H3-adjacent cells of one
+    region whose places hold less than :data:`RURAL_MIN_CLUSTER_SHARE` of the region's (Sansha,
+    1,443 people on the Paracel Islands, would otherwise get as many rural people per cell as
+    Hainan island). A region left without any such row keeps all of its rows. Without valid H3
+    ids in ``grid["h3"]``, every row.
+    """
+    n = len(grid)
+    if "h3" not in grid.columns or n == 0:
+        return np.ones(n, dtype=bool)
+    cells = grid["h3"].astype(str).to_numpy()
+    if not all(h3.is_valid_cell(c) for c in cells):
+        return np.ones(n, dtype=bool)
+    regions = grid["region"].astype(str).to_numpy()
+    population = grid["population"].to_numpy(dtype=float)
+    keep = np.ones(n, dtype=bool)
+    for code in np.unique(regions):
+        rows = np.flatnonzero(regions == code)
+        label = _clusters(cells[rows])
+        mass = np.bincount(label, weights=population[rows])
+        small = mass < RURAL_MIN_CLUSTER_SHARE * max(float(mass.sum()), 1e-300)
+        if not small.all():
+            keep[rows[small[label]]] = False
+    return keep
+
+
+def _clusters(cells: np.ndarray) -> np.ndarray:
+    """Connected-component label of each H3 cell (neighbours: ring 1), ``0..k-1``."""
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    at = {c: i for i, c in enumerate(cells)}
+    pairs = [
+        (i, at[other]) for i, c in enumerate(cells) for other in h3.grid_ring(c, 1) if other in at
+    ]
+    u = np.array([a for a, _ in pairs], dtype=np.int64)
+    v = np.array([b for _, b in pairs], dtype=np.int64)
+    graph = coo_array((np.ones(u.size), (u, v)), shape=(len(cells), len(cells)))
+    return connected_components(graph, directed=False)[1]
 
 
 def spread_to_h3(

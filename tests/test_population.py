@@ -135,6 +135,34 @@ def test_fit_to_regions_known_answer() -> None:
         fit_to_regions(grid.drop(columns="population"), regions)
 
 
+def test_isolated_small_cluster_takes_no_rural_people() -> None:
+    import h3
+
+    main = h3.latlng_to_cell(20.0, 110.3, 5)  # a town on Hainan island
+    island = h3.latlng_to_cell(16.83, 112.34, 5)  # Sansha, 350 km away
+    cells = [main, *h3.grid_ring(main, 1), island]
+    grid = pd.DataFrame(
+        {
+            "h3": cells,
+            "region": "HI",
+            "population": [1_000_000.0] + [100_000.0] * 6 + [1_443.0],
+        }
+    )
+    regions = pd.DataFrame({"region": ["HI"], "population": [2_001_443]})
+    fit = fit_to_regions(grid, regions)
+    # the 400,000 people outside places go evenly to the seven connected cells only
+    assert fit["population"].iloc[-1] == pytest.approx(1_443.0)
+    assert fit["population"].iloc[:-1].tolist() == pytest.approx(
+        [1_000_000.0 + 400_000 / 7] + [100_000.0 + 400_000 / 7] * 6
+    )
+    assert fit["population"].sum() == pytest.approx(2_001_443)
+
+
+def test_cn_grid_puts_no_rural_people_on_the_paracel_islands(cn_grid: pd.DataFrame) -> None:
+    paracel = cn_grid[cn_grid["lon"].between(111.0, 113.0) & cn_grid["lat"].between(15.5, 17.5)]
+    assert 0 < paracel["population"].sum() < 2_000  # Sansha: 1,443 in GeoNames
+
+
 @pytest.fixture(scope="module")
 def cn_raw() -> pd.DataFrame:
     return load_places(["CN"], min_population=1000)
