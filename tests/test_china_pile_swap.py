@@ -484,6 +484,7 @@ def test_registered_spec() -> None:
         ("service_area_spacing_km", 0.0),
         ("target_piles", -1),
         ("daily_distance_km", 1e12),
+        ("target_piles", 10**12),
     ],
 )
 def test_bad_params_raise_naming_the_key(key: str, value: float) -> None:

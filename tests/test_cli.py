@@ -239,3 +239,12 @@ def test_china_bad_parameters(
     code, err = _run(capsys, [*argv, "--out", str(tmp_path / "o")])
     _assert_one_line_error(code, err, needle)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.parametrize("ports", [0, 10**12, True])
+def test_grid_baseline_ports_per_site_bounds(ports: object) -> None:
+    from planner.errors import InputError
+    from planner.strategies.grid_baseline import GridBaselineParams
+
+    with pytest.raises(InputError, match="ports_per_site: expected a whole number from 1"):
+        GridBaselineParams(ports_per_site=ports)  # type: ignore[arg-type]

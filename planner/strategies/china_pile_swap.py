@@ -60,6 +60,8 @@ KINDS = ("pile_station", "service_area", "swap_station")
 
 #: Largest average daily distance per car accepted, km.
 MAX_DAILY_DISTANCE_KM = 2_000.0
+#: Largest explicit pile count accepted (a guard against absurd inputs).
+MAX_TARGET_PILES = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,11 @@ class ChinaPileSwapParams:
         _check_int("expressway_swap_top_corridors", self.expressway_swap_top_corridors, low=0)
         if self.target_piles is not None:
             _check_int("target_piles", self.target_piles, low=0)
+            if self.target_piles > MAX_TARGET_PILES:
+                raise InputError(
+                    f"target_piles: expected at most {MAX_TARGET_PILES:,} (China had 4.7 M public "
+                    f"piles at the end of 2025), got {self.target_piles!r}"
+                )
         if self.swap_method not in ("auto", "exact", "heuristic"):
             raise InputError(
                 f"swap_method: expected 'auto', 'exact' or 'heuristic', got {self.swap_method!r}"

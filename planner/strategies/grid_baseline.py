@@ -36,9 +36,10 @@ class GridBaselineParams:
         check_range("spacing_km", self.spacing_km, low=0.0, low_open=True)
         check_range("min_cell_share", self.min_cell_share, low=0.0, high=1.0)
         check_range("power_kw", self.power_kw, low=0.0, low_open=True)
-        if isinstance(self.ports_per_site, bool) or self.ports_per_site < 1:
+        if isinstance(self.ports_per_site, bool) or not 1 <= self.ports_per_site <= 10_000:
             raise InputError(
-                f"ports_per_site: expected a whole number >= 1, got {self.ports_per_site!r}"
+                "ports_per_site: expected a whole number from 1 to 10,000, got "
+                f"{self.ports_per_site!r}"
             )
 
 
