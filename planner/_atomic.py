@@ -104,24 +104,42 @@ def prepare_out_dir(out: str | Path, *, products: Iterable[str], overwrite: bool
 
 @contextlib.contextmanager
 def output_folder(out: str | Path, *, products: Iterable[str], overwrite: bool) -> Iterator[Path]:
-    """:func:`prepare_out_dir`, then the block that fills the folder; a folder this call created
-    is removed again when the block fails before writing anything into it."""
-    created = not Path(out).exists()
+    """:func:`prepare_out_dir`, then the block that fills the folder; the folders this call
+    created (``out`` and any missing parents) are removed again, deepest first and only while
+    empty, when the block fails."""
+    path = Path(out).absolute()
+    created = [p for p in (path, *path.parents) if not p.exists()]
     folder = prepare_out_dir(out, products=products, overwrite=overwrite)
     try:
         yield folder
     except BaseException:
-        if created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
+        for made in created:  # deepest first; stops at the first that is not empty
+            try:
+                made.rmdir()
+            except OSError:
+                break
         raise
 
 
-def remove_stale(out: Path, *, products: Iterable[str], written: Iterable[str]) -> list[str]:
+def remove_stale(
+    out: Path,
+    *,
+    products: Iterable[str],
+    written: Iterable[str],
+    inputs: Iterable[str | Path | None] = (),
+) -> list[str]:
     """Delete the ``products`` in ``out`` that this run did not write (left by an earlier run
-    that ``--overwrite`` replaced), so the folder holds one run's results; return their names."""
+    that ``--overwrite`` replaced), so the folder holds one run's results; return their names.
+
+    A file this run read (``inputs``) is never deleted, whatever its name.
+    """
     keep = set(written)
-    stale = sorted(p for p in products if p not in keep and (out / p).is_file())
+    protected = {Path(p).resolve() for p in inputs if p is not None}
+    stale = sorted(
+        p
+        for p in products
+        if p not in keep and (out / p).is_file() and (out / p).resolve() not in protected
+    )
     for name in stale:
         (out / name).unlink()
     return stale

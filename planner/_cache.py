@@ -136,54 +136,61 @@ def _download(kind: QueryKind, query: Any, *, network_type: str) -> tuple[Any, p
 
     _resolve_host(ox.settings.nominatim_url if kind == "place" else "", kind, query)
     _resolve_host(ox.settings.overpass_url, kind, query)
+    # osmnx's response errors (and some of requests') are ValueErrors: caught first
+    offline = (requests.RequestException, ResponseStatusCodeError)
     try:
-        try:
-            if kind == "place":
-                graph = ox.graph_from_place(
-                    query, network_type=network_type, simplify=False, retain_all=True
-                )
-            else:
-                graph = ox.graph_from_bbox(
-                    tuple(query), network_type=network_type, simplify=False, retain_all=True
-                )
-        except (InsufficientResponseError, ValueError, TypeError) as exc:
-            raise DataError(
-                f"{kind} {query!r}: osmnx found no drivable road ({exc}); check the query"
-            ) from None
-        try:
-            if kind == "place":
-                features = ox.features_from_place(query, tags=POI_TAGS)
-            else:
-                features = ox.features_from_bbox(tuple(query), tags=POI_TAGS)
-        except InsufficientResponseError:
-            features = None
-    except (requests.RequestException, ResponseStatusCodeError) as exc:
-        raise DownloadError(
-            f"{kind} {query!r}: OpenStreetMap could not be queried ({_reason(exc)}); check the "
-            "network connection, or plan from a local extract with --osm"
+        if kind == "place":
+            graph = ox.graph_from_place(
+                query, network_type=network_type, simplify=False, retain_all=True
+            )
+        else:
+            graph = ox.graph_from_bbox(
+                tuple(query), network_type=network_type, simplify=False, retain_all=True
+            )
+    except offline as exc:
+        raise _download_error(kind, query, _reason(exc)) from None
+    except (InsufficientResponseError, ValueError, TypeError) as exc:
+        raise DataError(
+            f"{kind} {query!r}: osmnx found no drivable road ({_reason(exc)}); check the query"
         ) from None
+    try:
+        if kind == "place":
+            features = ox.features_from_place(query, tags=POI_TAGS)
+        else:
+            features = ox.features_from_bbox(tuple(query), tags=POI_TAGS)
+    except offline as exc:
+        raise _download_error(kind, query, _reason(exc)) from None
+    except InsufficientResponseError:  # an area without POIs
+        features = None
     return graph, features_to_pois(features)
 
 
 def _resolve_host(url: str, kind: QueryKind, query: Any) -> None:
     """Fail at once when the host of ``url`` cannot be resolved (offline): osmnx would wait a
-    minute for Overpass's status before failing."""
+    minute for Overpass's status before failing. Skipped behind a proxy, which resolves names
+    itself."""
     host = urlsplit(url).hostname
-    if not host:
+    proxied = any(
+        os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+    )
+    if not host or proxied:
         return
     try:
         socket.getaddrinfo(host, 443)
     except OSError:
-        raise DownloadError(
-            f"{kind} {query!r}: OpenStreetMap could not be queried (cannot resolve {host}: no "
-            "network or DNS); check the network connection, or plan from a local extract with "
-            "--osm"
-        ) from None
+        raise _download_error(kind, query, f"cannot resolve {host}: no network or DNS") from None
+
+
+def _download_error(kind: QueryKind, query: Any, reason: str) -> DownloadError:
+    return DownloadError(
+        f"{kind} {query!r}: OpenStreetMap could not be queried ({reason}); check the network "
+        "connection, or plan from a local extract with --osm"
+    )
 
 
 def _reason(exc: Exception) -> str:
     """The gist of a download error, in a few words."""
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split("<", 1)[0].split())  # no HTML body of an error page
     host = re.search(r"Failed to resolve '([^']+)'", text)
     if host:
         return f"cannot resolve {host[1]}: no network or DNS"

@@ -160,6 +160,16 @@ def read_osm_xml(path: Path) -> OsmData:
     return _osm_data(path, ids, lons, lats, ways, poi_nodes, poi_ways)
 
 
+def osmium_source(path: Path) -> Any:
+    """``path`` as a libosmium input of the format its first bytes show (libosmium would pick
+    the format by the extension, and fail on a PBF named ``.osm``)."""
+    import osmium
+
+    if sniff_osm(path) == "pbf":
+        return osmium.io.File(str(path), "pbf")
+    return osmium.io.File(str(path), "osm.bz2" if path.name.lower().endswith(".bz2") else "osm")
+
+
 def read_osm_pbf(path: Path) -> OsmData:
     """Read an OSM PBF file with pyosmium into :class:`OsmData`."""
     import osmium
@@ -172,8 +182,7 @@ def read_osm_pbf(path: Path) -> OsmData:
     poi_ways: list[tuple[str, str, str, list[int]]] = []
     try:
         obj: Any
-        # the format is given: libosmium would pick it by the extension (a PBF named .osm)
-        source = osmium.io.File(str(path), "pbf")
+        source = osmium_source(path)
         for obj in osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY):
             if obj.is_node():
                 loc = obj.location

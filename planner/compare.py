@@ -216,7 +216,7 @@ def run_comparison(
             reference = _budget(plan, same) if same != "none" else math.nan
         elif same != "none" and name in BUDGET_KNOBS and _budget(plan, same) > 0:
             plan, params = _match_budget(ground, spec, base, plan, reference, same, seed)
-        elif same != "none":
+        elif same != "none" and name not in BUDGET_KNOBS:
             logger.warning(
                 "--same %s: %s has no size parameter to scale; its %s stay %s against the "
                 "reference %s",

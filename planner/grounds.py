@@ -319,10 +319,11 @@ def _corridor_network(code: str, osm: str | Path | None) -> Any:
     found = country_at(cnet.node_lon, cnet.node_lat)
     if found != code:
         where = "another country" if found is None else f"country {found!r}"
+        hint = "" if found is None else f" or pass --country {found}"
         raise InputError(
             f"--osm: the motorways of {path} centre at lon {np.median(cnet.node_lon):.2f}, "
             f"lat {np.median(cnet.node_lat):.2f}, in {where}, not in {code!r}; give a "
-            f"country-wide .osm.pbf of {code!r} or pass --country {found or code}"
+            f"country-wide .osm.pbf of {code!r}{hint}"
         )
     return cnet
 

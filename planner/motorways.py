@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from planner._osm import osmium_source
 from planner.corridors import CRS, CorridorNetwork, Route
 from planner.errors import DataError, InputError, describe
 
@@ -147,7 +148,7 @@ def _read_ways(path: Path, highway: tuple[str, ...]) -> _Ways:
     wanted = osmium.filter.TagFilter(*[("highway", h) for h in highway])
     try:
         way: Any
-        for way in osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(wanted):
+        for way in osmium.FileProcessor(osmium_source(path), osmium.osm.WAY).with_filter(wanted):
             ref = way.tags.get("ref") or ""
             refs.append(tuple(r.strip() for r in ref.split(";") if r.strip()))
             nodes.append(np.fromiter((n.ref for n in way.nodes), np.int64))
@@ -166,7 +167,7 @@ def _read_locations(path: Path, ids: set[int]) -> dict[int, tuple[float, float]]
     import osmium
 
     out: dict[int, tuple[float, float]] = {}
-    reader = osmium.FileProcessor(str(path), osmium.osm.NODE).with_filter(
+    reader = osmium.FileProcessor(osmium_source(path), osmium.osm.NODE).with_filter(
         osmium.filter.IdFilter(ids)
     )
     node: Any

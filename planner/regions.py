@@ -69,7 +69,9 @@ def load_regions(country: str) -> pd.DataFrame:
         table: ``geonames_admin1``, ``iso_3166_2``, ``population_year``, ``population_source``,
         ``ev_year``, ``existing_public_ports`` (float, NaN where not sourced),
         ``existing_dc_ports`` and ``existing_l2_ports`` (US), ``ports_year``, ``ports_source``,
-        and for China ``name_zh`` and ``note``. Sorted by region code.
+        and for China ``name_zh``, ``note``, ``ev_stock_reported`` (the published figure, NaN
+        for a fallback) and ``ev_year_reported`` (its month; ``ev_year`` is the national
+        figure's month, to which ``ev_stock`` is brought). Sorted by region code.
 
     Raises
     ------
@@ -175,8 +177,13 @@ def _national_series() -> dict[str, int]:
     series = pd.read_csv(path, dtype=str, keep_default_na=False)
     if not {"month", "nev_stock", "source"} <= set(series.columns) or series.empty:
         raise DataError(f"{path}: expected columns month, nev_stock, source; fix the shipped table")
-    if not (series["month"].str.fullmatch(r"\d{4}-\d\d").all() and series["source"].ne("").all()):
-        raise DataError(f"{path}: every row needs a YYYY-MM month and a source; fix the table")
+    months_ok = series["month"].str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").all()
+    if not (months_ok and series["source"].ne("").all() and series["month"].is_unique):
+        raise DataError(
+            f"{path}: every row needs its own YYYY-MM month and a source; fix the shipped table"
+        )
+    if not series["nev_stock"].str.fullmatch(r"[1-9]\d*").all():
+        raise DataError(f"{path}: nev_stock must be positive whole numbers; fix the shipped table")
     return dict(zip(series["month"], series["nev_stock"].astype(np.int64), strict=True))
 
 

@@ -136,10 +136,11 @@ def cmd_plan(args: argparse.Namespace) -> None:
     _check_input_file(args.scenario, "--scenario")
     given = {"sites": args.sites, "radius_km": args.radius_km, "model": args.model}
     overrides = {k: v for k, v in given.items() if v is not None}
-    if args.strategy != "coverage" and overrides:
+    coverage_only = [k for k in ("sites", "model") if k in overrides]
+    if args.strategy != "coverage" and coverage_only:
         logger.warning(
-            "--%s only apply to the coverage strategy; ignored for %s",
-            ", --".join(k.replace("_", "-") for k in overrides),
+            "--%s: only for the coverage strategy; ignored for %s",
+            ", --".join(coverage_only),
             args.strategy,
         )
     params = strategy_params(
@@ -178,14 +179,15 @@ def _city_plan(
             offline_assets=args.offline_assets,
         )
         path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
-    _drop_stale(out, {*written, "map.html"})
+    _drop_stale(out, {*written, "map.html"}, args)
     return plan, path, steps.close()
 
 
-def _drop_stale(out: Path, written: set[str]) -> None:
-    stale = remove_stale(out, products=PLAN_PRODUCTS, written=written)
+def _drop_stale(out: Path, written: set[str], args: argparse.Namespace) -> None:
+    inputs = [getattr(args, name, None) for name in ("osm", "existing", "config", "scenario")]
+    stale = remove_stale(out, products=PLAN_PRODUCTS, written=written, inputs=inputs)
     if stale:
-        logger.info("removed %s of an earlier run from %s", ", ".join(stale), out)
+        logger.warning("--overwrite: removed %s of an earlier run from %s", ", ".join(stale), out)
 
 
 def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None:
@@ -261,7 +263,7 @@ def national_plan(
         )
     plan.summary["map_html_bytes"] = path.stat().st_size
     write_json_atomic(out / "summary.json", plan.summary)
-    _drop_stale(out, {*written, "map.html"})
+    _drop_stale(out, {*written, "map.html"}, args)
     return plan, path, steps.close()
 
 

@@ -122,7 +122,7 @@ def test_failed_run_leaves_no_empty_out_folder(
     out = tmp_path / "new" / "o"
     code, err = _run(capsys, ["plan", "--osm", str(osm), "--out", str(out)])
     _assert_one_line_error(code, err, "no drivable road")
-    assert not out.exists()
+    assert not out.exists() and not out.parent.exists()  # nor the parent the run created
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / "notes.txt").write_text("mine")
@@ -144,6 +144,11 @@ def test_overwrite_removes_stale_products_only(tmp_path: Path) -> None:
     )
     assert stale == ["corridors.geojson", "regions.csv"]
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "sites.geojson"]
+    (out / "regions.csv").write_text("the run's own input")
+    kept = remove_stale(
+        out, products=("regions.csv",), written=(), inputs=[None, out / "." / "regions.csv"]
+    )
+    assert kept == [] and (out / "regions.csv").exists()  # an input is never deleted
 
 
 def test_national_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -218,3 +218,13 @@ def test_pbf_of_another_country_is_refused(shared_data: Path) -> None:
 
     with pytest.raises(InputError, match=r"in country 'us', not in 'cn'.*--country us"):
         national_ground("cn", osm=shared_data / "osm" / "us_bangor_me.osm.pbf")
+
+
+def test_pbf_named_osm_is_read_as_pbf(shared_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    renamed = tmp_path / "bangor.osm"  # libosmium would take the extension for XML
+    shutil.copy(shared_data / "osm" / "us_bangor_me.osm.pbf", renamed)
+    original = corridor_network_from_pbf(shared_data / "osm" / "us_bangor_me.osm.pbf", country="us")
+    net = corridor_network_from_pbf(renamed, country="us")
+    assert len(net.node_lon) == len(original.node_lon) > 0

@@ -286,21 +286,38 @@ def test_cache_write_path_with_osmnx_offline(tmp_path: Path) -> None:
     assert sorted(net.pois["name"]) == sorted(pois["name"])
 
 
+@pytest.mark.parametrize(
+    ("error", "needle"),
+    [
+        ("connection", r"cannot resolve nominatim\.openstreetmap\.org.*--osm"),
+        ("status", r"ResponseStatusCodeError: 'overpass-api\.de' responded: 403 Forbidden\)"),
+    ],
+)
 def test_unreachable_server_is_a_download_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: str, needle: str
 ) -> None:
     ox = pytest.importorskip("osmnx")
     requests = pytest.importorskip("requests")
+    from osmnx._errors import ResponseStatusCodeError
 
-    def offline(*args: object, **kwargs: object) -> None:
-        raise requests.ConnectionError(
-            "HTTPSConnectionPool(host='nominatim.openstreetmap.org', port=443): Max retries "
-            "(Caused by NameResolutionError(\"Failed to resolve 'nominatim.openstreetmap.org'\"))"
-        )
+    called = []
 
-    monkeypatch.setattr(ox, "graph_from_place", offline)
-    with pytest.raises(DownloadError, match=r"cannot resolve nominatim\.openstreetmap\.org.*--osm"):
+    def refused(*args: object, **kwargs: object) -> None:
+        called.append(args)
+        if error == "connection":
+            raise requests.ConnectionError(
+                "HTTPSConnectionPool(host='nominatim.openstreetmap.org', port=443): Max "
+                'retries (Caused by NameResolutionError("Failed to resolve '
+                "'nominatim.openstreetmap.org'\"))"
+            )
+        # a ValueError too: it must not read as "no drivable road"
+        raise ResponseStatusCodeError("'overpass-api.de' responded: 403 Forbidden <html>\n<body>x")
+
+    monkeypatch.setattr(_cache.socket, "getaddrinfo", lambda *a, **k: [])  # names resolve
+    monkeypatch.setattr(ox, "graph_from_place", refused)
+    with pytest.raises(DownloadError, match=needle) as info:
         network_from_place("Nowhere, Ohio", cache_dir=tmp_path)
+    assert called and "\n" not in str(info.value) and "<html" not in str(info.value)
     assert not any(tmp_path.rglob("*.graphml"))  # nothing cached
 
 
@@ -311,6 +328,8 @@ def test_unresolvable_host_fails_at_once(tmp_path: Path, monkeypatch: pytest.Mon
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(_cache.socket, "getaddrinfo", no_dns)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # behind a proxy the check is skipped
     with pytest.raises(DownloadError, match=r"cannot resolve overpass-api\.de"):
         network_from_bbox((-83.01, 39.95, -83.0, 39.96), cache_dir=tmp_path)
 

@@ -166,3 +166,19 @@ def test_unknown_country(bad: object) -> None:
         load_regions(bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="country"):
         region_of_admin1(bad, ["23"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("month", "stock"), [("2024-13", "31400000"), ("2023-12", "31400000"), ("2024-12", "3.1e7")]
+)
+def test_bad_national_series_is_a_data_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, month: str, stock: str
+) -> None:
+    for name in ("cn_provinces.csv", "cn_nev_stock_national.csv", "policy_facts.csv"):
+        shutil.copy(data_path(name), tmp_path / name)
+    series = pd.read_csv(tmp_path / "cn_nev_stock_national.csv", dtype=str)
+    series.loc[series["month"] == "2024-12", ["month", "nev_stock"]] = [month, stock]
+    series.to_csv(tmp_path / "cn_nev_stock_national.csv", index=False)
+    monkeypatch.setenv("PLANNER_DATA_DIR", str(tmp_path))
+    with pytest.raises(DataError, match=r"cn_nev_stock_national\.csv"):
+        load_regions("cn")

@@ -262,12 +262,6 @@ def community_sites_for_region(
     weight = weight if weight.sum() > 0 else np.ones(nodes.size)
     nodes, weight = nodes[weight > 0], weight[weight > 0]
     n_sites = math.ceil(ports / ports_per_site)
-    if n_sites > MAX_COMMUNITY_SITES:
-        raise InputError(
-            f"community charging: {ports} ports at {ports_per_site} a site would take {n_sites} "
-            f"sites, more than {MAX_COMMUNITY_SITES:,} (the US 500k goal takes about 71,000); "
-            "lower national_target_ports or target_ports, or raise the ports per site"
-        )
     if n_sites >= nodes.size:
         per_node = apportion(n_sites, weight, minimum=1)
         served = np.repeat(weight / per_node, per_node)
@@ -292,6 +286,22 @@ def _snap_centres(xy: np.ndarray, weight: np.ndarray, labels: np.ndarray) -> np.
     lookup = np.full(k, -1, dtype=np.int64)
     lookup[used] = cKDTree(xy).query(centre[used] / mass[used, None])[1]
     return lookup[labels]
+
+
+def _check_site_count(regions: pd.DataFrame, kinds: dict[str, tuple[Any, ...]]) -> None:
+    """Refuse a plan of more than :data:`MAX_COMMUNITY_SITES` community sites in all."""
+    n_sites = sum(
+        math.ceil(int(ports) / per_site)
+        for column, per_site, *_ in kinds.values()
+        for ports in regions[column]
+    )
+    if n_sites > MAX_COMMUNITY_SITES:
+        ports = int(sum(regions[column].sum() for column, *_ in kinds.values()))
+        raise InputError(
+            f"community charging: {ports:,} ports would take {n_sites:,} sites, more than "
+            f"{MAX_COMMUNITY_SITES:,} (the US 500k goal takes about 71,000); lower "
+            "national_target_ports or target_ports, or raise the ports per site"
+        )
 
 
 def community_sites(
@@ -321,6 +331,7 @@ def community_sites(
             state="",
         )
     ]
+    _check_site_count(regions, kinds)
     for row in regions.to_dict("records"):
         points = np.arange(codes.size) if single else np.flatnonzero(codes == row["region"])
         for kind, (column, per_site, power, capex) in kinds.items():
