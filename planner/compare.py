@@ -227,11 +227,21 @@ def run_comparison(
                 f"{reference:,.0f}",
             )
         plans.append(plan)
-        used[name] = dataclasses.asdict(params)
+        used[name] = _params_shown(params, plan, name)
     metrics = metrics_table(plans)
     if same != "none":
         metrics = _with_budget_columns(metrics, plans, same, reference)
     return Comparison(tuple(plans), metrics, used, same)
+
+
+def _params_shown(params: Any, plan: Plan, name: str) -> dict[str, Any]:
+    """``params`` as a dict, with a size parameter left to the strategy (``None``, e.g.
+    ``target_piles``) shown as the value the plan derived, marked so."""
+    shown = dataclasses.asdict(params)
+    knob = BUDGET_KNOBS.get(name, ("", ""))[0]
+    if knob in shown and shown[knob] is None:
+        shown[knob] = f"{_knob_value(plan, name):,.0f} (derived)"
+    return shown
 
 
 def _with_budget_columns(

@@ -58,3 +58,15 @@ def test_budget_columns_show_the_gap_to_the_reference() -> None:
     metrics = compare._with_budget_columns(named, plans, "ports", reference=200.0)
     assert metrics["budget_ports"].tolist() == [200.0, 200.0, 150.0]
     assert metrics["budget_ports_gap_pct"].tolist() == [0.0, 0.0, -25.0]
+
+
+def test_derived_size_parameter_is_shown_with_its_value() -> None:
+    @dataclass(frozen=True)
+    class Derived:
+        target: int | None = None
+        other: float = 1.5
+
+    plan = _spec(floor=0, runs=[]).run(None, FakeParams(target=1234))
+    shown = compare._params_shown(Derived(), plan, "fake")
+    assert shown == {"target": "1,234 (derived)", "other": 1.5}
+    assert compare._params_shown(Derived(target=7), plan, "fake")["target"] == 7
