@@ -6,6 +6,7 @@ Progress bars (tqdm, to stderr) live here and in the CLI only; library modules j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -184,10 +185,26 @@ def _city_plan(
 
 
 def _drop_stale(out: Path, written: set[str], args: argparse.Namespace) -> None:
-    inputs = [getattr(args, name, None) for name in ("osm", "existing", "config", "scenario")]
-    stale = remove_stale(out, products=PLAN_PRODUCTS, written=written, inputs=inputs)
+    inputs = _inputs(args)
+    _removed(remove_stale(out, products=PLAN_PRODUCTS, written=written, inputs=inputs), out)
+
+
+def _inputs(args: argparse.Namespace) -> list[Any]:
+    """The files a command reads (never removed from its --out)."""
+    files = [getattr(args, name, None) for name in ("osm", "existing", "config")]
+    scenario = getattr(args, "scenario", None)
+    if isinstance(scenario, list):  # compare: NAME=FILE items
+        files += [str(item).partition("=")[2] for item in scenario]
+    else:
+        files.append(scenario)
+    return [f for f in files if f]
+
+
+def _removed(stale: list[str], folder: Path) -> None:
     if stale:
-        logger.warning("--overwrite: removed %s of an earlier run from %s", ", ".join(stale), out)
+        logger.warning(
+            "--overwrite: removed %s of an earlier run from %s", ", ".join(stale), folder
+        )
 
 
 def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None:
@@ -319,7 +336,13 @@ def cmd_compare(args: argparse.Namespace) -> None:
                 ground, names, same=args.same, scenarios=scenarios, seed=args.seed
             )
         with steps.step("writing"):
-            paths = write_comparison(result, out, offline_assets=args.offline_assets)
+            paths = write_comparison(
+                result,
+                out,
+                offline_assets=args.offline_assets,
+                inputs=_inputs(args),
+                overwrite=args.overwrite,
+            )
     print(
         f"planner: compared {', '.join(names)} on {ground.name} -> {paths['compare.html']} "
         f"({paths['compare.html'].stat().st_size / 1e6:.1f} MB), {paths['report.html'].name}"
@@ -348,18 +371,36 @@ def _compare_ground(args: argparse.Namespace) -> Ground:
 
 
 def write_comparison(
-    result: Any, out: Path, *, offline_assets: bool, suffix: str = ""
+    result: Any,
+    out: Path,
+    *,
+    offline_assets: bool,
+    suffix: str = "",
+    inputs: Sequence[str | Path | None] = (),
+    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write ``compare{suffix}.html``, ``report{suffix}.html`` and ``metrics{suffix}.csv/json``
-    into ``out``, and each strategy's files into ``out/<strategy>{suffix}/``."""
+    into ``out``, and each strategy's files into ``out/<strategy>{suffix}/``; plan files of an
+    earlier comparison that this one does not write are removed with ``overwrite`` (never
+    ``inputs``)."""
     from planner.maps import compare_map, write_map
     from planner.report import write_report
+    from planner.strategies import strategy_names
 
     paths: dict[str, Path] = {}
     for plan in result.plans:
         sub = out / f"{plan.strategy}{suffix}"
         sub.mkdir(exist_ok=True)
-        write_plan(plan, sub)
+        written = write_plan(plan, sub)
+        _removed(remove_stale(sub, products=PLAN_PRODUCTS, written=written, inputs=inputs), sub)
+    ran = {plan.strategy for plan in result.plans}
+    for name in strategy_names():  # a strategy of an earlier comparison, not of this one
+        sub = out / f"{name}{suffix}"
+        if not overwrite or name in ran or not sub.is_dir():
+            continue
+        _removed(remove_stale(sub, products=PLAN_PRODUCTS, written=(), inputs=inputs), sub)
+        with contextlib.suppress(OSError):
+            sub.rmdir()  # only when empty
     paths["metrics.csv"] = write_csv(result.metrics, out / f"metrics{suffix}.csv")
     paths["metrics.json"] = write_json_atomic(
         out / f"metrics{suffix}.json", result.metrics.to_dict(orient="records")

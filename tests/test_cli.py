@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -253,3 +254,22 @@ def test_grid_baseline_ports_per_site_bounds(ports: object) -> None:
 
     with pytest.raises(InputError, match="ports_per_site: expected a whole number from 1"):
         GridBaselineParams(ports_per_site=ports)  # type: ignore[arg-type]
+
+
+def test_compare_overwrite_removes_an_earlier_strategy_folder(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    osm = str(shared_data / "osm" / "us_west_oakland.osm.bz2")
+    out = tmp_path / "cmp"
+    first = ["compare", "--osm", osm, "--strategies", "us-nevi,grid-baseline", "--out", str(out)]
+    assert main([*first, "-q"]) == 0
+    (out / "grid-baseline" / "notes.txt").write_text("mine")
+    for name in ("compare.html", "report.html", "metrics.csv", "metrics.json"):
+        (out / name).unlink()  # so that a run without --overwrite is allowed
+    shutil.rmtree(out / "us-nevi")
+    second = ["compare", "--osm", osm, "--strategies", "us-nevi,coverage", "--out", str(out)]
+    assert main([*second, "-q"]) == 0
+    assert (out / "grid-baseline" / "sites.geojson").exists()  # without --overwrite: kept
+    assert main([*second, "-q", "--overwrite"]) == 0
+    assert sorted(p.name for p in (out / "grid-baseline").iterdir()) == ["notes.txt"]
+    assert (out / "coverage" / "sites.geojson").exists()
