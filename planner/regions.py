@@ -24,6 +24,7 @@ Shanghai, ``"GD"`` for Guangdong). GeoNames admin-1 codes map onto them with
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 REGION_FILES = {"us": "us_states.csv", "cn": "cn_provinces.csv"}
 CN_NATIONAL_SERIES = "cn_nev_stock_national.csv"
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 CN_FALLBACK_SOURCE = "fallback: population share of national NEV stock 43.97M (MPS 2026-01-26)"
 _PORT_COLUMNS = ("existing_public_ports", "existing_dc_ports", "existing_l2_ports")
 
@@ -177,36 +179,36 @@ def _national_series() -> dict[str, int]:
     series = pd.read_csv(path, dtype=str, keep_default_na=False)
     if not {"month", "nev_stock", "source"} <= set(series.columns) or series.empty:
         raise DataError(f"{path}: expected columns month, nev_stock, source; fix the shipped table")
-    months_ok = series["month"].str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").all()
+    months_ok = series["month"].map(lambda m: bool(_MONTH.fullmatch(m))).all()
     if not (months_ok and series["source"].ne("").all() and series["month"].is_unique):
         raise DataError(
             f"{path}: every row needs its own YYYY-MM month and a source; fix the shipped table"
         )
     if not series["nev_stock"].str.fullmatch(r"[1-9]\d*").all():
         raise DataError(f"{path}: nev_stock must be positive whole numbers; fix the shipped table")
+    series = series.sort_values("month")
     return dict(zip(series["month"], series["nev_stock"].astype(np.int64), strict=True))
 
 
 def _national_at(series: dict[str, int], month: str) -> float:
     """National NEV stock in ``month`` (``"YYYY-MM"``), linear between the series' months."""
-
-    def index(text: str) -> int:
-        year, mon = text.split("-")
-        return int(year) * 12 + int(mon) - 1
-
-    if not pd.Series([month]).str.fullmatch(r"\d{4}-\d\d").all():
+    if not _MONTH.fullmatch(month):
         raise DataError(
             f"{REGION_FILES['cn']}: a sourced NEV stock has ev_year {month!r}; expected YYYY-MM"
         )
-    at = np.array([index(m) for m in series])
-    values = np.array(list(series.values()), dtype=float)
-    order = np.argsort(at)
-    if not at[order[0]] <= index(month) <= at[order[-1]]:
+    at = np.array([_month_index(m) for m in series])  # the series is sorted by month
+    if not at[0] <= _month_index(month) <= at[-1]:
         raise DataError(
             f"{REGION_FILES['cn']}: a sourced NEV stock of {month} lies outside the national "
             f"series {CN_NATIONAL_SERIES} ({min(series)} to {max(series)}); extend the series"
         )
-    return float(np.interp(index(month), at[order], values[order]))
+    return float(np.interp(_month_index(month), at, np.array(list(series.values()), float)))
+
+
+def _month_index(month: str) -> int:
+    """Months since year 0 of a ``"YYYY-MM"`` string."""
+    year, mon = month.split("-")
+    return int(year) * 12 + int(mon) - 1
 
 
 def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
