@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from planner.optimize._cover_bounds import grouped_instance, grouped_lp_bound
-from planner.optimize._cover_model import coverage_model
+from planner.optimize._cover_model import coverage_model, dual_lp_solver, max_coverage_lp
 
 
 def _instance(seed: int) -> tuple[sp.csr_array, np.ndarray]:
@@ -48,6 +48,71 @@ def test_grouped_lp_bound_is_above_the_lp_and_the_optimum(seed: int) -> None:
     assert exact >= lp.bound - 1e-6 * max(1.0, lp.bound)
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_dual_form_lp_is_the_lp_relaxation(seed: int) -> None:
+    """The dual-form LP has the primal LP's optimum, a primal optimum in ``x`` (its covered
+    weight ``w @ min(1, C x)`` is the bound), complementary reduced costs, and bounds the
+    brute-force optimum."""
+    csr, w = _instance(100 + seed)
+    n = csr.shape[1]
+    p = 1 + seed % 4
+    dense = csr.toarray()
+    best = max(w[dense[:, list(c)].any(axis=1)].sum() for c in itertools.combinations(range(n), p))
+    primal = coverage_model(csr, w, p=p, share=None, integer=False, time_limit_s=None, seed=0)
+    lp = max_coverage_lp(csr, w, p, time_limit_s=None, seed=0)
+    assert lp.status == "optimal" and lp.x is not None and lp.reduced_costs is not None
+    tol = 1e-7 * max(1.0, primal.bound)
+    assert lp.bound == pytest.approx(primal.bound, abs=tol)
+    assert lp.objective == pytest.approx(primal.bound, abs=tol)
+    assert lp.bound >= best - tol
+    assert lp.x.shape == (n,) and lp.x.min() >= 0 and lp.x.max() <= 1
+    assert lp.x.sum() == pytest.approx(p)
+    covered = w @ np.minimum(1.0, dense.astype(float) @ lp.x)
+    assert covered == pytest.approx(lp.bound, abs=tol)
+    # complementary slackness: an open column is not worse than the threshold, a closed one not
+    # better, in the primal's sign (maximisation: reduced cost <= 0 for a column at zero)
+    rc = lp.reduced_costs
+    assert np.all(rc[lp.x > 1e-6] >= -tol)
+    assert np.all(rc[lp.x < 1 - 1e-6] <= tol)
+
+
+def test_dual_form_lp_with_every_column_open_covers_every_coverable_row() -> None:
+    csr, w = _instance(7)
+    csr = sp.csr_array(csr.toarray() & (np.arange(csr.shape[0]) % 5 != 0)[:, None])
+    n = csr.shape[1]
+    lp = max_coverage_lp(csr, w, n, time_limit_s=None, seed=0)
+    coverable = np.diff(csr.indptr) > 0
+    assert lp.bound == pytest.approx(w[coverable].sum())
+    assert lp.x is not None
+    np.testing.assert_allclose(lp.x, 1.0)
+
+
+@pytest.mark.parametrize("solver", ["simplex", "ipm"])
+def test_dual_form_lp_solvers_agree(solver: str) -> None:
+    csr, w = _instance(3)
+    primal = coverage_model(csr, w, p=3, share=None, integer=False, time_limit_s=None, seed=0)
+    lp = max_coverage_lp(csr, w, 3, time_limit_s=None, seed=0, solver=solver)
+    assert lp.bound == pytest.approx(primal.bound, rel=1e-9)
+
+
+def _skewed(m: int, n: int, per_row: float, *, skew: float) -> sp.csr_array:
+    """Rows covering about ``per_row`` columns, column ``j`` drawn with weight ``(j+1)**skew``."""
+    rng = np.random.default_rng(0)
+    prob = np.arange(1, n + 1, dtype=float) ** skew
+    prob *= per_row / prob.sum()
+    return sp.csr_array(rng.random((m, n)) < np.minimum(prob, 1.0))
+
+
+def test_dual_lp_solver_picks_interior_point_for_uneven_sparse_instances() -> None:
+    even_sparse = _skewed(2_000, 500, 4.0, skew=0.0)
+    uneven_sparse = _skewed(2_000, 500, 4.0, skew=1.5)
+    uneven_dense = _skewed(400, 40, 12.0, skew=1.5)  # every pair of columns shares many rows
+    assert dual_lp_solver(even_sparse) == "simplex"
+    assert dual_lp_solver(uneven_sparse) == "ipm"
+    assert dual_lp_solver(uneven_dense) == "simplex"
+    assert dual_lp_solver(sp.csr_array((4, 3), dtype=bool)) == "simplex"
+
+
 def test_grouped_lp_bound_gives_up_when_nothing_fits() -> None:
     csr, w = _instance(3)
     assert grouped_lp_bound(csr, w, 2, max_pairs=1, deadline=math.inf, seed=0) is None
@@ -81,7 +146,8 @@ def test_large_mclp_bound_with_and_without_a_grouping(
     from planner.optimize import _cover_bounds, mclp, solve_max_coverage
 
     csr, w = _instance(7)
-    monkeypatch.setattr(mclp, "LP_BOUND_MAX_NNZ", csr.nnz // 2)
+    monkeypatch.setattr(mclp, "LP_BOUND_MAX_WORK", csr.shape[1] * csr.nnz // 2)
+    monkeypatch.setattr(mclp, "GROUPED_LP_MAX_PAIRS", csr.nnz // 2)
     monkeypatch.setattr(_cover_bounds, "GROUPED_MAX_PAIRS", grouped_max_pairs)
     dense = csr.toarray()
     n = csr.shape[1]

@@ -239,12 +239,12 @@ def test_tabu_with_every_column_open_is_a_no_op() -> None:
 
 
 def test_lp_core_holds_the_lp_support_and_leaves_columns_out() -> None:
-    from planner.optimize._cover_model import coverage_model
+    from planner.optimize._cover_model import max_coverage_lp
     from planner.optimize._mclp_search import lp_core
 
     csr, w = _random(3, 400, 120, 0.03)
     p = 8
-    lp = coverage_model(csr, w, p=p, share=None, integer=False, time_limit_s=None, seed=0)
+    lp = max_coverage_lp(csr, w, p, time_limit_s=None, seed=0)
     assert lp.reduced_costs is not None and lp.x is not None
     core = lp_core(lp, 120, p)
     assert core is not None
@@ -372,3 +372,50 @@ def test_search_budget_grows_with_the_lp_spread() -> None:
     assert search_scale(spread, p) == pytest.approx(min(3.0, SCALE_MAX))
     assert search_scale(np.full(200, p / 200), p) == SCALE_MAX  # capped
     assert search_scale(None, p) == 1.0
+
+
+def test_single_start_search_keeps_the_core_answer_and_its_budget(monkeypatch: Any) -> None:
+    """With one start (large instances), the head run is that start, with the start phase's
+    swaps (not three starts' worth), and the core search's answer still joins the result."""
+    from planner.optimize import _mclp_search, solve_max_coverage
+    from planner.optimize._cover_model import max_coverage_lp
+    from planner.optimize._cover_search import swap_search
+
+    csr, w = _random(11, 300, 60, 0.05)
+    csc = sp.csc_array(csr)
+    p = 6
+    monkeypatch.setattr(_mclp_search, "MIN_START_MOVES", 10**9)  # a single start
+    moves, room = _mclp_search.search_size(csr, p, work=1 - _mclp_search.CORE_SHARE)
+    assert room == 1
+    made: list[int] = []
+    real_tabu_run = _mclp_search.tabu_run
+
+    def counting_tabu_run(arrays: Any, start: np.ndarray, **kw: Any) -> Any:
+        made.append(kw["moves"])
+        return real_tabu_run(arrays, start, **kw)
+
+    monkeypatch.setattr(_mclp_search, "tabu_run", counting_tabu_run)
+    start = np.arange(p, dtype=np.int64)
+    _mclp_search.head_run(csr, csc, w, start, seed=1, deadline=np.inf)
+    assert made == [moves]
+    # a head run that found nothing better than its start, and a core search that found a
+    # better answer than swaps from that start reach
+    oracle = solve_max_coverage(csr, w, p, method="heuristic").selected
+    assert _value(csr, w, oracle) > _value(csr, w, swap_search(csr, csc, w, start, deadline=np.inf))
+    weak = _mclp_search.Head(KernelArrays.of(csr, csc, w), (start, _value(csr, w, start), 0))
+    monkeypatch.setattr(_mclp_search, "head_run", lambda *a, **k: weak)
+    monkeypatch.setattr(_mclp_search, "_core_best", lambda *a, **k: oracle)
+    lp = max_coverage_lp(csr, w, p, time_limit_s=None, seed=0)
+    found = _mclp_search.lp_search(
+        csr,
+        csc,
+        w,
+        start,
+        lp,
+        None,
+        rng=np.random.default_rng(0),
+        head_seed=1,
+        deadline=np.inf,
+        target=np.inf,
+    )
+    assert _value(csr, w, found) >= _value(csr, w, oracle) - 1e-9

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from planner.optimize._cover_model import coverage_model, remaining
+from planner.optimize._cover_model import coverage_model, max_coverage_lp, remaining
 from planner.optimize._cover_search import reduce_rows
 
 logger = logging.getLogger(__name__)
@@ -95,15 +95,24 @@ def grouped_lp_bound(
     if chosen is None:
         return None
     merged = reduce_rows(chosen[0], chosen[1], seed=seed)
-    lp = coverage_model(
-        merged.matrix,
-        merged.weights,
-        p=p,
-        share=share,
-        integer=False,
-        time_limit_s=remaining(deadline),
-        seed=seed,
-    )
+    if p is not None:
+        lp = max_coverage_lp(
+            merged.matrix,
+            merged.weights,
+            p,
+            time_limit_s=remaining(deadline),
+            seed=seed,
+        )
+    else:
+        lp = coverage_model(
+            merged.matrix,
+            merged.weights,
+            p=None,
+            share=share,
+            integer=False,
+            time_limit_s=remaining(deadline),
+            seed=seed,
+        )
     logger.debug(
         "grouped LP bound: %d rows -> %d groups, %d pairs: %.6g (%s)",
         m,

@@ -42,8 +42,8 @@ class HighsOutcome:
 
     ``x`` is the primal solution (``None`` when HiGHS has none), ``objective`` its value (``nan``
     without one), ``bound`` the proven dual bound (MIP dual bound, or the LP optimum), ``status``
-    the model status read from ``getModelStatus()``; ``reduced_costs`` the column duals of an
-    LP solution (``None`` for a MIP or without a solution).
+    the model status read from ``getModelStatus()``; ``reduced_costs`` and ``row_duals`` the
+    column and row duals of an LP solution (``None`` for a MIP or without a solution).
     """
 
     x: np.ndarray | None
@@ -53,6 +53,7 @@ class HighsOutcome:
     seconds: float
     nodes: int
     reduced_costs: np.ndarray | None = None
+    row_duals: np.ndarray | None = None
 
 
 @contextlib.contextmanager
@@ -181,9 +182,10 @@ def _outcome(highs: highspy.Highs, *, is_mip: bool, started: float) -> HighsOutc
     has_solution = int(info.primal_solution_status) == 2
     solution = highs.getSolution()
     x = np.asarray(solution.col_value, dtype=np.float64) if has_solution else None
-    duals = None
+    duals = row_duals = None
     if has_solution and not is_mip and int(info.dual_solution_status) == 2:
         duals = np.asarray(solution.col_dual, dtype=np.float64)
+        row_duals = np.asarray(solution.row_dual, dtype=np.float64)
     objective = float(info.objective_function_value) if has_solution else float("nan")
     if is_mip:
         bound = float(info.mip_dual_bound)
@@ -197,4 +199,5 @@ def _outcome(highs: highspy.Highs, *, is_mip: bool, started: float) -> HighsOutc
         seconds=time.perf_counter() - started,
         nodes=int(info.mip_node_count) if is_mip else 0,
         reduced_costs=duals,
+        row_duals=row_duals,
     )

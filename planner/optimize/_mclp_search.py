@@ -10,6 +10,7 @@ instance is, for this search as for branch-and-bound (see :data:`SPREAD_PER_SITE
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,9 +70,10 @@ POPULATION = 8
 #: ... but fewer starts when each would get fewer than this many swaps (large instances, where
 #: a swap scans a big table: one long tabu search beats several short ones there).
 MIN_START_MOVES = 2_000
-#: The first tabu run of the all-column search (from greedy + swaps), made while HiGHS solves
-#: the LP relaxation when there are two threads or more, gets this many starts' swaps (about
-#: the LP's time on 2,000 x 500 metro instances).
+#: The first tabu run of the all-column search (from greedy + swaps) gets this many starts'
+#: swaps. With two threads or more it is made in the background while HiGHS solves the LP
+#: relaxation and the core search runs (one start's swaps would only cover the LP's time on
+#: 2,000 x 500 metro instances; with three, the core search overlaps it too).
 HEAD_STARTS = 3
 #: Share of the all-column search's budget left to its children once the starts are done (the
 #: core search keeps ``1 - START_SHARE``): there, children found the best answer in 5 of 65
@@ -178,9 +180,11 @@ def head_run(
     deadline: float,
 ) -> Head:
     """The tabu run from greedy + swaps that opens the all-column search: :data:`HEAD_STARTS`
-    starts' share of its swaps (at the base budget: it is made before the LP is known)."""
+    starts' share of its swaps (at the base budget: it is made before the LP is known), or the
+    whole start phase when that search has a single start."""
     p = selected.shape[0]
-    moves = HEAD_STARTS * per_start_moves(*search_size(csr, p, work=1 - CORE_SHARE))
+    moves, room = search_size(csr, p, work=1 - CORE_SHARE)
+    moves = min(HEAD_STARTS, room) * per_start_moves(moves, room)
     arrays = KernelArrays.of(csr, csc, w)
     return Head(arrays, tabu_run(arrays, selected, seed=seed, moves=moves, deadline=deadline))
 
@@ -191,7 +195,7 @@ def lp_search(
     w: np.ndarray,
     selected: np.ndarray,
     lp: HighsOutcome,
-    head: Head | None,
+    head: Future[Head] | None,
     *,
     rng: np.random.Generator,
     head_seed: int,
@@ -199,13 +203,17 @@ def lp_search(
     target: float,
     threads: int = 1,
 ) -> np.ndarray:
-    """Population search from ``selected`` (``head``: its run, if already made; otherwise made
-    here from ``head_seed``), the core's best answer and LP samples; then swaps."""
+    """Population search from ``selected``, the core's best answer and LP samples; then swaps.
+
+    ``head``: the run from ``selected`` (:func:`head_run`), being made in the background; without
+    it, that run is made here from ``head_seed`` first. The core search does not wait for it.
+    """
     p = selected.shape[0]
+    made = None
     if head is None and with_head(csr, p):
-        head = head_run(csr, csc, w, selected, seed=head_seed, deadline=deadline)
-    if head is not None and head.found[1] >= target - 1e-9 * max(1.0, target):
-        return head.found[0]
+        made = head_run(csr, csc, w, selected, seed=head_seed, deadline=deadline)
+        if reaches(made.found[1], target):
+            return made.found[0]
     n = csr.shape[1]
     x = None if lp.x is None else lp.x[:n]
     scale = search_scale(x, p)
@@ -227,6 +235,10 @@ def lp_search(
         )
     if x is not None:
         starts += lp_samples(x, p, POPULATION - 1 - len(starts), rng=rng)
+    if head is not None:
+        made = head.result()
+        if reaches(made.found[1], target):
+            return made.found[0]
     found = improve(
         csr,
         csc,
@@ -238,11 +250,19 @@ def lp_search(
         starts=starts or None,
         work=(1 - CORE_SHARE) * scale,
         threads=threads,
-        head=head,
+        head=made,
         children_share=MAIN_CHILDREN_SHARE,
     )
+    # a search with a single start (large instances) is the head run alone: the core's answer
+    # joins it here
+    found = max([found, *starts[:1]], key=lambda sites: selection_value(csr, w, sites))
     rounds = work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
     return swap_search(csr, csc, w, found, deadline=deadline, max_rounds=rounds)
+
+
+def reaches(value: float, target: float) -> bool:
+    """Whether ``value`` reaches a finite ``target`` (within a relative 1e-9)."""
+    return math.isfinite(target) and value >= target - 1e-9 * max(1.0, target)
 
 
 def search_scale(x: np.ndarray | None, p: int) -> float:

@@ -19,6 +19,7 @@ from planner.optimize._cover_bounds import grouped_lp_bound
 from planner.optimize._cover_model import (
     coverage_model,
     coverage_result,
+    max_coverage_lp,
     picked,
     remaining,
 )
@@ -26,12 +27,12 @@ from planner.optimize._cover_search import coverage_counts, lagrangian_bound, re
 from planner.optimize._cover_tabu import new_seed
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._mclp_search import (
-    Head,
     head_run,
     heuristic_selection,
     improve,
     lp_search,
     pad,
+    reaches,
     selection_value,
     with_head,
     work_cap,
@@ -53,10 +54,14 @@ logger = logging.getLogger(__name__)
 AUTO_EXACT_MAX_NNZ = 100_000
 #: Budget of that exact attempt when no ``time_limit_s`` is given.
 AUTO_TIME_BUDGET_S = 30.0
-#: Heuristic answers are certified by the LP relaxation solved by HiGHS up to this many pairs;
-#: above it by the Lagrangian relaxation (whose minimum is the same LP bound, approached by
-#: subgradient steps: always valid, possibly a little above the LP value).
-LP_BOUND_MAX_NNZ = 400_000
+#: Heuristic answers are certified by the LP relaxation (solved by HiGHS in its dual form, which
+#: also guides the search) when candidates x pairs is at most this; above it by the grouped LP and
+#: the Lagrangian relaxation (see :func:`_large_bound`). Measured LP times near the cap: the
+#: Columbus city MCLP (1,490 candidates x 2.3 M pairs = 3.5e9) 2.5 s, a uniform 37,155 x 5,000
+#: one (3.2e9) 11.5 s; above it, a clustered 32,215 x 4,000 one (5.3e9) took 16 s.
+LP_BOUND_MAX_WORK = 4e9
+#: Pair budget of the grouped instance whose LP bounds the larger instances.
+GROUPED_LP_MAX_PAIRS = 400_000
 #: Share of a time limit the improvement phases may use when the bound is the Lagrangian one
 #: (computed after them); the rest is left to the bound.
 SEARCH_TIME_SHARE = 0.7
@@ -176,39 +181,59 @@ def _solve(
         return np.arange(p), 0.0, "heuristic", "optimal"
     csc = sp.csc_array(csr)
     rng = np.random.default_rng(seed)
-    selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
     integral = bool(np.all(w == np.round(w)))
     if method == "exact":
+        selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
         return _exact(csr, w, p, selected, budget=remaining(deadline), seed=seed, integral=integral)
     head_seed = new_seed(rng)  # drawn whatever happens next, for reproducible answers
-    lp, head = _lp_and_head(
-        csr, csc, w, selected, seed=seed, head_seed=head_seed, deadline=deadline, threads=threads
-    )
-    # the LP bound, rounded down for integer weights: a search reaching it has a proven optimum
-    target = math.inf if lp is None else _floor(lp.bound, integral)
-    value = selection_value(csr, w, selected)
-    if math.isfinite(target) and value >= target - 1e-9 * max(1.0, target):
-        logger.debug("greedy + swaps reach the LP bound %.6g", target)
-    elif lp is not None:
-        found = lp_search(
-            csr,
-            csc,
-            w,
-            selected,
-            lp,
-            head,
-            rng=rng,
-            head_seed=head_seed,
-            deadline=deadline,
-            target=target,
-            threads=threads,
+    # With two threads or more, HiGHS solves the LP in the background from the start, and the
+    # first tabu run of the search (from greedy + swaps) follows it there while the core search
+    # runs; the search collects it when it needs it.
+    parallel = threads >= 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lp_job = (
+            pool.submit(_lp_relaxation, csr, w, p, deadline=deadline, seed=seed)
+            if parallel
+            else None
         )
-        selected = _better(csr, w, found, selected)
-    else:  # no LP: leave part of a time limit to the Lagrangian bound that follows
-        search_until = _share_of(deadline, SEARCH_TIME_SHARE)
-        selected = improve(
-            csr, csc, w, selected, rng=rng, deadline=search_until, target=target, threads=threads
+        selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
+        head = (
+            pool.submit(head_run, csr, csc, w, selected, seed=head_seed, deadline=deadline)
+            if parallel and _lp_affordable(csr) and with_head(csr, p)
+            else None
         )
+        lp = lp_job.result() if lp_job else _lp_relaxation(csr, w, p, deadline=deadline, seed=seed)
+        # the LP bound, rounded down for integer weights: reaching it proves an optimum
+        target = math.inf if lp is None else _floor(lp.bound, integral)
+        if reaches(selection_value(csr, w, selected), target):
+            logger.debug("greedy + swaps reach the LP bound %.6g", target)
+        elif lp is not None:
+            found = lp_search(
+                csr,
+                csc,
+                w,
+                selected,
+                lp,
+                head,
+                rng=rng,
+                head_seed=head_seed,
+                deadline=deadline,
+                target=target,
+                threads=threads,
+            )
+            selected = _better(csr, w, found, selected)
+        else:  # no LP: leave part of a time limit to the Lagrangian bound that follows
+            search_until = _share_of(deadline, SEARCH_TIME_SHARE)
+            selected = improve(
+                csr,
+                csc,
+                w,
+                selected,
+                rng=rng,
+                deadline=search_until,
+                target=target,
+                threads=threads,
+            )
     return _settle(
         csr,
         csc,
@@ -245,7 +270,7 @@ def _settle(
     else:
         bound = _large_bound(csr, csc, w, selected, value, deadline=deadline, seed=seed)
     bound = _floor(bound, integral)
-    if value >= bound - 1e-9 * max(1.0, bound):
+    if reaches(value, bound):
         return selected, bound, "heuristic", "optimal"
     if method == "auto" and csr.nnz <= AUTO_EXACT_MAX_NNZ:
         budget = remaining(deadline)
@@ -272,11 +297,13 @@ def _large_bound(
     deadline: float,
     seed: int,
 ) -> float:
-    """Bound of an instance above :data:`LP_BOUND_MAX_NNZ` pairs: the smaller of the grouped
+    """Bound of an instance above :data:`LP_BOUND_MAX_WORK`: the smaller of the grouped
     instance's LP bound and the Lagrangian bound (which gets the time the LP leaves, and at most
     :data:`LAGRANGE_AFTER_GROUPED` steps when the grouped LP gave a bound)."""
     p = selected.shape[0]
-    grouped = grouped_lp_bound(csr, w, p, max_pairs=LP_BOUND_MAX_NNZ, deadline=deadline, seed=seed)
+    grouped = grouped_lp_bound(
+        csr, w, p, max_pairs=GROUPED_LP_MAX_PAIRS, deadline=deadline, seed=seed
+    )
     covered = coverage_counts(csr, selected) > 0
     iterations = work_cap(LAGRANGE_WORK, csr.nnz, low=10, high=2000)
     if grouped is not None:  # the subgradient's late steps rarely beat the grouped LP
@@ -296,30 +323,6 @@ def _share_of(deadline: float, share: float) -> float:
     return now + share * max(deadline - now, 0.0)
 
 
-def _lp_and_head(
-    csr: sp.csr_array,
-    csc: sp.csc_array,
-    w: np.ndarray,
-    selected: np.ndarray,
-    *,
-    seed: int,
-    head_seed: int,
-    deadline: float,
-    threads: int,
-) -> tuple[HighsOutcome | None, Head | None]:
-    """The LP relaxation and, with more than one thread, the first tabu run of the search
-    (:func:`~planner.optimize._mclp_search.head_run`) made while HiGHS solves the LP in a
-    background thread (``None`` otherwise: the search makes it later, from the same seed, when
-    the LP does not prove ``selected`` optimal)."""
-    p = selected.shape[0]
-    if threads < 2 or csr.nnz > LP_BOUND_MAX_NNZ or not with_head(csr, p):
-        return _lp_relaxation(csr, w, p, deadline=deadline, seed=seed), None
-    with ThreadPoolExecutor(max_workers=1) as background:
-        job = background.submit(_lp_relaxation, csr, w, p, deadline=deadline, seed=seed)
-        head = head_run(csr, csc, w, selected, seed=head_seed, deadline=deadline)
-        return job.result(), head
-
-
 def _better(csr: sp.csr_array, w: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The selection covering more weight (``a`` on a tie)."""
     return a if selection_value(csr, w, a) >= selection_value(csr, w, b) else b
@@ -329,12 +332,15 @@ def _lp_relaxation(
     csr: sp.csr_array, w: np.ndarray, p: int, *, deadline: float, seed: int
 ) -> HighsOutcome | None:
     """The LP relaxation by HiGHS when the model is small enough and it solves to optimality."""
-    if csr.nnz > LP_BOUND_MAX_NNZ:
+    if not _lp_affordable(csr):
         return None
-    lp = coverage_model(
-        csr, w, p=p, share=None, integer=False, time_limit_s=remaining(deadline), seed=seed
-    )
+    lp = max_coverage_lp(csr, w, p, time_limit_s=remaining(deadline), seed=seed)
     return lp if lp.status == "optimal" and math.isfinite(lp.bound) else None
+
+
+def _lp_affordable(csr: sp.csr_array) -> bool:
+    """Whether the LP relaxation of ``csr`` is solved (see :data:`LP_BOUND_MAX_WORK`)."""
+    return float(csr.shape[1]) * float(csr.nnz) <= LP_BOUND_MAX_WORK
 
 
 def _exact(
