@@ -113,6 +113,29 @@ def test_dual_lp_solver_picks_interior_point_for_uneven_sparse_instances() -> No
     assert dual_lp_solver(sp.csr_array((4, 3), dtype=bool)) == "simplex"
 
 
+def test_lp_is_planned_by_its_size_and_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from planner.optimize import mclp
+
+    csr, _ = _instance(3)
+    work = csr.shape[1] * csr.nnz
+    assert mclp._lp_plan(csr, math.inf) == (True, None)
+    monkeypatch.setattr(mclp, "LP_BOUND_MAX_WORK", work - 1)
+    assert mclp._lp_plan(csr, math.inf) == (False, None)
+    monkeypatch.setattr(mclp, "LP_BOUND_MAX_WORK", work)
+    monkeypatch.setattr(mclp, "LP_SECONDS_PER_WORK", 1.0 / work)  # expected: 1 s
+    solve, limit = mclp._lp_plan(csr, time.perf_counter() + 10.0)
+    assert solve and limit is not None and 4.0 < limit <= 5.0  # half of the time left
+    assert mclp._lp_plan(csr, time.perf_counter() + 1.5) == (False, None)
+
+
+def test_grouped_lp_bound_is_skipped_past_the_deadline() -> None:
+    csr, w = _instance(3)
+    assert grouped_lp_bound(csr, w, 2, max_pairs=10**9, deadline=0.0, seed=0) is None
+    assert grouped_lp_bound(csr, w, 2, max_pairs=10**9, deadline=math.inf, seed=0) is not None
+
+
 def test_grouped_lp_bound_gives_up_when_nothing_fits() -> None:
     csr, w = _instance(3)
     assert grouped_lp_bound(csr, w, 2, max_pairs=1, deadline=math.inf, seed=0) is None

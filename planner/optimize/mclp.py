@@ -60,6 +60,11 @@ AUTO_TIME_BUDGET_S = 30.0
 #: Columbus city MCLP (1,490 candidates x 2.3 M pairs = 3.5e9) 2.5 s, a uniform 37,155 x 5,000
 #: one (3.2e9) 11.5 s; above it, a clustered 32,215 x 4,000 one (5.3e9) took 16 s.
 LP_BOUND_MAX_WORK = 4e9
+#: Under a time limit the LP is solved only when its expected seconds, this many per candidate x
+#: pair (measured 0.7e-9 on the Columbus city MCLP, 2.3e-9 on ``regional``, up to 3.6e-9), fit
+#: ``LP_TIME_SHARE`` of the time left, which is then its HiGHS time limit.
+LP_SECONDS_PER_WORK = 1e-9
+LP_TIME_SHARE = 0.5
 #: Pair budget of the grouped instance whose LP bounds the larger instances.
 GROUPED_LP_MAX_PAIRS = 400_000
 #: Share of a time limit the improvement phases may use when the bound is the Lagrangian one
@@ -190,19 +195,23 @@ def _solve(
     # first tabu run of the search (from greedy + swaps) follows it there while the core search
     # runs; the search collects it when it needs it.
     parallel = threads >= 2
+    solve_lp, lp_limit = _lp_plan(csr, deadline)
     with ThreadPoolExecutor(max_workers=2) as pool:
         lp_job = (
-            pool.submit(_lp_relaxation, csr, w, p, deadline=deadline, seed=seed)
-            if parallel
+            pool.submit(_lp_relaxation, csr, w, p, time_limit_s=lp_limit, seed=seed)
+            if parallel and solve_lp
             else None
         )
         selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
         head = (
             pool.submit(head_run, csr, csc, w, selected, seed=head_seed, deadline=deadline)
-            if parallel and _lp_affordable(csr) and with_head(csr, p)
+            if lp_job is not None and with_head(csr, p)
             else None
         )
-        lp = lp_job.result() if lp_job else _lp_relaxation(csr, w, p, deadline=deadline, seed=seed)
+        if lp_job is not None:
+            lp = lp_job.result()
+        else:
+            lp = _lp_relaxation(csr, w, p, time_limit_s=lp_limit, seed=seed) if solve_lp else None
         # the LP bound, rounded down for integer weights: reaching it proves an optimum
         target = math.inf if lp is None else _floor(lp.bound, integral)
         if reaches(selection_value(csr, w, selected), target):
@@ -329,18 +338,33 @@ def _better(csr: sp.csr_array, w: np.ndarray, a: np.ndarray, b: np.ndarray) -> n
 
 
 def _lp_relaxation(
-    csr: sp.csr_array, w: np.ndarray, p: int, *, deadline: float, seed: int
+    csr: sp.csr_array, w: np.ndarray, p: int, *, time_limit_s: float | None, seed: int
 ) -> HighsOutcome | None:
-    """The LP relaxation by HiGHS when the model is small enough and it solves to optimality."""
-    if not _lp_affordable(csr):
-        return None
-    lp = max_coverage_lp(csr, w, p, time_limit_s=remaining(deadline), seed=seed)
+    """The LP relaxation by HiGHS, when it solves to optimality."""
+    lp = max_coverage_lp(csr, w, p, time_limit_s=time_limit_s, seed=seed)
     return lp if lp.status == "optimal" and math.isfinite(lp.bound) else None
 
 
-def _lp_affordable(csr: sp.csr_array) -> bool:
-    """Whether the LP relaxation of ``csr`` is solved (see :data:`LP_BOUND_MAX_WORK`)."""
-    return float(csr.shape[1]) * float(csr.nnz) <= LP_BOUND_MAX_WORK
+def _lp_plan(csr: sp.csr_array, deadline: float) -> tuple[bool, float | None]:
+    """Whether to solve the LP relaxation of ``csr``, and HiGHS's time limit for it.
+
+    Not above :data:`LP_BOUND_MAX_WORK`; under a time limit, only when its expected time
+    (:data:`LP_SECONDS_PER_WORK`) fits :data:`LP_TIME_SHARE` of the time left, which is then its
+    limit: the search keeps the rest whether or not the LP finishes.
+    """
+    work = float(csr.shape[1]) * float(csr.nnz)
+    if work > LP_BOUND_MAX_WORK:
+        return False, None
+    left = remaining(deadline)
+    if left is None:
+        return True, None
+    budget = LP_TIME_SHARE * left
+    if LP_SECONDS_PER_WORK * work > budget:
+        logger.debug(
+            "LP relaxation skipped: expected %.2gs, %.2gs left", LP_SECONDS_PER_WORK * work, left
+        )
+        return False, None
+    return True, budget
 
 
 def _exact(
