@@ -120,13 +120,14 @@ def test_lp_is_planned_by_its_size_and_the_time_left(monkeypatch: pytest.MonkeyP
 
     csr, _ = _instance(3)
     work = csr.shape[1] * csr.nnz
-    assert mclp._lp_plan(csr, math.inf) == (True, None)
+    assert mclp._lp_plan(csr, math.inf) == (True, mclp.LP_CAP_MIN_S)
     monkeypatch.setattr(mclp, "LP_BOUND_MAX_WORK", work - 1)
     assert mclp._lp_plan(csr, math.inf) == (False, None)
     monkeypatch.setattr(mclp, "LP_BOUND_MAX_WORK", work)
     monkeypatch.setattr(mclp, "LP_SECONDS_PER_WORK", 1.0 / work)  # expected: 1 s
     solve, limit = mclp._lp_plan(csr, time.perf_counter() + 10.0)
     assert solve and limit is not None and 4.0 < limit <= 5.0  # half of the time left
+    assert mclp._lp_plan(csr, math.inf) == (True, max(mclp.LP_CAP_MIN_S, mclp.LP_CAP_FACTOR))
     assert mclp._lp_plan(csr, time.perf_counter() + 1.5) == (False, None)
 
 

@@ -156,6 +156,7 @@ def test_tabu_goes_on_when_every_swap_is_tabu() -> None:
         3,
         arrays.tol,
         np.inf,
+        np.zeros(1, dtype=np.uint8),
     )
     assert made == 200
     assert value == pytest.approx(max(_value(csr, w, np.delete(np.arange(6), j)) for j in range(6)))
@@ -419,3 +420,62 @@ def test_single_start_search_keeps_the_core_answer_and_its_budget(monkeypatch: A
         target=np.inf,
     )
     assert _value(csr, w, found) >= _value(csr, w, oracle) - 1e-9
+
+
+def test_a_set_stop_flag_ends_a_tabu_run_at_its_next_check() -> None:
+    from planner.optimize._cover_tabu import stop_flag, tabu_run
+
+    csr, w = _random(4, 200, 40, 0.08)
+    arrays = KernelArrays.of(csr, sp.csc_array(csr), w)
+    stop = stop_flag()
+    stop[0] = 1
+    _, _, made = tabu_run(arrays, np.arange(5, dtype=np.int64), seed=1, moves=10_000, stop=stop)
+    assert made == 128
+    _, _, made = tabu_run(arrays, np.arange(5, dtype=np.int64), seed=1, moves=1_000)
+    assert made == 1_000
+
+
+def test_head_run_answer_counts_when_the_lp_fails(monkeypatch: Any) -> None:
+    """With two threads the head run is made while the LP is tried; if the LP then fails, its
+    answer still joins the result."""
+    from planner.optimize import _mclp_search, mclp, solve_max_coverage
+
+    csr, w = _random(12, 300, 40, 0.05)
+    p = 5
+    oracle = solve_max_coverage(csr, w, p, method="heuristic").selected
+    arrays = KernelArrays.of(csr, sp.csc_array(csr), w)
+    monkeypatch.setattr(mclp, "_lp_relaxation", lambda *a, **k: None)
+    monkeypatch.setattr(
+        mclp,
+        "head_run",
+        lambda *a, **k: _mclp_search.Head(arrays, (oracle, _value(csr, w, oracle), 0)),
+    )
+    monkeypatch.setattr(mclp, "improve", lambda csr, csc, w, selected, **k: selected)
+    monkeypatch.setattr(mclp, "heuristic_selection", lambda *a, **k: np.arange(p))
+    result = solve_max_coverage(csr, w, p, method="heuristic", threads=2)
+    assert result.objective >= _value(csr, w, oracle) - 1e-9
+    assert result.bound >= result.objective
+
+
+def test_single_thread_lp_limit_is_planned_after_greedy(monkeypatch: Any) -> None:
+    import time
+
+    from planner.optimize import mclp, solve_max_coverage
+
+    csr, w = _random(13, 300, 40, 0.05)
+    limits: list[float | None] = []
+    real_lp, real_greedy = mclp._lp_relaxation, mclp.heuristic_selection
+
+    def slow_greedy(*a: Any, **k: Any) -> np.ndarray:
+        time.sleep(0.4)
+        return np.asarray(real_greedy(*a, **k))
+
+    def recording_lp(*a: Any, time_limit_s: float | None, **k: Any) -> Any:
+        limits.append(time_limit_s)
+        return real_lp(*a, time_limit_s=time_limit_s, **k)
+
+    monkeypatch.setattr(mclp, "heuristic_selection", slow_greedy)
+    monkeypatch.setattr(mclp, "_lp_relaxation", recording_lp)
+    solve_max_coverage(csr, w, 5, method="heuristic", threads=1, time_limit_s=1.0)
+    assert len(limits) == 1 and limits[0] is not None
+    assert limits[0] <= 0.5 * 0.6 + 0.05  # half of what greedy left, not of the whole second

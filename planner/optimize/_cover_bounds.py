@@ -81,6 +81,8 @@ def grouped_lp_bound(
     hashes = np.empty((m, 0), dtype=np.int64)
     chosen: tuple[sp.csr_array, np.ndarray] | None = None
     for count in HASH_COUNTS:
+        if time.perf_counter() > deadline:  # keep the finest grouping made so far
+            break
         extra = count - hashes.shape[1]
         more = np.empty((m, extra), dtype=np.int64)
         for h in range(extra):

@@ -344,13 +344,15 @@ def tabu(  # type: ignore[no-untyped-def]
     seed,
     tol,
     deadline,
+    stop,
 ):
     """Tabu search over single swaps from ``start``; return (best sites sorted, value, moves).
 
     A column just closed may not reopen, and one just opened may not close, for a random tenure
     (aspiration: a tabu move beating the best is allowed). After ``patience`` moves without a
     new best the search restarts from the best with a random kick of 1 to p/5 sites. It stops
-    after ``max_moves`` moves, at ``target`` or after ``deadline`` (a ``perf_counter`` value).
+    after ``max_moves`` moves, at ``target``, after ``deadline`` (a ``perf_counter`` value) or
+    once another thread sets ``stop[0]`` (both checked every 128 moves).
     With a column adjacency (``n_ptr`` of length ``n + 1``) moves are chosen by
     :func:`_best_move_sparse`, otherwise by scanning the whole table. The table is rebuilt
     every 256 moves so float round-off cannot accumulate.
@@ -418,7 +420,7 @@ def tabu(  # type: ignore[no-untyped-def]
             stale = 0
         elif moves % 256 == 0:
             value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
-        if timed and moves % 128 == 0 and _now() > deadline:
+        if moves % 128 == 0 and (stop[0] != 0 or (timed and _now() > deadline)):
             break
     return np.sort(best), best_value, moves
 

@@ -138,8 +138,16 @@ class _Run:
     seed: int
 
 
-def _tabu(arrays: KernelArrays, run: _Run, *, deadline: float, target: float) -> Found:
-    """One compiled tabu run: (best sites, their value, moves made)."""
+def _tabu(
+    arrays: KernelArrays,
+    run: _Run,
+    *,
+    deadline: float,
+    target: float,
+    stop: np.ndarray | None = None,
+) -> Found:
+    """One compiled tabu run: (best sites, their value, moves made); it ends early once
+    ``stop[0]`` is set (see :func:`stop_flag`)."""
     best, value, made = _TABU(
         *arrays.matrix,
         arrays.n_ptr,
@@ -151,8 +159,14 @@ def _tabu(arrays: KernelArrays, run: _Run, *, deadline: float, target: float) ->
         run.seed,
         arrays.tol,
         float(deadline),
+        stop_flag() if stop is None else stop,
     )
     return np.asarray(best, dtype=np.int64), float(value), int(made)
+
+
+def stop_flag() -> np.ndarray:
+    """A flag another thread sets (``flag[0] = 1``) to end a tabu run early."""
+    return np.zeros(1, dtype=np.uint8)
 
 
 def _run_all(
@@ -272,9 +286,11 @@ def tabu_run(
     moves: int,
     deadline: float = math.inf,
     target: float = math.inf,
+    stop: np.ndarray | None = None,
 ) -> Found:
-    """One tabu run of ``moves`` swaps from ``start``: (best sites, value, swaps made)."""
-    return _tabu(arrays, _Run(start, moves, seed), deadline=deadline, target=target)
+    """One tabu run of ``moves`` swaps from ``start``: (best sites, value, swaps made); ``stop``:
+    a :func:`stop_flag` that ends it early when set."""
+    return _tabu(arrays, _Run(start, moves, seed), deadline=deadline, target=target, stop=stop)
 
 
 def _admit(population: list[tuple[float, np.ndarray]], child: np.ndarray, value: float) -> None:

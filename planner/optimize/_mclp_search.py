@@ -178,15 +178,18 @@ def head_run(
     *,
     seed: int,
     deadline: float,
+    stop: np.ndarray | None = None,
 ) -> Head:
     """The tabu run from greedy + swaps that opens the all-column search: :data:`HEAD_STARTS`
     starts' share of its swaps (at the base budget: it is made before the LP is known), or the
-    whole start phase when that search has a single start."""
+    whole start phase when that search has a single start. ``stop``: a flag that ends it early
+    when set (when the LP proves greedy + swaps optimal, say)."""
     p = selected.shape[0]
     moves, room = search_size(csr, p, work=1 - CORE_SHARE)
     moves = min(HEAD_STARTS, room) * per_start_moves(moves, room)
     arrays = KernelArrays.of(csr, csc, w)
-    return Head(arrays, tabu_run(arrays, selected, seed=seed, moves=moves, deadline=deadline))
+    found = tabu_run(arrays, selected, seed=seed, moves=moves, deadline=deadline, stop=stop)
+    return Head(arrays, found)
 
 
 def lp_search(

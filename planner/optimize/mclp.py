@@ -24,7 +24,7 @@ from planner.optimize._cover_model import (
     remaining,
 )
 from planner.optimize._cover_search import coverage_counts, lagrangian_bound, reduce_rows
-from planner.optimize._cover_tabu import new_seed
+from planner.optimize._cover_tabu import new_seed, stop_flag
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._mclp_search import (
     head_run,
@@ -65,6 +65,12 @@ LP_BOUND_MAX_WORK = 4e9
 #: ``LP_TIME_SHARE`` of the time left, which is then its HiGHS time limit.
 LP_SECONDS_PER_WORK = 1e-9
 LP_TIME_SHARE = 0.5
+#: Without a time limit the LP still stops after ``LP_CAP_FACTOR`` times its expected time, at
+#: least ``LP_CAP_MIN_S`` (the large-instance bounds are used instead): random matrices without
+#: geography took 13-18x the estimate (200,000 x 200 at 5 %: 7.2 s; 200,000 x 1,000 at 1.9 %:
+#: more than 50 s). Only such an LP makes the answer depend on the machine's speed.
+LP_CAP_FACTOR = 5.0
+LP_CAP_MIN_S = 5.0
 #: Pair budget of the grouped instance whose LP bounds the larger instances.
 GROUPED_LP_MAX_PAIRS = 400_000
 #: Share of a time limit the improvement phases may use when the bound is the Lagrangian one
@@ -191,32 +197,79 @@ def _solve(
         selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
         return _exact(csr, w, p, selected, budget=remaining(deadline), seed=seed, integral=integral)
     head_seed = new_seed(rng)  # drawn whatever happens next, for reproducible answers
-    # With two threads or more, HiGHS solves the LP in the background from the start, and the
-    # first tabu run of the search (from greedy + swaps) follows it there while the core search
-    # runs; the search collects it when it needs it.
-    parallel = threads >= 2
-    solve_lp, lp_limit = _lp_plan(csr, deadline)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        lp_job = (
-            pool.submit(_lp_relaxation, csr, w, p, time_limit_s=lp_limit, seed=seed)
-            if parallel and solve_lp
-            else None
+        selected, lp = _search(
+            pool,
+            csr,
+            csc,
+            w,
+            p,
+            rng=rng,
+            head_seed=head_seed,
+            deadline=deadline,
+            seed=seed,
+            threads=threads,
+            integral=integral,
         )
-        selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
-        head = (
-            pool.submit(head_run, csr, csc, w, selected, seed=head_seed, deadline=deadline)
-            if lp_job is not None and with_head(csr, p)
-            else None
+    return _settle(
+        csr,
+        csc,
+        w,
+        selected,
+        lp,
+        p=p,
+        method=method,
+        deadline=deadline,
+        seed=seed,
+        integral=integral,
+    )
+
+
+def _search(
+    pool: ThreadPoolExecutor,
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    p: int,
+    *,
+    rng: np.random.Generator,
+    head_seed: int,
+    deadline: float,
+    seed: int,
+    threads: int,
+    integral: bool,
+) -> tuple[np.ndarray, HighsOutcome | None]:
+    """Greedy + swaps, the LP relaxation and the search; return the selection and the LP.
+
+    With two threads or more, HiGHS solves the LP on ``pool`` from the start, and the first tabu
+    run of the search (from greedy + swaps) follows it there while the core search runs; the
+    search collects it when it needs it. That run stops where a search without an LP would
+    (leaving time for the bound), and at once when nothing needs it any more.
+    """
+    solve_lp, lp_limit = _lp_plan(csr, deadline)
+    lp_job = None
+    if threads >= 2 and solve_lp:
+        lp_job = pool.submit(_lp_relaxation, csr, w, p, time_limit_s=lp_limit, seed=seed)
+    selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
+    stop = stop_flag()
+    head = None
+    if lp_job is not None and with_head(csr, p):
+        until = _share_of(deadline, SEARCH_TIME_SHARE)
+        head = pool.submit(
+            head_run, csr, csc, w, selected, seed=head_seed, deadline=until, stop=stop
         )
+    try:
         if lp_job is not None:
             lp = lp_job.result()
-        else:
+        else:  # planned again: greedy + swaps took part of a time limit
+            solve_lp, lp_limit = _lp_plan(csr, deadline)
             lp = _lp_relaxation(csr, w, p, time_limit_s=lp_limit, seed=seed) if solve_lp else None
         # the LP bound, rounded down for integer weights: reaching it proves an optimum
         target = math.inf if lp is None else _floor(lp.bound, integral)
         if reaches(selection_value(csr, w, selected), target):
             logger.debug("greedy + swaps reach the LP bound %.6g", target)
-        elif lp is not None:
+            return selected, lp
+        if lp is not None:
             found = lp_search(
                 csr,
                 csc,
@@ -230,31 +283,17 @@ def _solve(
                 target=target,
                 threads=threads,
             )
-            selected = _better(csr, w, found, selected)
-        else:  # no LP: leave part of a time limit to the Lagrangian bound that follows
-            search_until = _share_of(deadline, SEARCH_TIME_SHARE)
-            selected = improve(
-                csr,
-                csc,
-                w,
-                selected,
-                rng=rng,
-                deadline=search_until,
-                target=target,
-                threads=threads,
-            )
-    return _settle(
-        csr,
-        csc,
-        w,
-        selected,
-        lp,
-        p=p,
-        method=method,
-        deadline=deadline,
-        seed=seed,
-        integral=integral,
-    )
+            return _better(csr, w, found, selected), lp
+        # no LP: leave part of a time limit to the Lagrangian bound that follows
+        search_until = _share_of(deadline, SEARCH_TIME_SHARE)
+        found = improve(
+            csr, csc, w, selected, rng=rng, deadline=search_until, target=target, threads=threads
+        )
+        if head is not None:  # made while the LP was tried: its answer counts too
+            found = _better(csr, w, found, head.result().found[0])
+        return found, None
+    finally:
+        stop[0] = 1  # a head run still going is not needed any more
 
 
 def _settle(
@@ -350,14 +389,15 @@ def _lp_plan(csr: sp.csr_array, deadline: float) -> tuple[bool, float | None]:
 
     Not above :data:`LP_BOUND_MAX_WORK`; under a time limit, only when its expected time
     (:data:`LP_SECONDS_PER_WORK`) fits :data:`LP_TIME_SHARE` of the time left, which is then its
-    limit: the search keeps the rest whether or not the LP finishes.
+    limit: the search keeps the rest whether or not the LP finishes. Without a time limit its
+    limit is :data:`LP_CAP_FACTOR` times the expected time, at least :data:`LP_CAP_MIN_S`.
     """
     work = float(csr.shape[1]) * float(csr.nnz)
     if work > LP_BOUND_MAX_WORK:
         return False, None
     left = remaining(deadline)
-    if left is None:
-        return True, None
+    if left is None:  # capped all the same: the estimate can be far off on unusual matrices
+        return True, max(LP_CAP_MIN_S, LP_CAP_FACTOR * LP_SECONDS_PER_WORK * work)
     budget = LP_TIME_SHARE * left
     if LP_SECONDS_PER_WORK * work > budget:
         logger.debug(
