@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.optimize import _highs
-from planner.optimize._cover_search import coverage_counts
+from planner.optimize._cover_search import coverage_counts, lagrangian_value
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._result import CoverageResult, Method, settle_bound
 
@@ -107,12 +107,11 @@ def max_coverage_lp(
         return HighsOutcome(None, math.nan, math.nan, outcome.status, outcome.seconds, 0)
     u = np.clip(outcome.x[:m], 0.0, weights)
     lam = float(outcome.x[-1])
-    column_value = sp.csc_array(csr).T @ u
-    top = np.sort(column_value)[::-1][:p]
+    bound, _, column_value = lagrangian_value(sp.csc_array(csr), weights, p, u)
     return HighsOutcome(
         x=np.clip(np.abs(outcome.row_duals), 0.0, 1.0),
         objective=outcome.objective + float(weights.sum()),
-        bound=float((weights - u).sum() + top.sum()),
+        bound=bound,
         status=outcome.status,
         seconds=outcome.seconds,
         nodes=0,

@@ -314,7 +314,7 @@ def lagrangian_bound(
     theta, since = 2.0, 0
     direction: np.ndarray | None = None
     for _ in range(max(iterations, 1)):
-        value, top = _lagrangian_value(csc, weights, p, lam)
+        value, top, _ = lagrangian_value(csc, weights, p, lam)
         if value < best - 1e-12 * max(1.0, abs(best)):
             best, since = value, 0
         else:
@@ -337,13 +337,15 @@ def lagrangian_bound(
     return float(min(best, weights.sum()))
 
 
-def _lagrangian_value(
+def lagrangian_value(
     csc: sp.csc_array, weights: np.ndarray, p: int, lam: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """``L(lam)`` and the ``p`` columns attaining its inner maximum."""
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """``L(lam) = sum_i (w_i - lam_i) + (sum of the p largest (C.T lam)_j)``, an upper bound on
+    maximum coverage for any ``0 <= lam <= w``; the ``p`` columns attaining its inner maximum;
+    and ``C.T lam``."""
     colsum = column_weights(csc, lam)
     top = np.argpartition(-colsum, p - 1)[:p] if p < colsum.shape[0] else np.arange(colsum.shape[0])
-    return float((weights - lam).sum() + colsum[top].sum()), top
+    return float((weights - lam).sum() + colsum[top].sum()), top, colsum
 
 
 def iterated_swaps(
