@@ -479,3 +479,63 @@ def test_single_thread_lp_limit_is_planned_after_greedy(monkeypatch: Any) -> Non
     solve_max_coverage(csr, w, 5, method="heuristic", threads=1, time_limit_s=1.0)
     assert len(limits) == 1 and limits[0] is not None
     assert limits[0] <= 0.5 * 0.6 + 0.05  # half of what greedy left, not of the whole second
+
+
+@pytest.mark.parametrize("layout_seed", [34, 38])
+def test_search_over_the_columns_left_by_reduced_cost_fixing_finds_the_optimum(
+    layout_seed: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On these instances the all-column search runs over the few columns that may still beat
+    the best answer so far; its answer, mapped back to the original columns, is the enumerated
+    optimum."""
+    from planner.optimize import coverage_from_points, solve_max_coverage
+    from planner.optimize.instances import uniform_layout
+
+    lay = uniform_layout(300, 24, side_m=20_000.0, seed=layout_seed)
+    csr = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
+    with caplog.at_level("DEBUG", logger="planner.optimize._mclp_search"):
+        result = solve_max_coverage(csr, lay.weights, 4, method="heuristic")
+    assert any("reduced-cost fixing keeps" in message for message in caplog.messages)
+    best = max(
+        _value(csr, lay.weights, np.array(sites)) for sites in itertools.combinations(range(24), 4)
+    )
+    assert result.objective == pytest.approx(best)
+    assert result.bound >= best
+    assert _value(csr, lay.weights, result.selected) == pytest.approx(result.objective)
+
+
+def test_reach_search_maps_its_answer_back_to_the_original_columns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """From a runner-up start, the search over the kept columns returns the optimum in the
+    original column numbering (not the kept columns' positions)."""
+    from planner.optimize import _mclp_search, coverage_from_points
+    from planner.optimize._cover_model import max_coverage_lp
+    from planner.optimize.instances import uniform_layout
+
+    lay = uniform_layout(300, 24, side_m=20_000.0, seed=34)
+    csr = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
+    w = lay.weights
+    ranked = sorted(
+        itertools.combinations(range(24), 4),
+        key=lambda sites: -_value(csr, w, np.array(sites)),
+    )
+    best = _value(csr, w, np.array(ranked[0]))
+    runner_up = next(np.array(s) for s in ranked if _value(csr, w, np.array(s)) < best - 1e-9)
+    lp = max_coverage_lp(csr, w, 4, time_limit_s=None, seed=0)
+    with caplog.at_level("DEBUG", logger="planner.optimize._mclp_search"):
+        found = _mclp_search._reach_search(
+            csr,
+            sp.csc_array(csr),
+            w,
+            [runner_up],
+            lp,
+            None,
+            rng=np.random.default_rng(0),
+            deadline=np.inf,
+            target=np.inf,
+            work=1.0,
+            threads=1,
+        )
+    assert any("reduced-cost fixing keeps" in message for message in caplog.messages)
+    assert _value(csr, w, found) == pytest.approx(best)

@@ -119,6 +119,27 @@ def max_coverage_lp(
     )
 
 
+def reach_columns(lp: HighsOutcome, p: int, value: float) -> np.ndarray | None:
+    """Columns that may belong to a selection of ``p`` columns covering at least ``value``, by
+    the dual of the LP relaxation (:func:`max_coverage_lp`); ``None`` without reduced costs.
+
+    For multipliers ``0 <= u <= w``, ``lam`` and ``V = C.T u``, every selection ``S`` covers at
+    most ``sum_i (w_i - u_i) + sum_{j in S} V_j <= D + min(V_j - lam, 0)`` for each ``j`` in
+    ``S``, where ``D = sum_i (w_i - u_i) + p lam + sum_j max(V_j - lam, 0)`` is the dual
+    objective. A column whose reduced cost ``V_j - lam`` takes ``D`` below ``value`` is in no
+    selection covering ``value`` (reduced-cost fixing); the columns of any such selection are
+    all returned. ``D`` is stated from the outcome's Lagrangian bound ``sum_i (w_i - u_i) +
+    (sum of the p largest V_j)``.
+    """
+    if lp.reduced_costs is None or not math.isfinite(lp.bound):
+        return None
+    reduced = lp.reduced_costs
+    largest = np.sort(reduced)[::-1][:p]
+    dual = lp.bound + float(np.clip(reduced, 0.0, None).sum()) - float(largest.sum())
+    slack = 1e-9 * max(1.0, abs(value))
+    return np.flatnonzero(dual + np.minimum(reduced, 0.0) >= value - slack)
+
+
 #: :func:`max_coverage_lp` goes to interior point (+ crossover) when the candidates' degrees vary
 #: (coefficient of variation at least this, as around towns) ...
 DUAL_IPM_MIN_DEGREE_CV = 0.4

@@ -1,14 +1,17 @@
 """The heuristic search of maximum coverage: greedy + swaps, then an LP-seeded population search.
 
 After lazy greedy and swaps, a population search (:mod:`planner.optimize._cover_tabu`) starts
-from that answer, from the best answer of a shorter population search over the LP core (the
-LP support and the most promising other columns), and from selections sampled after the LP
-values. Its budget grows with how fractional the LP solution is: a measure of how hard the
-instance is, for this search as for branch-and-bound (see :data:`SPREAD_PER_SITE`).
+from the best answer so far, from the best answer of a shorter population search over the LP
+core (the LP support and the most promising other columns), and from selections sampled after
+the LP values; it runs over the columns that reduced-cost fixing leaves, those that may still be
+in an answer as good as the best so far. Its budget grows with how fractional the LP solution
+is: a measure of how hard the instance is, for this search as for branch-and-bound (see
+:data:`SPREAD_PER_SITE`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from planner.optimize._cover_model import reach_columns
 from planner.optimize._cover_search import (
     coverage_counts,
     iterated_swaps,
@@ -33,6 +37,8 @@ from planner.optimize._cover_tabu import (
 )
 from planner.optimize._highs import HighsOutcome
 
+logger = logging.getLogger(__name__)
+
 #: Without a move table (see ``TABLE_MAX_CELLS``), an iterated local search runs instead: it
 #: stops after ``clip(ILS_PATIENCE_WORK / pairs, 20, 150)`` kicks without improvement, or
 #: ``clip(ILS_KICK_WORK / pairs, 50, 600)`` kicks in all.
@@ -44,8 +50,9 @@ ILS_MAX_NNZ = 5_000_000
 CORE_EXTRA_SHARE = 0.1
 #: Share of the search budget spent on a population search over the core columns alone; its
 #: best answer then joins the starts of the search over all columns (which gets the rest).
-#: Uniform metro optima were found this way that the all-column search missed.
-CORE_SHARE = 0.1
+#: Uniform metro optima were found this way that the all-column search missed. (0.1 before the
+#: all-column search ran over the columns left by reduced-cost fixing: the same hits, slower.)
+CORE_SHARE = 0.05
 #: The population search makes ``clip(W / c, 1000, 200000)`` swaps in all, ``c = candidates *
 #: p + 2 * column degree * row degree`` standing for the work of one swap and ``W =
 #: SEARCH_WORK_PER_PAIR * pairs`` clipped to ``[SEARCH_WORK, SEARCH_WORK_MAX]`` (about 60,000
@@ -72,9 +79,13 @@ POPULATION = 8
 MIN_START_MOVES = 2_000
 #: The first tabu run of the all-column search (from greedy + swaps) gets this many starts'
 #: swaps. With two threads or more it is made in the background while HiGHS solves the LP
-#: relaxation and the core search runs (one start's swaps would only cover the LP's time on
-#: 2,000 x 500 metro instances; with three, the core search overlaps it too).
-HEAD_STARTS = 3
+#: relaxation and the core search runs; its answer and the core's then set how many columns
+#: reduced-cost fixing leaves to the rest of the search. On 2,000 x 500 uniform metro
+#: instances 1 start gave the same hits as 2 or 3, in 0.14 s instead of 0.16 and 0.19 s.
+HEAD_STARTS = 1
+#: Least swaps of the search over the columns left by reduced-cost fixing (it makes the
+#: all-column search's swaps times the share of columns left).
+MIN_FIXED_MOVES = 1_000
 #: Share of the all-column search's budget left to its children once the starts are done (the
 #: core search keeps ``1 - START_SHARE``): there, children found the best answer in 5 of 65
 #: metro runs that reached it, and took a third of the time.
@@ -117,12 +128,14 @@ def improve(
     threads: int = 1,
     head: Head | None = None,
     children_share: float = 1 - START_SHARE,
+    moves: int | None = None,
 ) -> np.ndarray:
     """Population search from ``selected`` and ``starts`` (default: perturbed copies of
-    ``selected``) with the ``work`` share of the budget, ``children_share`` of it left to
-    children, its best answer then polished by pairs of swaps; where the move table would be
-    too large, an iterated local search from the best of ``selected`` and ``starts``.
-    ``head``: the run from ``selected``, already made (see :func:`head_run`)."""
+    ``selected``) with the ``work`` share of the budget (or ``moves`` swaps),
+    ``children_share`` of it left to children, its best answer then polished by pairs of swaps;
+    where the move table would be too large, an iterated local search from the best of
+    ``selected`` and ``starts``. ``head``: the run from ``selected``, already made (see
+    :func:`head_run`)."""
     p = selected.shape[0]
     if csr.shape[1] * p > TABLE_MAX_CELLS:
         # one trajectory, from the best start (the core's answer, say, when there is an LP)
@@ -140,7 +153,10 @@ def improve(
             deadline=deadline,
             target=target,
         )
-    moves, room = search_size(csr, p, work=work)
+    if moves is None:
+        moves, room = search_size(csr, p, work=work)
+    else:
+        room = _starts(moves)
     if starts is None:
         starts = [perturbed(csr, csc, w, selected, rng=rng) for _ in range(room - 1)]
     return population_search(
@@ -162,7 +178,12 @@ def search_size(csr: sp.csr_array, p: int, *, work: float) -> tuple[int, int]:
     per_move = csr.shape[1] * p + 2 * (csr.nnz / csr.shape[1]) * (csr.nnz / max(csr.shape[0], 1))
     budget = work * min(max(SEARCH_WORK, SEARCH_WORK_PER_PAIR * csr.nnz), SEARCH_WORK_MAX)
     moves = work_cap(budget, int(per_move), low=1_000, high=200_000)
-    return moves, int(min(POPULATION, max(1, START_SHARE * moves // MIN_START_MOVES)))
+    return moves, _starts(moves)
+
+
+def _starts(moves: int) -> int:
+    """Starts of a population search of ``moves`` swaps."""
+    return int(min(POPULATION, max(1, START_SHARE * moves // MIN_START_MOVES)))
 
 
 def with_head(csr: sp.csr_array, p: int) -> bool:
@@ -242,25 +263,99 @@ def lp_search(
         made = head.result()
         if reaches(made.found[1], target):
             return made.found[0]
-    found = improve(
+    found = _reach_search(
         csr,
         csc,
         w,
-        selected,
+        [selected, *starts],
+        lp,
+        made,
         rng=rng,
         deadline=deadline,
         target=target,
-        starts=starts or None,
         work=(1 - CORE_SHARE) * scale,
         threads=threads,
-        head=made,
-        children_share=MAIN_CHILDREN_SHARE,
     )
     # a search with a single start (large instances) is the head run alone: the core's answer
     # joins it here
     found = max([found, *starts[:1]], key=lambda sites: selection_value(csr, w, sites))
     rounds = work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
     return swap_search(csr, csc, w, found, deadline=deadline, max_rounds=rounds)
+
+
+def _reach_search(
+    csr: sp.csr_array,
+    csc: sp.csc_array,
+    w: np.ndarray,
+    starts: list[np.ndarray],
+    lp: HighsOutcome,
+    head: Head | None,
+    *,
+    rng: np.random.Generator,
+    deadline: float,
+    target: float,
+    work: float,
+    threads: int,
+) -> np.ndarray:
+    """The all-column search from ``starts`` (greedy + swaps first) and ``head``, made over the
+    columns that may still be in an answer as good as the best so far (:func:`reach_columns`,
+    reduced-cost fixing by the LP dual). The fixing is exact: no better answer is lost. The
+    search then leads with that best answer, follows with the core's, draws its LP samples over
+    the columns left, and makes the all-column search's swaps times the share of columns left
+    (each swap is cheaper too). On 12 uniform 2,000 x 500 metro instances x 24 seeds it kept
+    30-70 % of the columns and reached the optimum in 273 of 288 runs in 0.107 s on average,
+    against 270 in 0.215 s over all columns.
+    """
+    n, p = csr.shape[1], starts[0].shape[0]
+    known = starts if head is None else [*starts, head.found[0]]
+    best = max(known, key=lambda sites: selection_value(csr, w, sites))
+    keep = reach_columns(lp, p, selection_value(csr, w, best))
+    moves, _ = search_size(csr, p, work=work)
+    if keep is None or keep.shape[0] >= n or keep.shape[0] <= p:
+        return improve(
+            csr,
+            csc,
+            w,
+            starts[0],
+            rng=rng,
+            deadline=deadline,
+            target=target,
+            starts=starts[1:] or None,
+            moves=moves,
+            threads=threads,
+            head=head,
+            children_share=MAIN_CHILDREN_SHARE,
+        )
+    logger.debug("reduced-cost fixing keeps %d of %d columns", keep.shape[0], n)
+    # swaps in proportion to the columns left: the neighbourhood shrinks with them
+    moves = max(MIN_FIXED_MOVES, int(moves * keep.shape[0] / n))
+    at = np.full(n, -1, dtype=np.int64)
+    at[keep] = np.arange(keep.shape[0])
+    sub = reduce_rows(sp.csr_array(csr[:, keep]), w)
+    sub_csc = sp.csc_array(sub.matrix)
+    # the best answer leads; the core's answer follows, then LP samples over the kept columns
+    mapped = [at[sites] for sites in (best, *starts[1:2]) if np.all(at[sites] >= 0)]
+    assert lp.x is not None
+    mapped += lp_samples(lp.x[keep], p, POPULATION - len(mapped), rng=rng)
+    found = improve(
+        sub.matrix,
+        sub_csc,
+        sub.weights,
+        mapped[0],
+        rng=rng,
+        deadline=deadline,
+        target=target,
+        starts=mapped[1:],
+        moves=moves,
+        threads=threads,
+        children_share=MAIN_CHILDREN_SHARE,
+    )
+    return better(csr, w, keep[found], best)
+
+
+def better(csr: sp.csr_array, w: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The selection covering more weight (``a`` on a tie)."""
+    return a if selection_value(csr, w, a) >= selection_value(csr, w, b) else b
 
 
 def reaches(value: float, target: float) -> bool:

@@ -27,6 +27,7 @@ from planner.optimize._cover_search import coverage_counts, lagrangian_bound, re
 from planner.optimize._cover_tabu import new_seed, stop_flag
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._mclp_search import (
+    better,
     head_run,
     heuristic_selection,
     improve,
@@ -283,14 +284,14 @@ def _search(
                 target=target,
                 threads=threads,
             )
-            return _better(csr, w, found, selected), lp
+            return better(csr, w, found, selected), lp
         # no LP: leave part of a time limit to the Lagrangian bound that follows
         search_until = _share_of(deadline, SEARCH_TIME_SHARE)
         found = improve(
             csr, csc, w, selected, rng=rng, deadline=search_until, target=target, threads=threads
         )
         if head is not None:  # made while the LP was tried: its answer counts too
-            found = _better(csr, w, found, head.result().found[0])
+            found = better(csr, w, found, head.result().found[0])
         return found, None
     finally:
         stop[0] = 1  # a head run still going is not needed any more
@@ -369,11 +370,6 @@ def _share_of(deadline: float, share: float) -> float:
         return deadline
     now = time.perf_counter()
     return now + share * max(deadline - now, 0.0)
-
-
-def _better(csr: sp.csr_array, w: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The selection covering more weight (``a`` on a tie)."""
-    return a if selection_value(csr, w, a) >= selection_value(csr, w, b) else b
 
 
 def _lp_relaxation(
