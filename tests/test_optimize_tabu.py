@@ -539,3 +539,41 @@ def test_reach_search_maps_its_answer_back_to_the_original_columns(
         )
     assert any("reduced-cost fixing keeps" in message for message in caplog.messages)
     assert _value(csr, w, found) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("layout_seed", [34, 38])
+def test_auto_escalates_to_highs_on_the_columns_left_by_fixing(
+    layout_seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``method="auto"`` hands HiGHS only the columns that may beat the heuristic's answer; the
+    answer it proves optimal there is the enumerated optimum, in the original numbering."""
+    from planner.optimize import coverage_from_points, mclp, solve_max_coverage
+    from planner.optimize.instances import uniform_layout
+
+    lay = uniform_layout(300, 24, side_m=20_000.0, seed=layout_seed)
+    csr = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
+    columns: list[int] = []
+    real_exact = mclp._exact
+
+    def spying_exact(model: sp.csr_array, *args: Any, **kwargs: Any) -> Any:
+        columns.append(model.shape[1])
+        return real_exact(model, *args, **kwargs)
+
+    monkeypatch.setattr(mclp, "_exact", spying_exact)
+    # a weak heuristic (greedy + swaps only), so that the exact engine has work to do
+    monkeypatch.setattr(
+        mclp,
+        "_search",
+        lambda pool, csr, csc, w, p, **kw: (
+            mclp.heuristic_selection(csr, csc, w, p, deadline=np.inf),
+            mclp._lp_relaxation(csr, w, p, time_limit_s=None, seed=0),
+        ),
+    )
+    result = solve_max_coverage(csr, lay.weights, 4, method="auto")
+    best = max(
+        _value(csr, lay.weights, np.array(sites)) for sites in itertools.combinations(range(24), 4)
+    )
+    assert columns and columns[0] < 24
+    assert result.objective == pytest.approx(best)
+    assert result.status == "optimal" and result.bound == pytest.approx(best)
+    assert _value(csr, lay.weights, result.selected) == pytest.approx(result.objective)
