@@ -104,6 +104,17 @@ def test_reach_columns_keep_every_column_of_every_selection_reaching_the_value()
     assert fixed >= 5
 
 
+def test_reach_columns_slack_follows_the_size_of_the_bound() -> None:
+    """A value eleven orders of magnitude below the bound: rounding in the dual objective
+    (about 3e-9 here) must not drop the column of the selection that covers it (found by an
+    independent review: the slack once followed the value only)."""
+    csr = sp.csr_array(np.array([[1, 0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 1, 0, 0]], bool))
+    w = np.array([4.926665846126998e-05, 53615870.63725187])
+    lp = max_coverage_lp(csr, w, 1, time_limit_s=None, seed=212, solver="simplex")
+    keep = reach_columns(lp, 1, float(w[0]))
+    assert keep is not None and 0 in keep
+
+
 def test_reach_columns_need_reduced_costs() -> None:
     csr, w = _instance(1)
     lp = max_coverage_lp(csr, w, 2, time_limit_s=None, seed=0)

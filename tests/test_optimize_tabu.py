@@ -577,3 +577,39 @@ def test_auto_escalates_to_highs_on_the_columns_left_by_fixing(
     assert result.objective == pytest.approx(best)
     assert result.status == "optimal" and result.bound == pytest.approx(best)
     assert _value(csr, lay.weights, result.selected) == pytest.approx(result.objective)
+
+
+def test_a_kept_set_of_p_columns_proves_the_incumbent_optimal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When fixing leaves exactly the incumbent's ``p`` columns, no other selection reaches its
+    value: the search returns it as is, and ``auto`` reports it optimal without HiGHS."""
+    from planner.optimize import _mclp_search, mclp
+    from planner.optimize._cover_model import max_coverage_lp
+
+    csr, w = _random(5, 40, 12, 0.2)
+    w = np.round(w)
+    lp = max_coverage_lp(csr, w, 3, time_limit_s=None, seed=0)
+    incumbent = np.array([1, 4, 7])
+    monkeypatch.setattr(_mclp_search, "reach_columns", lambda lp, p, value: incumbent)
+    monkeypatch.setattr(mclp, "reach_columns", lambda lp, p, value: incumbent)
+    monkeypatch.setattr(mclp, "_exact", lambda *a, **k: pytest.fail("HiGHS was called"))
+    found = _mclp_search._reach_search(
+        csr,
+        sp.csc_array(csr),
+        w,
+        [incumbent],
+        lp,
+        None,
+        rng=np.random.default_rng(0),
+        deadline=np.inf,
+        target=np.inf,
+        work=1.0,
+        threads=1,
+    )
+    np.testing.assert_array_equal(found, incumbent)
+    escalated = mclp._auto_exact(csr, w, incumbent, lp, deadline=np.inf, seed=0, integral=True)
+    assert escalated is not None
+    sites, bound, engine, status = escalated
+    np.testing.assert_array_equal(sites, incumbent)
+    assert bound == _value(csr, w, incumbent) and (engine, status) == ("heuristic", "optimal")

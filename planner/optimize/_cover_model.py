@@ -136,7 +136,8 @@ def reach_columns(lp: HighsOutcome, p: int, value: float) -> np.ndarray | None:
     reduced = lp.reduced_costs
     largest = np.sort(reduced)[::-1][:p]
     dual = lp.bound + float(np.clip(reduced, 0.0, None).sum()) - float(largest.sum())
-    slack = 1e-9 * max(1.0, abs(value))
+    # rounding in ``dual`` follows the size of the bound, not of ``value``
+    slack = 1e-9 * max(1.0, abs(value), abs(dual))
     return np.flatnonzero(dual + np.minimum(reduced, 0.0) >= value - slack)
 
 

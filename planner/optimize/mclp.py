@@ -355,6 +355,9 @@ def _auto_exact(
     n, p = csr.shape[1], selected.shape[0]
     value = selection_value(csr, w, selected)
     keep = None if lp is None else reach_columns(lp, p, value)
+    if keep is not None and keep.shape[0] <= p and np.isin(selected, keep).all():
+        # no other selection reaches its value: ``selected`` is optimal
+        return selected, _floor(value, integral), "heuristic", "optimal"
     if keep is None or keep.shape[0] <= p:
         keep = np.arange(n)
     sub = reduce_rows(sp.csr_array(csr[:, keep]), w, seed=seed) if keep.shape[0] < n else None
