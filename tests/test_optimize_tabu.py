@@ -504,12 +504,31 @@ def test_search_over_the_columns_left_by_reduced_cost_fixing_finds_the_optimum(
     assert _value(csr, lay.weights, result.selected) == pytest.approx(result.objective)
 
 
+def _reach_from(start: np.ndarray, csr: sp.csr_array, w: np.ndarray, lp: Any) -> np.ndarray:
+    """The search over the columns reduced-cost fixing leaves, from ``start`` alone."""
+    from planner.optimize import _mclp_search
+
+    return _mclp_search._reach_search(
+        csr,
+        sp.csc_array(csr),
+        w,
+        [start],
+        lp,
+        None,
+        rng=np.random.default_rng(0),
+        deadline=np.inf,
+        target=np.inf,
+        work=1.0,
+        threads=1,
+    )
+
+
 def test_reach_search_maps_its_answer_back_to_the_original_columns(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """From a runner-up start, the search over the kept columns returns the optimum in the
     original column numbering (not the kept columns' positions)."""
-    from planner.optimize import _mclp_search, coverage_from_points
+    from planner.optimize import coverage_from_points
     from planner.optimize._cover_model import max_coverage_lp
     from planner.optimize.instances import uniform_layout
 
@@ -524,19 +543,7 @@ def test_reach_search_maps_its_answer_back_to_the_original_columns(
     runner_up = next(np.array(s) for s in ranked if _value(csr, w, np.array(s)) < best - 1e-9)
     lp = max_coverage_lp(csr, w, 4, time_limit_s=None, seed=0)
     with caplog.at_level("DEBUG", logger="planner.optimize._mclp_search"):
-        found = _mclp_search._reach_search(
-            csr,
-            sp.csc_array(csr),
-            w,
-            [runner_up],
-            lp,
-            None,
-            rng=np.random.default_rng(0),
-            deadline=np.inf,
-            target=np.inf,
-            work=1.0,
-            threads=1,
-        )
+        found = _reach_from(runner_up, csr, w, lp)
     assert any("reduced-cost fixing keeps" in message for message in caplog.messages)
     assert _value(csr, w, found) == pytest.approx(best)
 
@@ -594,19 +601,7 @@ def test_a_kept_set_of_p_columns_proves_the_incumbent_optimal(
     monkeypatch.setattr(_mclp_search, "reach_columns", lambda lp, p, value: incumbent)
     monkeypatch.setattr(mclp, "reach_columns", lambda lp, p, value: incumbent)
     monkeypatch.setattr(mclp, "_exact", lambda *a, **k: pytest.fail("HiGHS was called"))
-    found = _mclp_search._reach_search(
-        csr,
-        sp.csc_array(csr),
-        w,
-        [incumbent],
-        lp,
-        None,
-        rng=np.random.default_rng(0),
-        deadline=np.inf,
-        target=np.inf,
-        work=1.0,
-        threads=1,
-    )
+    found = _reach_from(incumbent, csr, w, lp)
     np.testing.assert_array_equal(found, incumbent)
     escalated = mclp._auto_exact(csr, w, incumbent, lp, deadline=np.inf, seed=0, integral=True)
     assert escalated is not None
