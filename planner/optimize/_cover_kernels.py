@@ -25,6 +25,7 @@ Randomness comes from a xorshift64* stream seeded by the caller's ``numpy`` gene
 
 from __future__ import annotations
 
+import heapq
 import time
 
 import numpy as np
@@ -423,6 +424,38 @@ def tabu(  # type: ignore[no-untyped-def]
         if moves % 128 == 0 and (stop[0] != 0 or (timed and _now() > deadline)):
             break
     return np.sort(best), best_value, moves
+
+
+@njit(cache=True, nogil=True)
+def greedy(c_ptr, c_idx, w, covered, gains, p, target, eps):  # type: ignore[no-untyped-def]
+    """Lazy greedy maximum coverage: up to ``p`` columns, each with the largest weight of rows
+    not yet ``covered`` (updated in place), from the columns' initial ``gains``; a popped
+    column whose gain has gone stale goes back on the heap. Stops once the covered weight
+    reaches ``target``; ties go to the lowest column index. Returns the columns in pick order.
+    """
+    heap = [(-gains[j], j) for j in range(gains.shape[0])]
+    heapq.heapify(heap)
+    picked = np.empty(min(p, gains.shape[0]), np.int64)
+    count = 0
+    total = 0.0
+    for i in range(covered.shape[0]):
+        if covered[i]:
+            total += w[i]
+    while len(heap) > 0 and count < p and total < target - eps:
+        j = heapq.heappop(heap)[1]
+        gain = 0.0
+        for at in range(c_ptr[j], c_ptr[j + 1]):
+            if not covered[c_idx[at]]:
+                gain += w[c_idx[at]]
+        if len(heap) > 0 and gain < -heap[0][0] - eps * max(1.0, gain):
+            heapq.heappush(heap, (-gain, j))
+            continue
+        picked[count] = j
+        count += 1
+        for at in range(c_ptr[j], c_ptr[j + 1]):
+            covered[c_idx[at]] = True
+        total += gain
+    return picked[:count]
 
 
 @njit(cache=True)

@@ -6,17 +6,22 @@ non-negative row weights ``w``; none of them loops over matrix entries in Python
 
 from __future__ import annotations
 
-import heapq
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import scipy.sparse as sp
 
+from planner.optimize import _cover_kernels as kernels
+
 logger = logging.getLogger(__name__)
 
 _EPS = 1e-9
+# the compiled lazy greedy (numba dispatchers are opaque to mypy)
+_GREEDY = cast(Callable[..., np.ndarray], kernels.greedy)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,24 +122,17 @@ def lazy_greedy(
         Chosen columns in pick order; boolean covered flag per row.
     """
     covered = np.zeros(csc.shape[0], dtype=bool) if covered is None else covered.copy()
-    free = np.where(covered, 0.0, weights)
-    gains = column_weights(csc, free)
-    heap = [(-g, j) for j, g in enumerate(gains.tolist())]
-    heapq.heapify(heap)
-    indptr, indices = csc.indptr, csc.indices
-    selected: list[int] = []
-    total = float(weights[covered].sum())
-    while heap and len(selected) < p and total < target - _EPS:
-        _, j = heapq.heappop(heap)
-        rows = indices[indptr[j] : indptr[j + 1]]
-        fresh = rows[~covered[rows]]
-        gain = float(weights[fresh].sum())
-        if heap and gain < -heap[0][0] - _EPS * max(1.0, gain):
-            heapq.heappush(heap, (-gain, j))
-            continue
-        selected.append(j)
-        covered[fresh] = True
-        total += gain
+    gains = column_weights(csc, np.where(covered, 0.0, weights))
+    selected = _GREEDY(
+        csc.indptr,
+        csc.indices,
+        np.ascontiguousarray(weights, dtype=np.float64),
+        covered,
+        gains,
+        int(p),
+        float(target),
+        _EPS,
+    )
     return np.asarray(selected, dtype=np.int64), covered
 
 
