@@ -73,6 +73,32 @@ def reduce_rows(coverage: sp.csr_array, weights: np.ndarray, *, seed: int = 0) -
     return Reduced(matrix=matrix, weights=merged_w, rows=rows)
 
 
+@dataclass(frozen=True, eq=False)
+class Restricted:
+    """A coverage instance cut down to the columns ``keep`` (rows reduced again, see
+    :func:`reduce_rows`); ``at[j]`` is the position of original column ``j`` among them (-1
+    when left out). A selection found on ``reduced`` is ``keep[found]`` in the original."""
+
+    reduced: Reduced
+    keep: np.ndarray
+    at: np.ndarray
+
+    def local(self, sites: np.ndarray) -> np.ndarray | None:
+        """``sites`` numbered among the kept columns; ``None`` when one was left out."""
+        mapped = self.at[sites]
+        return mapped if bool(np.all(mapped >= 0)) else None
+
+
+def restrict_columns(
+    coverage: sp.csr_array, weights: np.ndarray, keep: np.ndarray, *, seed: int = 0
+) -> Restricted:
+    """The instance on the columns ``keep`` only (sorted original indices)."""
+    at = np.full(coverage.shape[1], -1, dtype=np.int64)
+    at[keep] = np.arange(keep.shape[0])
+    reduced = reduce_rows(sp.csr_array(coverage[:, keep]), weights, seed=seed)
+    return Restricted(reduced=reduced, keep=keep, at=at)
+
+
 def _rows_equal(matrix: sp.csr_array, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Vectorised test that rows ``a[k]`` and ``b[k]`` of a sorted CSR hold the same columns."""
     len_a = np.diff(matrix.indptr)[a]

@@ -24,7 +24,12 @@ from planner.optimize._cover_model import (
     reach_columns,
     remaining,
 )
-from planner.optimize._cover_search import coverage_counts, lagrangian_bound, reduce_rows
+from planner.optimize._cover_search import (
+    coverage_counts,
+    lagrangian_bound,
+    reduce_rows,
+    restrict_columns,
+)
 from planner.optimize._cover_tabu import new_seed, stop_flag
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._mclp_search import (
@@ -360,15 +365,13 @@ def _auto_exact(
         return selected, _floor(value, integral), "heuristic", "optimal"
     if keep is None or keep.shape[0] <= p:
         keep = np.arange(n)
-    sub = reduce_rows(sp.csr_array(csr[:, keep]), w, seed=seed) if keep.shape[0] < n else None
-    model, weights = (csr, w) if sub is None else (sub.matrix, sub.weights)
+    cut = restrict_columns(csr, w, keep, seed=seed) if keep.shape[0] < n else None
+    model, weights = (csr, w) if cut is None else (cut.reduced.matrix, cut.reduced.weights)
     if model.nnz > AUTO_EXACT_MAX_NNZ:
         return None
-    at = np.full(n, -1, dtype=np.int64)
-    at[keep] = np.arange(keep.shape[0])
-    start = (
-        at[selected] if np.all(at[selected] >= 0) else pad(np.empty(0, np.int64), p, keep.shape[0])
-    )
+    start = selected if cut is None else cut.local(selected)
+    if start is None:
+        start = pad(np.empty(0, np.int64), p, keep.shape[0])
     budget = remaining(deadline)
     sites, mip_bound, engine, status = _exact(
         model,
