@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from planner.errors import OutputError
+#: Test-only fault injection: when set, called as ``_fault_hook(step, path)`` before each file
+#: write (``"write"``) and each move of the output swap (``"move"``); it may raise or pause.
+#: Private: no environment variable or option reaches it.
+_fault_hook: Callable[[str, Path], None] | None = None
+
+
+def fault_point(step: str, path: Path) -> None:
+    """Call the test-only :data:`_fault_hook`, if any (a no-op otherwise)."""
+    if _fault_hook is not None:
+        _fault_hook(step, path)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path = Path(path)
+    fault_point("write", path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -24,6 +33,10 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        # name the file being written (a failed write() names none, mkstemp its temporary name)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -63,83 +76,3 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
-
-
-def prepare_out_dir(out: str | Path, *, products: Iterable[str], overwrite: bool) -> Path:
-    """Check that ``out`` can receive ``products`` and create it; raise :class:`OutputError` if not.
-
-    An ``out`` that already holds any of ``products`` is refused unless ``overwrite`` is true, so
-    earlier results are never replaced by accident. The check runs before any work is done.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(
-            f"--out: expected a folder, got the existing file {out}; choose another path"
-        )
-    existing = sorted(p for p in products if (out / p).exists())
-    if existing and not overwrite:
-        raise OutputError(
-            f"--out: {out} already holds results ({', '.join(existing)}); "
-            "pass --overwrite to replace them or choose an empty folder"
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(
-            f"--out: cannot create folder {out} ({exc.strerror}); choose a writable path"
-        ) from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"--out: folder {out} is not writable; choose a writable path")
-    probe = out / f".planner-write-test-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-    except OSError as exc:
-        raise OutputError(
-            f"--out: folder {out} is not writable ({exc.strerror}); choose a writable path"
-        ) from None
-    finally:
-        probe.unlink(missing_ok=True)
-    return out
-
-
-@contextlib.contextmanager
-def output_folder(out: str | Path, *, products: Iterable[str], overwrite: bool) -> Iterator[Path]:
-    """:func:`prepare_out_dir`, then the block that fills the folder; the folders this call
-    created (``out`` and any missing parents) are removed again, deepest first and only while
-    empty, when the block fails."""
-    path = Path(out).absolute()
-    created = [p for p in (path, *path.parents) if not p.exists()]
-    folder = prepare_out_dir(out, products=products, overwrite=overwrite)
-    try:
-        yield folder
-    except BaseException:
-        for made in created:  # deepest first; stops at the first that is not empty
-            try:
-                made.rmdir()
-            except OSError:
-                break
-        raise
-
-
-def remove_stale(
-    out: Path,
-    *,
-    products: Iterable[str],
-    written: Iterable[str],
-    inputs: Iterable[str | Path | None] = (),
-) -> list[str]:
-    """Delete the ``products`` in ``out`` that this run did not write (left by an earlier run
-    that ``--overwrite`` replaced), so the folder holds one run's results; return their names.
-
-    A file this run read (``inputs``) is never deleted, whatever its name.
-    """
-    keep = set(written)
-    protected = {Path(p).resolve() for p in inputs if p is not None}
-    stale = sorted(
-        p
-        for p in products
-        if p not in keep and (out / p).is_file() and (out / p).resolve() not in protected
-    )
-    for name in stale:
-        (out / name).unlink()
-    return stale

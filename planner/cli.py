@@ -7,8 +7,11 @@ and exit status 2; nothing already on disk is overwritten unless ``--overwrite``
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +24,37 @@ logger = logging.getLogger("planner")
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+EXIT_SIGINT = 128 + signal.SIGINT  # 130
+EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+
+#: OS errors caused by the user's environment (permissions, a full or read-only disk, a missing
+#: or misplaced path): one line naming the path and exit status 2, not an internal error.
+_ENVIRONMENT_ERRNOS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.ENOENT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+        errno.EFBIG,
+        errno.EMFILE,
+        errno.EIO,
+    }
+)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, like ``KeyboardInterrupt`` on SIGINT, so that a run
+    unwinds (its staging folder removed, ``--out`` untouched) before the process exits."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,9 +108,26 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
+def _out_folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected a folder path, got an empty string; e.g. --out results"
+        )
+    return Path(text)
+
+
+def _verbosity(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     """Options every command shares."""
-    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    p.add_argument(
+        "--out", type=_out_folder, required=True, help="output folder (created if missing)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -84,10 +135,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write maps with local Leaflet/plugin files beside them (no CDN links)",
     )
-    p.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
+    _verbosity(p)
 
 
 def _ground_options(p: argparse.ArgumentParser, *, country: bool) -> None:
@@ -133,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_national(sub, names)
     _add_compare(sub, names)
     _add_demo(sub)
-    sub.add_parser("strategies", help="list the registered strategies")
+    _verbosity(sub.add_parser("strategies", help="list the registered strategies"))
     return parser
 
 
@@ -215,13 +263,16 @@ def _add_demo(sub: Any) -> None:
         "demo", help="offline demo: national US and China plans and comparisons into maps/"
     )
     demo.add_argument(
-        "--out", type=Path, default=Path("maps"), help="output folder (default maps/)"
+        "--out", type=_out_folder, default=Path("maps"), help="output folder (default maps/)"
     )
-    demo.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
-    demo.add_argument("--seed", type=_seed, default=0)
-    demo.add_argument("--offline-assets", action="store_true")
-    demo.add_argument("-v", "--verbose", action="count", default=0)
-    demo.add_argument("-q", "--quiet", action="store_true")
+    demo.add_argument(
+        "--overwrite", action="store_true", help="replace the results of an earlier demo"
+    )
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--offline-assets", action="store_true", help="write maps with local Leaflet files"
+    )
+    _verbosity(demo)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -244,6 +295,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     _setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", False))
+    in_main = threading.current_thread() is threading.main_thread()
+    earlier = signal.getsignal(signal.SIGTERM)
+    if in_main:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _dispatch(args)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, earlier if earlier is not None else signal.SIG_DFL)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command; turn every exception into one line on stderr and an exit status."""
     try:
         from planner import workflows
 
@@ -262,8 +326,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"planner: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("planner: interrupted", file=sys.stderr)
-        return 130
+        print("planner: interrupted (SIGINT); --out is unchanged", file=sys.stderr)
+        return EXIT_SIGINT
+    except Terminated:
+        print("planner: terminated (SIGTERM); --out is unchanged", file=sys.stderr)
+        return EXIT_SIGTERM
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS or not exc.filename:
+            return _internal(args, exc)
+        print(
+            f"planner: error: cannot use {exc.filename} ({exc.strerror}); "
+            "check that path (permissions, free space, read-only disk) or choose another",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except MemoryError:
         print(
             "planner: error: out of memory; plan a smaller area or fewer candidates",
@@ -271,15 +347,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERNAL
     except Exception as exc:
-        if getattr(args, "verbose", 0) > 1:
-            raise
-        print(
-            f"planner: internal error: {type(exc).__name__}: {_one_line(exc)} "
-            "(run with -vv for the "
-            "traceback and report it)",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+        return _internal(args, exc)
+
+
+def _internal(args: argparse.Namespace, exc: Exception) -> int:
+    if getattr(args, "verbose", 0) > 1:
+        raise exc
+    print(
+        f"planner: internal error: {type(exc).__name__}: {_one_line(exc)} "
+        "(run with -vv for the traceback and report it)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def _one_line(exc: BaseException) -> str:

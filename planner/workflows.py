@@ -6,7 +6,6 @@ Progress bars (tqdm, to stderr) live here and in the CLI only; library modules j
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from planner import ATTRIBUTION
-from planner._atomic import output_folder, prepare_out_dir, remove_stale, write_json_atomic
+from planner._atomic import write_json_atomic
+from planner._outdir import output_folder
 from planner.errors import InputError
 from planner.export import PLAN_PRODUCTS, write_csv, write_plan
 from planner.ground import Ground
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STRATEGY = {"us": "us-nevi", "cn": "china-pile-swap"}
 COMPARE_PRODUCTS = ("metrics.csv", "metrics.json", "compare.html", "report.html")
+#: The offline map assets (``--offline-assets``): removed by a run with ``--overwrite``.
+ASSET_FILES = ("assets/**/*",)
 
 
 class _Steps:
@@ -63,10 +65,19 @@ DEFAULT_RADIUS_KM = 3.0
 
 
 def _check_input_file(path: Path | None, option: str) -> None:
+    """Refuse a missing, folder or unreadable input file before any work is done."""
     if path is not None and Path(path).is_dir():
         raise InputError(f"{option}: {path} is a folder, not a file; give a file")
     if path is not None and not Path(path).is_file():
         raise InputError(f"{option}: file {path} does not exist; give an existing file")
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            raise InputError(
+                f"{option}: cannot read {path} ({exc.strerror}); fix its permissions"
+            ) from None
 
 
 def load_city_network(args: argparse.Namespace) -> Any:
@@ -149,14 +160,25 @@ def cmd_plan(args: argparse.Namespace) -> None:
     )
     # the radius of the within-radius figures (and of the map's coverage rings)
     radius_km = float(getattr(params, "radius_km", args.radius_km or DEFAULT_RADIUS_KM))
-    with output_folder(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite) as out:
-        plan, path, total = _city_plan(args, params, out, radius_km=radius_km)
-    _report(out, plan, path, total)
+    with _plan_folder(args) as stage:
+        plan, total = _city_plan(args, params, stage, radius_km=radius_km)
+    _report(args.out, plan, total)
+
+
+def _plan_folder(args: argparse.Namespace) -> Any:
+    """The all-or-nothing ``--out`` of a single plan (see :func:`planner._outdir.output_folder`)."""
+    return output_folder(
+        args.out,
+        products=PLAN_PRODUCTS,
+        replaces=(*PLAN_PRODUCTS, *ASSET_FILES),
+        overwrite=args.overwrite,
+        keep=_inputs(args),
+    )
 
 
 def _city_plan(
     args: argparse.Namespace, params: Any, out: Path, *, radius_km: float
-) -> tuple[Plan, Path, float]:
+) -> tuple[Plan, float]:
     """Load the network, build the ground, run the strategy and write its files and map."""
     from planner.maps import city_map, write_map
     from planner.strategies import get_strategy
@@ -180,13 +202,10 @@ def _city_plan(
             offline_assets=args.offline_assets,
         )
         path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
-    _drop_stale(out, {*written, "map.html"}, args)
-    return plan, path, steps.close()
-
-
-def _drop_stale(out: Path, written: set[str], args: argparse.Namespace) -> None:
-    inputs = _inputs(args)
-    _removed(remove_stale(out, products=PLAN_PRODUCTS, written=written, inputs=inputs), out)
+    plan.summary["map_html_bytes"] = path.stat().st_size
+    write_json_atomic(out / "summary.json", plan.summary)
+    logger.debug("wrote %s", ", ".join(sorted(written)))
+    return plan, steps.close()
 
 
 def _inputs(args: argparse.Namespace) -> list[Any]:
@@ -198,13 +217,6 @@ def _inputs(args: argparse.Namespace) -> list[Any]:
     else:
         files.append(scenario)
     return [f for f in files if f]
-
-
-def _removed(stale: list[str], folder: Path) -> None:
-    if stale:
-        logger.warning(
-            "--overwrite: removed %s of an earlier run from %s", ", ".join(stale), folder
-        )
 
 
 def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None:
@@ -232,8 +244,8 @@ def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None
     plan.summary["attribution"] = ATTRIBUTION
 
 
-def _report(out: Path, plan: Plan, map_path: Path, seconds: float) -> None:
-    size_mb = map_path.stat().st_size / 1e6
+def _report(out: Path, plan: Plan, seconds: float) -> None:
+    size_mb = plan.summary["map_html_bytes"] / 1e6
     print(
         f"planner: {len(plan.sites)} sites ({plan.strategy}) on {plan.ground.name} -> {out} "
         f"[map.html {size_mb:.1f} MB] in {seconds:.1f} s"
@@ -251,14 +263,14 @@ def cmd_national(args: argparse.Namespace) -> None:
     _check_input_file(args.scenario, "--scenario")
     _check_input_file(args.osm, "--osm")
     params = strategy_params(name, args.scenario)
-    with output_folder(args.out, products=PLAN_PRODUCTS, overwrite=args.overwrite) as out:
-        plan, path, total = national_plan(country, name, params, out, args)
-    _report(out, plan, path, total)
+    with _plan_folder(args) as stage:
+        plan, total = national_plan(country, name, params, stage, args)
+    _report(args.out, plan, total)
 
 
 def national_plan(
     country: str, name: str, params: Any, out: Path, args: argparse.Namespace
-) -> tuple[Plan, Path, float]:
+) -> tuple[Plan, float]:
     """Build the national ground, run ``name`` and write its files and map into ``out``."""
     from planner.grounds import national_ground
     from planner.maps import national_map, write_map
@@ -280,8 +292,8 @@ def national_plan(
         )
     plan.summary["map_html_bytes"] = path.stat().st_size
     write_json_atomic(out / "summary.json", plan.summary)
-    _drop_stale(out, {*written, "map.html"}, args)
-    return plan, path, steps.close()
+    logger.debug("wrote %s", ", ".join(sorted(written)))
+    return plan, steps.close()
 
 
 def parse_strategies(text: str) -> list[str]:
@@ -326,8 +338,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
     _check_input_file(args.existing, "--existing")
     _check_input_file(args.config, "--config")
     run_comparison_check_same(names, args.same)
-    products = (*COMPARE_PRODUCTS, *names)
-    with output_folder(args.out, products=products, overwrite=args.overwrite) as out:
+    products = (*COMPARE_PRODUCTS, *(f"{n}/{p}" for n in names for p in PLAN_PRODUCTS))
+    earlier = (*products, *_strategy_files(""), *ASSET_FILES)
+    with output_folder(
+        args.out, products=products, replaces=earlier, overwrite=args.overwrite, keep=_inputs(args)
+    ) as out:
         steps = _Steps(3, quiet=args.quiet)
         with steps.step("ground"):
             ground = _compare_ground(args)
@@ -336,17 +351,20 @@ def cmd_compare(args: argparse.Namespace) -> None:
                 ground, names, same=args.same, scenarios=scenarios, seed=args.seed
             )
         with steps.step("writing"):
-            paths = write_comparison(
-                result,
-                out,
-                offline_assets=args.offline_assets,
-                inputs=_inputs(args),
-                overwrite=args.overwrite,
-            )
+            paths = write_comparison(result, out, offline_assets=args.offline_assets)
+            size_mb = paths["compare.html"].stat().st_size / 1e6
     print(
-        f"planner: compared {', '.join(names)} on {ground.name} -> {paths['compare.html']} "
-        f"({paths['compare.html'].stat().st_size / 1e6:.1f} MB), {paths['report.html'].name}"
+        f"planner: compared {', '.join(names)} on {ground.name} -> "
+        f"{Path(args.out) / paths['compare.html'].name} ({size_mb:.1f} MB), "
+        f"{paths['report.html'].name}"
     )
+
+
+def _strategy_files(suffix: str) -> list[str]:
+    """The plan files of every registered strategy's subfolder ``<strategy><suffix>/``."""
+    from planner.strategies import strategy_names
+
+    return [f"{n}{suffix}/{p}" for n in strategy_names() for p in PLAN_PRODUCTS]
 
 
 def run_comparison_check_same(names: Sequence[str], same: str) -> None:
@@ -376,31 +394,18 @@ def write_comparison(
     *,
     offline_assets: bool,
     suffix: str = "",
-    inputs: Sequence[str | Path | None] = (),
-    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write ``compare{suffix}.html``, ``report{suffix}.html`` and ``metrics{suffix}.csv/json``
-    into ``out``, and each strategy's files into ``out/<strategy>{suffix}/``; plan files of an
-    earlier comparison that this one does not write are removed with ``overwrite`` (never
-    ``inputs``)."""
+    into ``out`` (a run's staging folder), and each strategy's files into
+    ``out/<strategy>{suffix}/``."""
     from planner.maps import compare_map, write_map
     from planner.report import write_report
-    from planner.strategies import strategy_names
 
     paths: dict[str, Path] = {}
     for plan in result.plans:
         sub = out / f"{plan.strategy}{suffix}"
         sub.mkdir(exist_ok=True)
-        written = write_plan(plan, sub)
-        _removed(remove_stale(sub, products=PLAN_PRODUCTS, written=written, inputs=inputs), sub)
-    ran = {plan.strategy for plan in result.plans}
-    for name in strategy_names():  # a strategy of an earlier comparison, not of this one
-        sub = out / f"{name}{suffix}"
-        if not overwrite or name in ran or not sub.is_dir():
-            continue
-        _removed(remove_stale(sub, products=PLAN_PRODUCTS, written=(), inputs=inputs), sub)
-        with contextlib.suppress(OSError):
-            sub.rmdir()  # only when empty
+        write_plan(plan, sub)
     paths["metrics.csv"] = write_csv(result.metrics, out / f"metrics{suffix}.csv")
     paths["metrics.json"] = write_json_atomic(
         out / f"metrics{suffix}.json", result.metrics.to_dict(orient="records")
@@ -426,41 +431,62 @@ def write_comparison(
     return paths
 
 
+#: The national plan folders of ``planner demo``, by country.
+DEMO_FOLDERS = {c: DEFAULT_STRATEGY[c].replace("-", "_") for c in ("us", "cn")}
+
+
+def _demo_products() -> list[str]:
+    """Every file ``planner demo`` writes (as patterns relative to its ``--out``)."""
+    names = [f"{DEMO_FOLDERS[c]}/{p}" for c in DEMO_FOLDERS for p in PLAN_PRODUCTS]
+    for c in DEMO_FOLDERS:
+        names += [f"{stem}_{c}.{ext}" for stem, ext in (p.split(".") for p in COMPARE_PRODUCTS)]
+        names += _strategy_files(f"_{c}")
+    return names
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """``planner demo``: offline, on embedded data only, into ``--out`` (``maps/``):
 
     ``us_nevi/`` and ``china_pile_swap/`` (national plans with their maps), and
     ``compare_us.html`` / ``compare_cn.html`` with ``report_us.html`` / ``report_cn.html``
-    (both strategies on each country's ground).
+    (both strategies on each country's ground). Earlier results are replaced only with
+    ``--overwrite``.
     """
     from planner.compare import run_comparison
     from planner.grounds import national_ground
     from planner.maps import national_map, write_map
 
-    out = prepare_out_dir(args.out, products=(), overwrite=True)
     args.osm = None
-    for country in ("us", "cn"):
-        ground = national_ground(country, seed=args.seed)
-        name = DEFAULT_STRATEGY[country]
-        sub = prepare_out_dir(out / name.replace("-", "_"), products=(), overwrite=True)
-        result = run_comparison(
-            ground, ["us-nevi", "china-pile-swap"], same="none", scenarios={}, seed=args.seed
-        )
-        plan = next(p for p in result.plans if p.strategy == name)
-        _finish_summary(plan, args, _Steps(0, quiet=True))
-        write_plan(plan, sub)
-        write_map(
-            national_map(plan, offline_assets=args.offline_assets),
-            sub / "map.html",
-            offline_assets=args.offline_assets,
-        )
-        paths = write_comparison(
-            result, out, offline_assets=args.offline_assets, suffix=f"_{country}"
-        )
-        print(
-            f"planner demo: {ground.name}: {sub / 'map.html'}, {paths['compare.html']}, "
-            f"{paths['report.html']}"
-        )
+    products = _demo_products()
+    lines = []
+    with output_folder(
+        args.out, products=products, replaces=(*products, *ASSET_FILES), overwrite=args.overwrite
+    ) as stage:
+        for country, folder in DEMO_FOLDERS.items():
+            ground = national_ground(country, seed=args.seed)
+            name = DEFAULT_STRATEGY[country]
+            sub = stage / folder
+            sub.mkdir()
+            result = run_comparison(
+                ground, ["us-nevi", "china-pile-swap"], same="none", scenarios={}, seed=args.seed
+            )
+            plan = next(p for p in result.plans if p.strategy == name)
+            _finish_summary(plan, args, _Steps(0, quiet=True))
+            write_plan(plan, sub)
+            write_map(
+                national_map(plan, offline_assets=args.offline_assets),
+                sub / "map.html",
+                offline_assets=args.offline_assets,
+            )
+            paths = write_comparison(
+                result, stage, offline_assets=args.offline_assets, suffix=f"_{country}"
+            )
+            out = Path(args.out)
+            lines.append(
+                f"planner demo: {ground.name}: {out / folder / 'map.html'}, "
+                f"{out / paths['compare.html'].name}, {out / paths['report.html'].name}"
+            )
+    print("\n".join(lines))
 
 
 def cmd_strategies(args: argparse.Namespace) -> None:
