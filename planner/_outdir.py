@@ -129,10 +129,14 @@ def output_folder(
             except OSError as exc:
                 raise _os_error(exc, stage, "create folder") from None
             try:
-                yield stage
-                _swap(layout, stage, _moved_aside(out, stage, replaces, overwrite, keep))
-            except OSError as exc:
-                raise _write_error(exc, stage, out) from None
+                try:
+                    yield stage
+                except OSError as exc:
+                    raise _write_error(exc, stage, out) from None
+                try:
+                    _swap(layout, stage, _moved_aside(out, stage, replaces, overwrite, keep))
+                except OSError as exc:
+                    raise _write_error(exc, stage, out, swap=True) from None
             finally:
                 shutil.rmtree(stage, ignore_errors=True)
     except BaseException:
@@ -144,12 +148,17 @@ def output_folder(
         raise
 
 
-def _write_error(exc: OSError, stage: Path, out: Path) -> OSError | OutputError:
+def _write_error(
+    exc: OSError, stage: Path, out: Path, *, swap: bool = False
+) -> OSError | OutputError:
     """An OS error of the run's own writes, named by the path in ``out`` it was writing."""
     name = exc.filename if isinstance(exc.filename, str) else None
-    if name is None or not Path(name).is_relative_to(stage):
+    if swap:
+        target = out
+    elif name is None or not Path(name).is_relative_to(stage):
         return exc  # an input or another file: the CLI names it
-    target = out / Path(name).relative_to(stage)
+    else:
+        target = out / Path(name).relative_to(stage)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return OutputError(
             f"--out: no space left writing {target} (the earlier contents of {out} are kept); "

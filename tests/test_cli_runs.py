@@ -1,0 +1,255 @@
+"""Trustworthy runs: ``--out`` holds exactly the earlier results or the whole new run.
+
+Faults are injected at every write and swap step (through the private
+``planner._atomic._fault_hook``), signals and a second run arrive during the write phase
+(``tests/_fault_run.py`` pauses the run at a known step), and a real full or read-only disk is a
+small tmpfs (skipped where mounting is not allowed). Each case asserts one line on stderr, the exit
+status, and the folder's bytes before and after.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import planner._atomic as atomic
+from planner._outdir import recover_folder
+from planner.cli import main
+
+HERE = Path(__file__).resolve().parent
+GRID = str(HERE / "fixtures" / "grid.osm")
+DRIVER = str(HERE / "_fault_run.py")
+CONFIG = str(HERE / "fixtures" / "large_places.toml")  # fast: only places of 15,000+ people
+
+
+def _plan_args(out: Path, *, sites: int = 3) -> list[str]:
+    return [
+        *("plan", "--osm", GRID, "--config", CONFIG, "--sites", str(sites)),
+        *("--candidates", "40", "-q", "--out", str(out)),
+    ]
+
+
+def snapshot(folder: Path) -> dict[str, bytes] | None:
+    """Every file under ``folder`` (relative path -> bytes), or ``None`` when it is absent."""
+    if not folder.exists():
+        return None
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def _planner_entries(folder: Path) -> list[str]:
+    """The working entries (lock, staging) a run leaves beside or inside ``--out``."""
+    return sorted(p.name for p in folder.iterdir() if ".planner" in p.name)
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def _earlier_run(out: Path) -> dict[str, bytes]:
+    """An earlier run's results in ``out`` (4 sites) plus the user's own files."""
+    assert main(_plan_args(out, sites=4)) == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "mine").mkdir()
+    (out / "mine" / "data.csv").write_text("a,b\n1,2\n")
+    before = snapshot(out)
+    assert before is not None and "sites.geojson" in before
+    return before
+
+
+def _restore(out: Path, files: dict[str, bytes]) -> None:
+    """Put ``out`` back to ``files`` (a run's summary and map are not byte-reproducible: the
+    summary records timings, the map random element ids)."""
+    shutil.rmtree(out)
+    for name, data in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
+    assert snapshot(out) == files
+
+
+@pytest.fixture
+def steps() -> Iterator[Callable[[Callable[[str, Path], None]], None]]:
+    """Set the fault hook for one test, and clear it afterwards."""
+
+    def set_hook(hook: Callable[[str, Path], None]) -> None:
+        atomic._fault_hook = hook
+
+    yield set_hook
+    atomic._fault_hook = None
+
+
+def _count_steps(argv: list[str], set_hook: Callable[[Callable[[str, Path], None]], None]) -> list[str]:
+    seen: list[str] = []
+    set_hook(lambda step, path: seen.append(f"{step} {path.name}"))
+    assert main(argv) == 0
+    set_hook(lambda step, path: None)
+    return seen
+
+
+def test_failing_each_write_step_keeps_out(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    steps: Callable[[Callable[[str, Path], None]], None],
+) -> None:
+    """A full disk at the k-th write or move, for each k: a new --out stays absent, an
+    --overwrite leaves the earlier run and the user's files byte-identical."""
+    probe = tmp_path / "probe"
+    new_steps = _count_steps(_plan_args(probe), steps)
+    # 5 file writes (sites, corridors, summary, map, final summary) and one rename of the folder
+    assert [s.split()[0] for s in new_steps] == ["write"] * 5 + ["move"]
+    out = tmp_path / "old"
+    before = _earlier_run(out)
+    over_steps = _count_steps([*_plan_args(out), "--overwrite"], steps)
+    # the same writes, then 4 earlier products moved aside and 4 new ones moved in
+    assert [s.split()[0] for s in over_steps] == ["write"] * 5 + ["move"] * 8
+    assert snapshot(out) != before  # the overwrite did replace the results
+    _restore(out, before)
+    capsys.readouterr()
+
+    for argv, folder, count, expected in [
+        (_plan_args(tmp_path / "new"), tmp_path / "new", len(new_steps), None),
+        ([*_plan_args(out), "--overwrite"], out, len(over_steps), before),
+    ]:
+        for k in range(1, count + 1):
+            calls = 0
+
+            def full_disk(step: str, path: Path, k: int = k) -> None:
+                nonlocal calls
+                calls += 1
+                if calls == k:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+            steps(full_disk)
+            assert main(argv) == 2, k
+            line = _one_line(capsys.readouterr().err)
+            assert "no space left" in line and str(folder) in line, line
+            assert snapshot(folder) == expected, f"step {k}: {new_steps[k - 1:k]}"
+            assert _planner_entries(tmp_path) == [], k
+
+
+def test_kill_at_each_step_then_next_run_recovers(
+    tmp_path: Path, steps: Callable[[Callable[[str, Path], None]], None]
+) -> None:
+    """kill -9 at every write and move step of an --overwrite: before the swap --out is untouched
+    at once; in the swap, the next run into it (``recover_folder``, what every run does first)
+    rolls it back. A new --out killed at any step is absent."""
+    earlier = tmp_path / "earlier"
+    before = _earlier_run(earlier)
+    total = len(_count_steps([*_plan_args(earlier), "--overwrite"], steps))
+    _restore(earlier, before)
+    outs = {k: tmp_path / f"old{k}" for k in range(1, total + 1)}
+    news = {k: tmp_path / f"new{k}" for k in range(1, 7)}
+    for out in outs.values():
+        shutil.copytree(earlier, out)
+    base = [a for a in _plan_args(earlier) if a not in ("--out", str(earlier))]
+    for runs, extra in [(outs, ["--overwrite"]), (news, [])]:
+        spec = ",".join(f"{k}:{out}" for k, out in runs.items())
+        done = subprocess.run(
+            [sys.executable, DRIVER, "kill", spec, "--", *base, *extra],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == [w for k in runs for w in (str(k), "killed")]
+    for k, out in outs.items():
+        if k <= 5:  # a file write into the staging folder
+            assert snapshot(out) == before, k
+        recover_folder(out)
+        assert snapshot(out) == before, k
+    for k, out in news.items():
+        assert not out.exists(), k
+        recover_folder(out)
+    assert _planner_entries(tmp_path) == []
+    # a stale lock file of a dead run (with its pid) is taken over
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / ".old1.planner.lock").write_text(dead.stdout)
+    assert main([*_plan_args(outs[1]), "--overwrite"]) == 0
+    assert snapshot(outs[1]) != before and _planner_entries(tmp_path) == []
+
+
+def _start_paused(k: int, marker: Path, argv: list[str]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, DRIVER, str(k), str(marker), "--", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not marker.exists():  # wait for the run to reach step k
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    return proc
+
+
+@pytest.mark.parametrize(
+    ("sig", "status", "k"),
+    [
+        (signal.SIGTERM, 143, 1),  # at the first file write
+        (signal.SIGINT, 130, 3),  # at a later write
+        (signal.SIGTERM, 143, 7),  # in the swap, with one earlier product moved aside
+        (signal.SIGINT, 130, 11),  # in the swap, with new products moved in
+    ],
+)
+def test_signal_during_write_phase(tmp_path: Path, sig: int, status: int, k: int) -> None:
+    out = tmp_path / "old"
+    before = _earlier_run(out)
+    marker = tmp_path / "reached"
+    proc = _start_paused(k, marker, [*_plan_args(out), "--overwrite"])
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    assert "--out is unchanged" in _one_line(err)
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old", "reached"]
+
+
+def test_signal_on_a_new_out_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "new"
+    proc = _start_paused(2, tmp_path / "reached", _plan_args(out))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "terminated (SIGTERM)" in _one_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reached"]  # not even deep/
+
+
+def test_second_concurrent_run_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "new"
+    marker = tmp_path / "reached"
+    first = _start_paused(1, marker, _plan_args(out))
+    lock = tmp_path / ".new.planner.lock"
+    assert lock.read_text().strip() == str(first.pid)
+    second = subprocess.run(
+        [sys.executable, "-m", "planner", *_plan_args(out, sites=4)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode == 2
+    line = _one_line(second.stderr)
+    assert f"another planner run (pid {first.pid}) is writing to {out}" in line
+    assert not out.exists()  # the first run has not swapped in yet
+    marker.with_name("reached.go").write_text("")
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    summary = (out / "summary.json").read_text()
+    assert '"sites": 3' in summary  # the first run's results, not the second's
+    assert sorted(snapshot(out) or {}) == [
+        "corridors.geojson",
+        "map.html",
+        "sites.geojson",
+        "summary.json",
+    ]
+    assert not lock.exists()
