@@ -45,6 +45,14 @@ COUNTRIES = ("us", "cn")
 # observed two-way AADT of a US freeway segment (~400,000 vehicles/day, I-405 in Los Angeles,
 # Caltrans traffic volumes); the clip is stated in summary.json through the ground's meta.
 MAX_SEGMENT_FLOW_VEH_DAY = 400_000.0
+# A national --osm network must span at least two corridor spacings: 2 x 50 miles (NEVI's
+# maximum spacing of DC fast-charging stations along Alternative Fuel Corridors, 23 CFR
+# 680.106(b)), about 161 km; China's expressway service areas are about 50 km apart (JTG D20,
+# average spacing), so 161 km is over three of them. Smaller (a city's motorways) is refused.
+# Below 1,000 km across it is a region, not a country (the contiguous US spans about 4,500 km,
+# China about 5,000 km): planned, with a warning.
+MIN_NATIONAL_EXTENT_KM = 2 * 50 * 1.609344
+REGIONAL_EXTENT_KM = 1000.0
 _CITY_FLOW_VEH_DAY = {"motorway": 80_000.0, "trunk": 30_000.0}
 
 
@@ -316,6 +324,7 @@ def _corridor_network(code: str, osm: str | Path | None) -> Any:
     if not path.is_file():
         raise InputError(f"--osm: file {path} does not exist; give a country-wide .osm.pbf")
     cnet = corridor_network_from_pbf(path, country=code)
+    _check_extent(cnet, path)
     found = country_at(cnet.node_lon, cnet.node_lat)
     if found != code:
         where = "another country" if found is None else f"country {found!r}"
@@ -326,6 +335,29 @@ def _corridor_network(code: str, osm: str | Path | None) -> Any:
             f"country-wide .osm.pbf of {code!r}{hint}"
         )
     return cnet
+
+
+def _check_extent(cnet: Any, path: Path) -> None:
+    """Refuse a motorway network too small to be national; warn when it is a region."""
+    extent_km = float(
+        np.hypot(np.ptp(cnet.node_x_m), np.ptp(cnet.node_y_m)) / 1000.0 if cnet.n_nodes else 0.0
+    )
+    miles = float(cnet.length_m.sum()) / 2 / 1609.344  # each edge is stored both ways
+    if extent_km < MIN_NATIONAL_EXTENT_KM:
+        raise InputError(
+            f"--osm: the motorways of {path} span {extent_km:.0f} km ({miles:.1f} miles of "
+            f"road), not a national network (at least {MIN_NATIONAL_EXTENT_KM:.0f} km, two "
+            "50-mile corridor spacings); give a country-wide .osm.pbf, or plan a city with "
+            "'planner plan --osm'"
+        )
+    if extent_km < REGIONAL_EXTENT_KM:
+        logger.warning(
+            "--osm: the motorways of %s span only %.0f km (%.0f miles of road): a regional, "
+            "not a national network; the plan covers only this region",
+            path,
+            extent_km,
+            miles,
+        )
 
 
 def _corridor_flows(cnet: Any, demand: DemandPoints) -> sp.csr_array:

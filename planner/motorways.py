@@ -96,6 +96,11 @@ def corridor_network_from_pbf(
         cells.add_way(polyline, tuple(_normal_ref(r, code) for r in refs))
     paths = _route_paths(cells)
     net = _contract(cells, paths, max_segment_km * 1000.0, code)
+    if net.n_edges == 0:
+        raise DataError(
+            f"{src.name}: its {len(ways.nodes)} {'/'.join(highway)} ways form no route of "
+            f">= {_MIN_PIECE_KM:g} km; give a country-wide .osm.pbf (e.g. a Geofabrik extract)"
+        )
     logger.info(
         "%s: %d motorway ways -> %d routes, %d nodes, %d edges",
         src.name,

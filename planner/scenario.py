@@ -16,6 +16,12 @@ from planner.errors import InputError
 T = TypeVar("T")
 
 
+#: Largest whole number a scenario key takes (2**31 - 1): every count of a plan (sites, ports,
+#: iterations, people: China's 1.4 billion included) is below it, and larger values would
+#: overflow the 32-bit index arrays of the solvers.
+MAX_WHOLE_NUMBER = 2**31 - 1
+
+
 def load_scenario(path: str | Path, *, option: str = "--scenario") -> dict[str, Any]:
     """Read a scenario or configuration file (``.toml`` or ``.json``) into a dict; raise
     :class:`InputError` naming ``option``, the command-line option that gave it."""
@@ -99,6 +105,11 @@ def _coerce(value: Any, hint: Any, *, key: str, where: str) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(f"{where}: key {key!r} expected a whole number, got {value!r}")
+        if abs(value) > MAX_WHOLE_NUMBER:
+            raise InputError(
+                f"{where}: key {key!r} expected a whole number of at most {MAX_WHOLE_NUMBER:,} "
+                f"in size, got {value!r}; give a realistic count"
+            )
         return value
     if hint is bool:
         if not isinstance(value, bool):

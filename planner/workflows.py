@@ -337,6 +337,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
     _check_input_file(args.osm, "--osm")
     _check_input_file(args.existing, "--existing")
     _check_input_file(args.config, "--config")
+    for name, path in scenarios.items():  # every parameter is checked before the ground loads
+        strategy_params(name, path)
     run_comparison_check_same(names, args.same)
     products = (*COMPARE_PRODUCTS, *(f"{n}/{p}" for n in names for p in PLAN_PRODUCTS))
     earlier = (*products, *_strategy_files(""), *ASSET_FILES)

@@ -91,7 +91,9 @@ def steps() -> Iterator[Callable[[Callable[[str, Path], None]], None]]:
     atomic._fault_hook = None
 
 
-def _count_steps(argv: list[str], set_hook: Callable[[Callable[[str, Path], None]], None]) -> list[str]:
+def _count_steps(
+    argv: list[str], set_hook: Callable[[Callable[[str, Path], None]], None]
+) -> list[str]:
     seen: list[str] = []
     set_hook(lambda step, path: seen.append(f"{step} {path.name}"))
     assert main(argv) == 0
@@ -136,7 +138,7 @@ def test_failing_each_write_step_keeps_out(
             assert main(argv) == 2, k
             line = _one_line(capsys.readouterr().err)
             assert "no space left" in line and str(folder) in line, line
-            assert snapshot(folder) == expected, f"step {k}: {new_steps[k - 1:k]}"
+            assert snapshot(folder) == expected, f"step {k}: {new_steps[k - 1 : k]}"
             assert _planner_entries(tmp_path) == [], k
 
 
@@ -175,7 +177,9 @@ def test_kill_at_each_step_then_next_run_recovers(
         recover_folder(out)
     assert _planner_entries(tmp_path) == []
     # a stale lock file of a dead run (with its pid) is taken over
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     (tmp_path / ".old1.planner.lock").write_text(dead.stdout)
     assert main([*_plan_args(outs[1]), "--overwrite"]) == 0
     assert snapshot(outs[1]) != before and _planner_entries(tmp_path) == []

@@ -68,6 +68,9 @@ class CoverageParams:
     def __post_init__(self) -> None:
         if isinstance(self.sites, bool) or self.sites < 1:
             raise _bad("sites", "a whole number >= 1", self.sites)
+        for name in ("min_dc_ports", "min_ac_ports"):
+            if isinstance(getattr(self, name), bool) or getattr(self, name) < 0:
+                raise _bad(name, "a whole number >= 0", getattr(self, name))
         check_range(
             "radius_km", self.radius_km, low=0.0, low_open=True, fix="give a positive radius"
         )
