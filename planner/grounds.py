@@ -324,7 +324,6 @@ def _corridor_network(code: str, osm: str | Path | None) -> Any:
     if not path.is_file():
         raise InputError(f"--osm: file {path} does not exist; give a country-wide .osm.pbf")
     cnet = corridor_network_from_pbf(path, country=code)
-    _check_extent(cnet, path)
     found = country_at(cnet.node_lon, cnet.node_lat)
     if found != code:
         where = "another country" if found is None else f"country {found!r}"
@@ -334,6 +333,7 @@ def _corridor_network(code: str, osm: str | Path | None) -> Any:
             f"lat {np.median(cnet.node_lat):.2f}, in {where}, not in {code!r}; give a "
             f"country-wide .osm.pbf of {code!r}{hint}"
         )
+    _check_extent(cnet, path)
     return cnet
 
 

@@ -132,24 +132,24 @@ def test_failed_run_leaves_no_empty_out_folder(
 
 
 def test_overwrite_removes_stale_products_only(tmp_path: Path) -> None:
-    from planner._atomic import remove_stale
+    from planner._outdir import output_folder
 
     out = tmp_path / "o"
     out.mkdir()
     for name in ("sites.geojson", "corridors.geojson", "regions.csv", "notes.txt"):
         (out / name).write_text("old")
-    stale = remove_stale(
-        out,
-        products=("sites.geojson", "corridors.geojson", "regions.csv"),
-        written={"sites.geojson"},
-    )
-    assert stale == ["corridors.geojson", "regions.csv"]
+    products = ("sites.geojson", "corridors.geojson", "regions.csv")
+    with output_folder(out, products=products, replaces=products, overwrite=True) as stage:
+        (stage / "sites.geojson").write_text("new")
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "sites.geojson"]
+    assert (out / "sites.geojson").read_text() == "new"
     (out / "regions.csv").write_text("the run's own input")
-    kept = remove_stale(
-        out, products=("regions.csv",), written=(), inputs=[None, out / "." / "regions.csv"]
-    )
-    assert kept == [] and (out / "regions.csv").exists()  # an input is never deleted
+    with output_folder(
+        out, products=products, replaces=products, overwrite=True, keep=[None, out / "regions.csv"]
+    ) as stage:
+        (stage / "sites.geojson").write_text("newer")
+    assert (out / "regions.csv").read_text() == "the run's own input"  # an input is never deleted
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no lock or staging left
 
 
 def test_national_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

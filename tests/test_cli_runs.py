@@ -257,3 +257,124 @@ def test_second_concurrent_run_is_refused(tmp_path: Path) -> None:
         "summary.json",
     ]
     assert not lock.exists()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs (a real small disk); skipped where mounting is not allowed."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk: Path, *, leave: int) -> None:
+    """Fill ``disk`` with the user's own file, leaving about ``leave`` bytes free."""
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    (disk / "filler.bin").write_bytes(b"\0" * max(free - leave, 0))
+
+
+def test_full_disk_as_out_keeps_the_earlier_run(tmpfs: Path) -> None:
+    """The issue's case: a small tmpfs as --out itself, an earlier run, then a full disk."""
+    run = [sys.executable, "-m", "planner", *_plan_args(tmpfs)]
+    assert subprocess.run(run, capture_output=True, check=False).returncode == 0
+    _fill(tmpfs, leave=8192)  # the user's own file, leaving less than the run writes
+    before = snapshot(tmpfs)
+    done = subprocess.run([*run, "--overwrite"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    line = _one_line(done.stderr)
+    assert "no space left" in line and str(tmpfs) in line, line
+    assert snapshot(tmpfs) == before
+
+
+def test_full_disk_new_out_is_absent(tmpfs: Path) -> None:
+    _fill(tmpfs, leave=8192)
+    out = tmpfs / "new"
+    done = subprocess.run(
+        [sys.executable, "-m", "planner", *_plan_args(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "no space left" in _one_line(done.stderr)
+    assert sorted(p.name for p in tmpfs.iterdir()) == ["filler.bin"]
+
+
+def test_read_only_disk(tmpfs: Path) -> None:
+    out = tmpfs / "out"
+    run = [sys.executable, "-m", "planner", *_plan_args(out)]
+    assert subprocess.run(run, capture_output=True, check=False).returncode == 0
+    before = snapshot(out)
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    done = subprocess.run([*run, "--overwrite"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    line = _one_line(done.stderr)
+    assert "Read-only file system" in line and str(tmpfs) in line, line
+    assert snapshot(out) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    osm = tmp_path / "grid.osm"
+    shutil.copy(GRID, osm)
+    osm.chmod(0)
+    assert main(["plan", "--osm", str(osm), "--out", str(tmp_path / "o")]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--osm" in line and str(osm) in line and "Permission denied" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_os_error_on_an_input_names_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EACCES while reading an input (as root, where chmod cannot cause one): one line
+    naming the file, exit 2, not an internal error."""
+    import planner.network
+
+    def unreadable(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(planner.network, "load_network", unreadable)
+    out = tmp_path / "o"
+    assert main(_plan_args(out)) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("planner: error:") and GRID in line and "Permission denied" in line
+    assert not out.exists()
+
+
+def test_empty_out_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (
+        ["plan", "--osm", GRID, "--out", ""],
+        ["national", "--country", "us", "--out", " "],
+        ["demo", "--out", ""],
+    ):
+        assert main(argv) == 2
+        assert "--out" in _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_needs_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "maps"
+    (out / "us_nevi").mkdir(parents=True)
+    (out / "us_nevi" / "sites.geojson").write_text("an earlier demo")
+    (out / "compare_us.html").write_text("an earlier comparison")
+    before = snapshot(out)
+    assert main(["demo", "--out", str(out)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--overwrite" in line and "compare_us.html" in line
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("flag", ["-q", "-v", "-vv"])
+def test_strategies_takes_verbosity(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from planner.strategies import strategy_names
+
+    assert main(["strategies", flag]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list(strategy_names())
