@@ -6,7 +6,6 @@ import logging
 import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from planner.cli import main
@@ -41,8 +40,10 @@ def test_scenario_is_checked_before_the_network(
     out = tmp_path / "o"
     for argv in (
         ["plan", "--osm", NOT_OSM, "--scenario", str(scenario)],
-        ["compare", "--osm", NOT_OSM, "--strategies", "coverage,us-nevi"]
-        + ["--scenario", f"coverage={scenario}"],
+        [
+            *("compare", "--osm", NOT_OSM, "--strategies", "coverage,us-nevi"),
+            *("--scenario", f"coverage={scenario}"),
+        ],
     ):
         assert main([*argv, "--out", str(out)]) == 2
         line = _one_line(capsys.readouterr().err)
