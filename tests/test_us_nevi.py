@@ -496,4 +496,6 @@ def test_absurd_port_target_is_an_input_error_not_an_allocation(ground: Ground) 
     from planner.strategies import run_strategy
 
     with pytest.raises(InputError, match=r"sites, more than 1,000,000.*national_target_ports"):
+        run_strategy("us-nevi", ground, {"national_target_ports": 10**9})
+    with pytest.raises(InputError, match=r"'national_target_ports'.* at most 2,147,483,647"):
         run_strategy("us-nevi", ground, {"national_target_ports": 10**12})
