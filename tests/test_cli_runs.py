@@ -95,7 +95,7 @@ def _count_steps(
     argv: list[str], set_hook: Callable[[Callable[[str, Path], None]], None]
 ) -> list[str]:
     seen: list[str] = []
-    set_hook(lambda step, path: seen.append(f"{step} {path.name}"))
+    set_hook(lambda step, path: seen.append(f"{step} {path}"))
     assert main(argv) == 0
     set_hook(lambda step, path: None)
     return seen
@@ -378,3 +378,43 @@ def test_strategies_takes_verbosity(flag: str, capsys: pytest.CaptureFixture[str
     assert main(["strategies", flag]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == list(strategy_names())
+
+
+def test_compare_overwrite_fails_in_the_swap_keeps_out(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    steps: Callable[[Callable[[str, Path], None]], None],
+) -> None:
+    """Compare writes strategy subfolders: a failure at the first and last move aside and at the
+    first and last move in restores the earlier subfolders and removes the new ones."""
+    out = tmp_path / "cmp"
+    ground = ["--osm", GRID, "--config", CONFIG, "--candidates", "40", "-q", "--out", str(out)]
+    assert main(["compare", "--strategies", "coverage,grid-baseline", *ground]) == 0
+    (out / "grid-baseline" / "notes.txt").write_text("mine")
+    before = snapshot(out)
+    argv = ["compare", "--strategies", "coverage,us-nevi", *ground, "--overwrite"]
+    seen = _count_steps(argv, steps)
+    assert before is not None
+    moved = [(i, Path(s.split(" ", 1)[1])) for i, s in enumerate(seen, 1) if s[:4] == "move"]
+    aside = [i for i, p in moved if str(p.relative_to(out)) in before]
+    new = [i for i, p in moved if i not in aside]
+    assert "us-nevi/sites.geojson" in {str(p.relative_to(out)) for _, p in moved}
+    after = snapshot(out)
+    assert after is not None and "us-nevi/sites.geojson" in after
+    assert "grid-baseline/sites.geojson" not in after and "grid-baseline/notes.txt" in after
+    _restore(out, before)
+    capsys.readouterr()
+    for k in (aside[0], aside[-1], new[0], new[-1]):
+        calls = 0
+
+        def fail(step: str, path: Path, k: int = k) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == k:
+                raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+
+        steps(fail)
+        assert main(argv) == 2, k
+        assert str(out) in _one_line(capsys.readouterr().err)
+        assert snapshot(out) == before, k
+        assert _planner_entries(tmp_path) == [], k
