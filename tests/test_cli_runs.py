@@ -91,6 +91,19 @@ def steps() -> Iterator[Callable[[Callable[[str, Path], None]], None]]:
     atomic._fault_hook = None
 
 
+def _failing_at(k: int, code: int) -> Callable[[str, Path], None]:
+    """A fault hook raising ``OSError(code)`` for the path of the k-th step."""
+    calls = 0
+
+    def fail(step: str, path: Path) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == k:
+            raise OSError(code, os.strerror(code), str(path))
+
+    return fail
+
+
 def _count_steps(
     argv: list[str], set_hook: Callable[[Callable[[str, Path], None]], None]
 ) -> list[str]:
@@ -126,15 +139,7 @@ def test_failing_each_write_step_keeps_out(
         ([*_plan_args(out), "--overwrite"], out, len(over_steps), before),
     ]:
         for k in range(1, count + 1):
-            calls = 0
-
-            def full_disk(step: str, path: Path, k: int = k) -> None:
-                nonlocal calls
-                calls += 1
-                if calls == k:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-
-            steps(full_disk)
+            steps(_failing_at(k, errno.ENOSPC))
             assert main(argv) == 2, k
             line = _one_line(capsys.readouterr().err)
             assert "no space left" in line and str(folder) in line, line
@@ -405,15 +410,7 @@ def test_compare_overwrite_fails_in_the_swap_keeps_out(
     _restore(out, before)
     capsys.readouterr()
     for k in (aside[0], aside[-1], new[0], new[-1]):
-        calls = 0
-
-        def fail(step: str, path: Path, k: int = k) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == k:
-                raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
-
-        steps(fail)
+        steps(_failing_at(k, errno.EIO))
         assert main(argv) == 2, k
         assert str(out) in _one_line(capsys.readouterr().err)
         assert snapshot(out) == before, k
