@@ -212,16 +212,29 @@ def _add_compare(sub: Any, names: str) -> None:
 def _add_demo(sub: Any) -> None:
     """``planner demo``."""
     demo = sub.add_parser(
-        "demo", help="offline demo: national US and China plans and comparisons into maps/"
+        "demo",
+        help="offline demo: US and China national plans compared, into maps/",
+        description="Plan both strategies (us-nevi, china-pile-swap) on the embedded US and "
+        "China national grounds and write, per country, a comparison map, a report, the "
+        "metrics and equity tables and each plan's files (about 35 MB; see the README's "
+        "demo table). Maps use local Leaflet assets, fetched once with Python into "
+        "~/.cache/planner/assets; without them and without network they link pinned CDN "
+        "copies and a warning says so.",
     )
     demo.add_argument(
         "--out", type=Path, default=Path("maps"), help="output folder (default maps/)"
     )
-    demo.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
-    demo.add_argument("--seed", type=_seed, default=0)
-    demo.add_argument("--offline-assets", action="store_true")
-    demo.add_argument("-v", "--verbose", action="count", default=0)
-    demo.add_argument("-q", "--quiet", action="store_true")
+    demo.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    demo.add_argument(
+        "--offline-assets",
+        action="store_true",
+        help="require local map assets (fail instead of falling back to CDN links)",
+    )
+    demo.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
+    demo.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

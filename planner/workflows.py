@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from planner import ATTRIBUTION
-from planner._atomic import output_folder, prepare_out_dir, remove_stale, write_json_atomic
+from planner._atomic import output_folder, remove_stale, write_json_atomic
 from planner.errors import InputError
 from planner.export import PLAN_PRODUCTS, write_csv, write_plan
 from planner.ground import Ground
@@ -427,40 +427,26 @@ def write_comparison(
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """``planner demo``: offline, on embedded data only, into ``--out`` (``maps/``):
+    """``planner demo``: both strategies on the US and China grounds (see :mod:`planner.demo`)."""
+    from planner.demo import resolve_offline_assets, run_demo, top_level_products
 
-    ``us_nevi/`` and ``china_pile_swap/`` (national plans with their maps), and
-    ``compare_us.html`` / ``compare_cn.html`` with ``report_us.html`` / ``report_cn.html``
-    (both strategies on each country's ground).
-    """
-    from planner.compare import run_comparison
-    from planner.grounds import national_ground
-    from planner.maps import national_map, write_map
+    with output_folder(args.out, products=top_level_products(), overwrite=args.overwrite) as out:
+        offline = resolve_offline_assets(args.offline_assets)
+        steps = iter(range(1, 9))
 
-    out = prepare_out_dir(args.out, products=(), overwrite=True)
-    args.osm = None
-    for country in ("us", "cn"):
-        ground = national_ground(country, seed=args.seed)
-        name = DEFAULT_STRATEGY[country]
-        sub = prepare_out_dir(out / name.replace("-", "_"), products=(), overwrite=True)
-        result = run_comparison(
-            ground, ["us-nevi", "china-pile-swap"], same="none", scenarios={}, seed=args.seed
+        def progress(text: str) -> None:
+            if not args.quiet:
+                print(f"planner demo [{next(steps)}/8] {text} ...", file=sys.stderr, flush=True)
+
+        pages = run_demo(
+            out,
+            offline_assets=offline,
+            seed=args.seed,
+            progress=progress,
+            inputs={"command": "demo", "seed": args.seed, "offline_assets": offline},
         )
-        plan = next(p for p in result.plans if p.strategy == name)
-        _finish_summary(plan, args, _Steps(0, quiet=True))
-        write_plan(plan, sub)
-        write_map(
-            national_map(plan, offline_assets=args.offline_assets),
-            sub / "map.html",
-            offline_assets=args.offline_assets,
-        )
-        paths = write_comparison(
-            result, out, offline_assets=args.offline_assets, suffix=f"_{country}"
-        )
-        print(
-            f"planner demo: {ground.name}: {sub / 'map.html'}, {paths['compare.html']}, "
-            f"{paths['report.html']}"
-        )
+    size_mb = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
+    print(f"planner demo: {', '.join(str(p) for p in pages)} ({size_mb:.1f} MB in {out})")
 
 
 def cmd_strategies(args: argparse.Namespace) -> None:
@@ -469,4 +455,5 @@ def cmd_strategies(args: argparse.Namespace) -> None:
 
     for name in strategy_names():
         spec = get_strategy(name)
-        print(f"{name:18s} {spec.title}{'' if spec.has_cost_model else ' (no cost model)'}")
+        note = "" if spec.has_cost_model or "no cost model" in spec.title else " (no cost model)"
+        print(f"{name:18s} {spec.title}{note}")

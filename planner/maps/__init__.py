@@ -16,7 +16,7 @@ from __future__ import annotations
 from planner.maps._build import city_map, compare_map, metrics_table_html, national_map
 from planner.maps._html import ATTRIBUTION_TEXT, escape_text
 from planner.maps._layers import KIND_STYLES, KindStyle
-from planner.maps._offline import localise_links, remote_links, write_map
+from planner.maps._offline import localise_links, pin_links, remote_links, write_map
 
 __all__ = [
     "ATTRIBUTION_TEXT",
@@ -28,6 +28,7 @@ __all__ = [
     "localise_links",
     "metrics_table_html",
     "national_map",
+    "pin_links",
     "remote_links",
     "write_map",
 ]
