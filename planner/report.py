@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -196,8 +196,10 @@ def _equity(plans: Sequence[Plan]) -> str:
         values=["ports_per_1000_people", "ports_per_1000_ev"],
         aggfunc="first",
     )
-    wide.columns = [f"{s}: {m.replace('_', ' ')}" for m, s in wide.columns]
-    wide.index = pd.Index([f"{r} {n}" for r, n in wide.index], name="region")
+    pairs = cast(list[tuple[Any, Any]], list(wide.columns))
+    wide.columns = pd.Index([f"{s}: {str(m).replace('_', ' ')}" for m, s in pairs])
+    keys = cast(list[tuple[Any, Any]], list(wide.index))
+    wide.index = pd.Index([f"{r} {n}" for r, n in keys], name="region")
     note = (
         "<p>Ports of each plan in the state or province per 1,000 residents and per 1,000 "
         "registered EVs (the ground's regions table, with its sources).</p>"

@@ -4,7 +4,11 @@
 - :func:`national_map` -- 10^4-10^5 sites clustered in the browser, corridors by compliance.
 - :func:`compare_map` -- two or more plans with synchronised pan and zoom under a metrics table.
 - :func:`write_map` -- atomic write; ``offline_assets=True`` serves every script, stylesheet and
-  font from a local ``assets/`` folder (see :mod:`planner.assets`), so no CDN is needed.
+  font from a local ``assets/`` folder (see :mod:`planner.assets`), so no CDN is needed; otherwise
+  :func:`pin_links` points every CDN link at the exact pinned version.
+
+National maps draw state/province outlines (Natural Earth) as their base when written with offline
+assets, open the US on the contiguous 48, and offer a charging-desert layer.
 
 Every string that reaches a popup, tooltip, legend, layer name or table is HTML-escaped. Map data
 © OpenStreetMap contributors (ODbL); populated places © GeoNames (CC-BY 4.0): both are credited on

@@ -51,7 +51,7 @@ class OutlineLayer(_JsonLayer):
             var renderer = L.canvas({padding: 0.2});
             return L.polyline(d.lines, {color: d.color, weight: d.weight, opacity: 0.9,
                 fill: false, interactive: false, renderer: renderer,
-                className: "planner-outline"});
+                attribution: "outlines: Natural Earth (public domain)"});
         })();
         {% endmacro %}
         """

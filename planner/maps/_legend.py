@@ -71,9 +71,9 @@ class SyncMaps(JSCSSMixin, MacroElement):
         {% endmacro %}
         """
     )
-    # Own immutable tuple (the link folium's DualMap uses): never shared or mutated.
+    # Own immutable tuple (the pinned npm release of the plugin DualMap uses): never mutated.
     default_js = (  # type: ignore[assignment]
-        ("Leaflet.Sync", "https://cdn.jsdelivr.net/gh/jieter/Leaflet.Sync/L.Map.Sync.min.js"),
+        ("Leaflet.Sync", "https://cdn.jsdelivr.net/npm/leaflet.sync@0.2.4/L.Map.Sync.js"),
     )
 
     def __init__(self, maps: Sequence[folium.Map]) -> None:
