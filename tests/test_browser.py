@@ -215,3 +215,11 @@ def test_demo_maps_draw_without_tiles_or_network(
             assert box["y0"] >= -1 and box["y1"] <= box["h"] + 1, box
             fill = max((box["x1"] - box["x0"]) / box["w"], (box["y1"] - box["y0"]) / box["h"])
             assert fill >= 0.85, box
+        driver.execute_script(  # the Alaska button moves the (synchronised) view north-west
+            "Array.from(document.querySelectorAll('.planner-views a'))"
+            ".find(function (a) { return a.textContent === 'Alaska'; }).click();"
+        )
+        lat, lon = driver.execute_script(
+            f"var c = window['{panes[0]['id']}'].getCenter(); return [c.lat, c.lng];"
+        )
+        assert lat > 55 and lon < -140, (lat, lon)

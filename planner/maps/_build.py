@@ -387,9 +387,12 @@ def _compare_header(title: str, metrics: pd.DataFrame | None, *, synced: bool) -
 
 
 def _scroll_table(metrics: pd.DataFrame) -> str:
-    """The metrics one strategy per column, one metric per row, in a scrolling box."""
+    """The metrics one strategy per column, one metric per row (figures before labels), in a
+    scrolling box."""
     frame = metrics.set_index("strategy") if "strategy" in metrics.columns else metrics
     table = frame.T
+    text = [i for i in table.index if not pd.api.types.is_numeric_dtype(frame[i])]  # labels last
+    table = table.loc[[i for i in table.index if i not in text] + text]
     table.index.name = "metric"
     return f'<div class="planner-metrics-scroll">{metrics_table_html(table)}</div>'
 
