@@ -74,16 +74,22 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    """Options every command shares."""
-    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+def _common(
+    p: argparse.ArgumentParser,
+    *,
+    out_default: Path | None = None,
+    offline_help: str = "write maps with local Leaflet/plugin files beside them (no CDN links)",
+) -> None:
+    """Options every command shares (``--out`` is required unless it has a default)."""
+    if out_default is None:
+        p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    else:
+        p.add_argument(
+            "--out", type=Path, default=out_default, help=f"output folder (default {out_default}/)"
+        )
     p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    p.add_argument(
-        "--offline-assets",
-        action="store_true",
-        help="write maps with local Leaflet/plugin files beside them (no CDN links)",
-    )
+    p.add_argument("--offline-assets", action="store_true", help=offline_help)
     p.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
     )
@@ -216,25 +222,16 @@ def _add_demo(sub: Any) -> None:
         help="offline demo: US and China national plans compared, into maps/",
         description="Plan both strategies (us-nevi, china-pile-swap) on the embedded US and "
         "China national grounds and write, per country, a comparison map, a report, the "
-        "metrics and equity tables and each plan's files (about 35 MB; see the README's "
+        "metrics and equity tables and each plan's files (about 19 MB; see the README's "
         "demo table). Maps use local Leaflet assets, fetched once with Python into "
         "~/.cache/planner/assets; without them and without network they link pinned CDN "
         "copies and a warning says so.",
     )
-    demo.add_argument(
-        "--out", type=Path, default=Path("maps"), help="output folder (default maps/)"
+    _common(
+        demo,
+        out_default=Path("maps"),
+        offline_help="require local map assets (fail instead of falling back to CDN links)",
     )
-    demo.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    demo.add_argument(
-        "--offline-assets",
-        action="store_true",
-        help="require local map assets (fail instead of falling back to CDN links)",
-    )
-    demo.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
-    )
-    demo.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

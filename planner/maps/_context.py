@@ -19,7 +19,7 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from planner.maps._html import escape_text, js_json
-from planner.maps._layers import _DATA_MACRO, _JsonLayer
+from planner.maps._layers import _JsonLayer, json_layer_template
 from planner.strategies.base import Plan
 
 logger = logging.getLogger(__name__)
@@ -41,43 +41,26 @@ _SHARED_BOUNDARIES = {"us": "us_states_ne50m.geojson", "cn": "cn_provinces_ne10m
 class OutlineLayer(_JsonLayer):
     """Polygon outlines drawn on one shared canvas, non-interactive (no tooltips, no clicks)."""
 
-    _template = Template(
-        _DATA_MACRO
-        + """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var d = JSON.parse(
-                document.getElementById("{{ this.get_name() }}_data").textContent);
-            var renderer = L.canvas({padding: 0.2});
-            return L.polyline(d.lines, {color: d.color, weight: d.weight, opacity: 0.9,
-                fill: false, interactive: false, renderer: renderer,
-                attribution: "outlines: Natural Earth (public domain)"});
-        })();
-        {% endmacro %}
+    _template = json_layer_template(
         """
+            return L.polyline(d.lines, {color: d.color, weight: d.weight, opacity: 0.9,
+                fill: false, interactive: false, renderer: L.canvas({padding: 0.2}),
+                attribution: "outlines: Natural Earth (public domain)"});"""
     )
 
 
 class DesertLayer(_JsonLayer):
     """Places beyond a DC-distance band as small canvas circles coloured by band."""
 
-    _template = Template(
-        _DATA_MACRO
-        + """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var d = JSON.parse(
-                document.getElementById("{{ this.get_name() }}_data").textContent);
+    _template = json_layer_template(
+        """
             var renderer = L.canvas({padding: 0.2}), group = L.featureGroup();
             for (var i = 0; i < d.places.length; i++) {
                 var r = d.places[i];
                 L.circleMarker([r[0], r[1]], {radius: r[3], color: d.colors[r[2]], weight: 0,
                     fillOpacity: 0.75, interactive: false, renderer: renderer}).addTo(group);
             }
-            return group;
-        })();
-        {% endmacro %}
-        """
+            return group;"""
     )
 
 
