@@ -337,7 +337,8 @@ def _add_plan_layers(
     deserts = desert_layer(plan) if national else None
     if deserts is not None:
         deserts.add_to(m)
-    folium.LayerControl(collapsed=collapse_control).add_to(m)
+    # national maps: the expanded control would cover the north-east; the legend says what is drawn
+    folium.LayerControl(collapsed=collapse_control or national).add_to(m)
     title = f"{plan.strategy} \u2014 {plan.ground.name}: {len(plan.sites):,} sites"
     Legend(
         legend_html(
