@@ -4,13 +4,18 @@ A folium map links about a dozen files on CDNs (Leaflet, jQuery, Bootstrap, Font
 Leaflet.awesome-markers, Leaflet.markercluster, Leaflet.Sync, the heatmap plugin; planner adds
 supercluster). Offline, the
 stock HTML renders nothing. planner pins the same libraries as npm packages in ``package.json`` /
-``package-lock.json`` (``npm ci`` installs them into ``node_modules``, which is git-ignored); the
+``package-lock.json`` and in :data:`planner._npm.PINS` (version and sha512 integrity); the
 heatmap plugin comes from folium's own wheel (``folium/templates/leaflet_heat.min.js``).
 
-:func:`find_assets` locates the installed packages, :func:`copy_assets` copies the files a map
-needs into an ``assets/`` folder (keeping the relative layout their CSS ``url()`` references
-expect: Leaflet's images, Font Awesome's webfonts, the Glyphicons fonts) and :func:`local_asset`
-maps a CDN URL to its local copy. :func:`planner.maps.write_map` uses them.
+No Node is needed: :func:`find_assets` looks in ``$PLANNER_ASSETS_DIR``, a checkout's
+``node_modules`` (``npm ci``) and the per-user cache (``~/.cache/planner/assets``), and with
+``fetch=True`` downloads the pinned tarballs into that cache with Python, verifying each against
+its integrity hash first (``python -m planner.assets`` does it once). :func:`copy_assets` copies
+the files a map needs into an ``assets/`` folder (keeping the relative layout their CSS ``url()``
+references expect: Leaflet's images, Font Awesome's webfonts, the Glyphicons fonts),
+:func:`local_asset` maps a CDN URL to its local copy and :func:`pinned_url` to the CDN URL of the
+exact pinned version (for maps written without local assets). :func:`planner.maps.write_map`
+uses them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from planner import _npm
 from planner._atomic import write_bytes_atomic, write_text_atomic
 from planner.errors import InputError
 
@@ -29,9 +35,9 @@ logger = logging.getLogger(__name__)
 
 ENV_VAR = "PLANNER_ASSETS_DIR"
 ASSETS_FOLDER = "assets"
-_MISSING = (
-    "--offline-assets: the map assets are not installed; run 'npm ci' in the planner checkout "
-    "(needs the npm registry) or set PLANNER_ASSETS_DIR"
+FIX = (
+    "run 'python -m planner.assets' once with internet access (fetches the pinned npm tarballs "
+    "into the user cache), or set PLANNER_ASSETS_DIR to a node_modules folder"
 )
 _FOLIUM = "folium:"  # source prefix: a file inside the installed folium package
 
@@ -172,28 +178,98 @@ OPTIONAL_LINKS: tuple[tuple[str, str], ...] = (
 )
 
 
-def find_assets() -> Path:
-    """Return the folder holding the installed npm asset packages.
-
-    ``$PLANNER_ASSETS_DIR`` wins; otherwise ``node_modules`` in the planner checkout.
-
-    Raises
-    ------
-    InputError
-        When the folder or any file a map needs is missing.
-    """
-    env = os.environ.get(ENV_VAR)
-    root = Path(env) if env else Path(__file__).resolve().parent.parent / "node_modules"
-    missing = [
+def _missing(root: Path) -> list[str]:
+    """The asset source files (npm paths) absent below ``root``."""
+    return [
         src
         for asset in ASSETS
         for src, _ in ((asset.source, asset.dest), *asset.extras)
         if not src.startswith(_FOLIUM) and not (root / src).is_file()
     ]
-    if missing:
-        logger.debug("map assets missing below %s: %s", root, ", ".join(missing[:5]))
-        raise InputError(f"{_MISSING} (looked in {root}; missing {missing[0]})")
-    return root
+
+
+def find_assets(*, fetch: bool = False) -> Path:
+    """Return the folder holding the map asset packages (the layout of ``node_modules``).
+
+    ``$PLANNER_ASSETS_DIR`` wins when set; otherwise a checkout's ``node_modules``, then the
+    per-user cache (:func:`planner._npm.default_assets_cache`).
+
+    Parameters
+    ----------
+    fetch
+        Download what the cache lacks from the npm registry (pinned versions, verified by their
+        sha512 integrity before unpacking).
+
+    Raises
+    ------
+    InputError
+        When no folder is complete (and fetching is off or fails): one line saying how to fix it.
+    """
+    env = os.environ.get(ENV_VAR)
+    if env:
+        missing = _missing(Path(env))
+        if missing:
+            raise InputError(f"{ENV_VAR}={env}: map asset {missing[0]} is missing; {FIX}")
+        return Path(env)
+    checkout = Path(__file__).resolve().parent.parent / "node_modules"
+    cache = _npm.default_assets_cache()
+    for root in (checkout, cache):
+        if root.is_dir() and not _missing(root):
+            return root
+    if fetch:
+        try:
+            return fetch_assets(cache)
+        except InputError as exc:
+            raise InputError(f"{exc}; {FIX}") from None
+    raise InputError(f"map assets: not found in {cache}; {FIX}")
+
+
+def fetch_assets(cache: Path | None = None) -> Path:
+    """Download the pinned packages' map files into ``cache`` (default: the user cache).
+
+    Only what is missing is fetched; each tarball is checked against its sha512 integrity
+    before any file is unpacked. Returns ``cache``.
+    """
+    cache = _npm.default_assets_cache() if cache is None else Path(cache)
+    needed: dict[_npm.NpmPin, set[str]] = {}
+    for src in _missing(cache):
+        found = _npm.pin_of(src)
+        if found is None:
+            raise InputError(f"map assets: no npm pin holds {src}; add it to planner/_npm.py")
+        needed.setdefault(found[0], set()).add(found[1])
+    if needed:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"map assets: cannot create {cache} ({exc.strerror}); set PLANNER_CACHE_DIR"
+            ) from None
+        _npm.fetch(needed, cache)
+        logger.info("map assets: cached %d packages in %s", len(needed), cache)
+    return cache
+
+
+def pinned_url(url: str) -> str | None:
+    """Return the CDN URL of the pinned version of the library ``url`` links, or ``None``.
+
+    npm packages map to jsDelivr at their :data:`planner._npm.PINS` version; folium's heatmap
+    plugin to the folium release installed; the Glyphicons stylesheet keeps its versioned URL.
+    """
+    import folium
+
+    for asset in ASSETS:
+        if not re.search(asset.pattern, url):
+            continue
+        if asset.source.startswith(_FOLIUM):
+            return (
+                f"https://cdn.jsdelivr.net/gh/python-visualization/folium@v{folium.__version__}"
+                f"/folium/{asset.source.removeprefix(_FOLIUM)}"
+            )
+        found = _npm.pin_of(asset.source)
+        if found is None or asset.dest.endswith("bootstrap-glyphicons.css"):
+            return url if re.search(r"[@/]v?\d+\.\d+", url) else None
+        return found[0].cdn_url(found[1])
+    return None
 
 
 def local_asset(url: str) -> str | None:
@@ -226,7 +302,7 @@ def copy_assets(out_dir: str | Path, *, root: Path | None = None) -> Path:
     -----
     Files are written atomically, so maps sharing one folder share one ``assets/``.
     """
-    root = find_assets() if root is None else root
+    root = find_assets(fetch=True) if root is None else root
     dest_root = Path(out_dir) / ASSETS_FOLDER
     for asset in ASSETS:
         for src, dest in ((asset.source, asset.dest), *asset.extras):
@@ -290,3 +366,11 @@ def _top_level_rules(css: str) -> list[tuple[str, str]]:
                 rules.append((selector, css[start:i]))
                 start = i + 1
     return rules
+
+
+if __name__ == "__main__":  # python -m planner.assets: fill the user cache once
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        print(f"map assets ready in {fetch_assets()}")
+    except InputError as error:
+        raise SystemExit(f"planner.assets: {error}") from None

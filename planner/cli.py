@@ -123,18 +123,27 @@ def _verbosity(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    """Options every command shares."""
-    p.add_argument(
-        "--out", type=_out_folder, required=True, help="output folder (created if missing)"
-    )
+def _common(
+    p: argparse.ArgumentParser,
+    *,
+    out_default: Path | None = None,
+    offline_help: str = "write maps with local Leaflet/plugin files beside them (no CDN links)",
+) -> None:
+    """Options every command shares (``--out`` is required unless it has a default)."""
+    if out_default is None:
+        p.add_argument(
+            "--out", type=_out_folder, required=True, help="output folder (created if missing)"
+        )
+    else:
+        p.add_argument(
+            "--out",
+            type=_out_folder,
+            default=out_default,
+            help=f"output folder (default {out_default}/)",
+        )
     p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    p.add_argument(
-        "--offline-assets",
-        action="store_true",
-        help="write maps with local Leaflet/plugin files beside them (no CDN links)",
-    )
+    p.add_argument("--offline-assets", action="store_true", help=offline_help)
     _verbosity(p)
 
 
@@ -260,19 +269,20 @@ def _add_compare(sub: Any, names: str) -> None:
 def _add_demo(sub: Any) -> None:
     """``planner demo``."""
     demo = sub.add_parser(
-        "demo", help="offline demo: national US and China plans and comparisons into maps/"
+        "demo",
+        help="offline demo: US and China national plans compared, into maps/",
+        description="Plan both strategies (us-nevi, china-pile-swap) on the embedded US and "
+        "China national grounds and write, per country, a comparison map, a report, the "
+        "metrics and equity tables and each plan's files (about 19 MB; see the README's "
+        "demo table). Maps use local Leaflet assets, fetched once with Python into "
+        "~/.cache/planner/assets; without them and without network they link pinned CDN "
+        "copies and a warning says so.",
     )
-    demo.add_argument(
-        "--out", type=_out_folder, default=Path("maps"), help="output folder (default maps/)"
+    _common(
+        demo,
+        out_default=Path("maps"),
+        offline_help="require local map assets (fail instead of falling back to CDN links)",
     )
-    demo.add_argument(
-        "--overwrite", action="store_true", help="replace the results of an earlier demo"
-    )
-    demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    demo.add_argument(
-        "--offline-assets", action="store_true", help="write maps with local Leaflet files"
-    )
-    _verbosity(demo)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

@@ -9,7 +9,11 @@ Metrics (one row per strategy, :func:`plan_metrics`):
 * ``max_corridor_gap_mi``: the largest gap between consecutive corridor stations
   (``Plan.corridors``);
 * sites and ports by kind, ``dc_share`` of ports, ``installed_kw``;
-* ``capex_usd``, ``swap_capacity_day``, ``ports_per_1000_ev``.
+* ``capex_usd``, ``swap_capacity_day``, ``ports_per_1000_ev``;
+* equity (:mod:`planner.equity`): ``ports_per_1000_people``, the spread of ports per 1,000 people
+  and per 1,000 EVs over states or provinces (``..._region_min/median/max``), and the charging
+  deserts ``desert_beyond_{10,25,50}km`` (people farther than that from any DC site) with their
+  shares.
 
 Distance is network distance at city scale (Dijkstra on the street graph, from demand node to
 site) and straight-line distance in the projected CRS at national scale, where demand is not on
@@ -34,6 +38,7 @@ from scipy.spatial import cKDTree
 
 from planner._stats import weighted_quantile
 from planner.demand import DemandPoints
+from planner.equity import equity_metrics
 from planner.errors import InputError
 from planner.ground import Ground
 from planner.strategies.base import Plan
@@ -133,6 +138,7 @@ def plan_metrics(plan: Plan) -> dict[str, Any]:
     evs = ground_ev_stock(ground)
     row["ev_stock"] = evs
     row["ports_per_1000_ev"] = float(ports.sum() / evs * 1000) if evs > 0 else math.nan
+    row.update(equity_metrics(plan))
     for kind, group in sites.groupby("kind"):
         row[f"sites_{kind}"] = len(group)
         row[f"ports_{kind}"] = int(_column(group, "ports").sum())
@@ -143,7 +149,9 @@ def metrics_table(plans: Sequence[Plan]) -> pd.DataFrame:
     """One row of :func:`plan_metrics` per plan; kind columns missing in a plan are 0."""
     frame = pd.DataFrame([plan_metrics(p) for p in plans])
     kind_cols = [
-        c for c in frame.columns if c.startswith(("sites_", "ports_")) and c != "ports_per_1000_ev"
+        c
+        for c in frame.columns
+        if c.startswith(("sites_", "ports_")) and not c.startswith("ports_per_")
     ]
     frame[kind_cols] = frame[kind_cols].fillna(0).astype(int)
     return frame

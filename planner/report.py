@@ -1,4 +1,4 @@
-"""A self-contained HTML report: parameters, metrics, charts and links to the maps.
+"""A self-contained HTML report: results, charts, equity, links to the maps, then parameters.
 
 The report is one file (``report.html``): charts are matplotlib PNGs (Agg backend, no pyplot
 state) embedded as base64, the CSS is inline, and every piece of text is HTML-escaped.
@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; vertical-align: top; }
 th { background: #f0f0f0; text-align: left; } td { text-align: right; }
 table.params td { text-align: left; font-family: ui-monospace, monospace; }
 figure { margin: 12px 0; } figcaption { color: #555; font-size: 12px; }
+section { overflow-x: auto; }
 img { max-width: 100%; } footer { margin-top: 32px; color: #666; font-size: 12px; }
 """
 
@@ -82,11 +83,13 @@ def write_report(
             f"out_dir: cannot create {out} ({exc.strerror}); choose a writable path"
         ) from None
     table = _metrics_by_strategy(metrics)
-    sections = [
-        _section("Parameters", _params_table(params)),
-        _section("Metrics", metrics_table_html(table) if table is not None else "<p>None.</p>"),
+    sections = [  # results first, the parameters that produced them last
+        _section("Results", _results(table)),
         _section("Charts", _charts(plans, table)),
-        _section("Maps", _links(map_links)),
+        _section("Equity by state or province", _equity(plans)),
+        _section("Maps and files", _links(map_links)),
+        _section("All metrics", metrics_table_html(table) if table is not None else "<p>None.</p>"),
+        _section("Parameters", _params_table(params)),
     ]
     areas = sorted({p.ground.name for p in plans})
     title = "planner report" + (f": {', '.join(areas)}" if areas else "")
@@ -146,6 +149,62 @@ def _metrics_by_strategy(metrics: pd.DataFrame | None) -> pd.DataFrame | None:
     if "strategy" in metrics.columns:
         return metrics.set_index("strategy")
     return metrics
+
+
+# The headline figures shown first, one row per figure (those the metrics have).
+HEADLINE = (
+    ("sites", "Sites"),
+    ("ports", "Ports"),
+    ("dc_ports", "DC ports"),
+    ("capex_usd", "Capex (USD)"),
+    ("share_within_5km", "Share of people within 5 km of a site"),
+    ("mean_fast_km", "Mean distance to fast charging (km)"),
+    ("ports_per_1000_ev", "Ports per 1,000 EVs"),
+    ("ports_per_1000_people", "Ports per 1,000 people"),
+    ("desert_beyond_10km", "People > 10 km from a DC site"),
+    ("desert_beyond_25km", "People > 25 km from a DC site"),
+    ("desert_beyond_50km", "People > 50 km from a DC site"),
+    ("max_corridor_gap_mi", "Largest corridor gap (mi)"),
+)
+
+
+def _results(metrics: pd.DataFrame | None) -> str:
+    """The headline figures, one strategy per column."""
+    if metrics is None:
+        return "<p>None.</p>"
+    rows = [(label, c) for c, label in HEADLINE if c in metrics.columns]
+    if not rows:
+        return "<p>No headline figures.</p>"
+    table = pd.DataFrame(
+        [metrics[c].to_numpy() for _, c in rows],
+        index=pd.Index([label for label, _ in rows], name=""),
+        columns=[str(i) for i in metrics.index],
+    )
+    return metrics_table_html(table)
+
+
+def _equity(plans: Sequence[Plan]) -> str:
+    """Ports per 1,000 people and per 1,000 EVs by region, one column pair per strategy."""
+    from planner.equity import equity_by_region
+
+    long = equity_by_region(plans)
+    if long.empty:
+        return "<p>No regions on this ground.</p>"
+    wide = long.pivot_table(
+        index=["region", "name"],
+        columns="strategy",
+        values=["ports_per_1000_people", "ports_per_1000_ev"],
+        aggfunc="first",
+    )
+    pairs = cast(list[tuple[Any, Any]], list(wide.columns))
+    wide.columns = pd.Index([f"{s}: {str(m).replace('_', ' ')}" for m, s in pairs])
+    keys = cast(list[tuple[Any, Any]], list(wide.index))
+    wide.index = pd.Index([f"{r} {n}" for r, n in keys], name="region")
+    note = (
+        "<p>Ports of each plan in the state or province per 1,000 residents and per 1,000 "
+        "registered EVs (the ground's regions table, with its sources).</p>"
+    )
+    return note + metrics_table_html(wide)
 
 
 def _section(title: str, body: str) -> str:

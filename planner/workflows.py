@@ -433,62 +433,51 @@ def write_comparison(
     return paths
 
 
-#: The national plan folders of ``planner demo``, by country.
-DEMO_FOLDERS = {c: DEFAULT_STRATEGY[c].replace("-", "_") for c in ("us", "cn")}
-
-
-def _demo_products() -> list[str]:
-    """Every file ``planner demo`` writes (as patterns relative to its ``--out``)."""
-    names = [f"{DEMO_FOLDERS[c]}/{p}" for c in DEMO_FOLDERS for p in PLAN_PRODUCTS]
-    for c in DEMO_FOLDERS:
-        names += [f"{stem}_{c}.{ext}" for stem, ext in (p.split(".") for p in COMPARE_PRODUCTS)]
-        names += _strategy_files(f"_{c}")
-    return names
-
-
 def cmd_demo(args: argparse.Namespace) -> None:
-    """``planner demo``: offline, on embedded data only, into ``--out`` (``maps/``):
+    """``planner demo``: both strategies on the US and China grounds (see :mod:`planner.demo`)."""
+    from planner.demo import demo_products, resolve_offline_assets, run_demo
 
-    ``us_nevi/`` and ``china_pile_swap/`` (national plans with their maps), and
-    ``compare_us.html`` / ``compare_cn.html`` with ``report_us.html`` / ``report_cn.html``
-    (both strategies on each country's ground). Earlier results are replaced only with
-    ``--overwrite``.
-    """
-    from planner.compare import run_comparison
-    from planner.grounds import national_ground
-    from planner.maps import national_map, write_map
-
-    args.osm = None
-    products = _demo_products()
-    lines = []
+    out = Path(args.out)
+    products = (*demo_products(), *_OLD_DEMO_FILES)  # an earlier layout's demo counts too
     with output_folder(
-        args.out, products=products, replaces=(*products, *ASSET_FILES), overwrite=args.overwrite
+        out,
+        products=products,
+        replaces=products,
+        overwrite=args.overwrite,
     ) as stage:
-        for country, folder in DEMO_FOLDERS.items():
-            ground = national_ground(country, seed=args.seed)
-            name = DEFAULT_STRATEGY[country]
-            sub = stage / folder
-            sub.mkdir()
-            result = run_comparison(
-                ground, ["us-nevi", "china-pile-swap"], same="none", scenarios={}, seed=args.seed
-            )
-            plan = next(p for p in result.plans if p.strategy == name)
-            _finish_summary(plan, args, _Steps(0, quiet=True))
-            write_plan(plan, sub)
-            write_map(
-                national_map(plan, offline_assets=args.offline_assets),
-                sub / "map.html",
-                offline_assets=args.offline_assets,
-            )
-            paths = write_comparison(
-                result, stage, offline_assets=args.offline_assets, suffix=f"_{country}"
-            )
-            out = Path(args.out)
-            lines.append(
-                f"planner demo: {ground.name}: {out / folder / 'map.html'}, "
-                f"{out / paths['compare.html'].name}, {out / paths['report.html'].name}"
-            )
-    print("\n".join(lines))
+        offline = resolve_offline_assets(args.offline_assets)
+        steps = iter(range(1, 9))
+
+        def progress(text: str) -> None:
+            if not args.quiet:
+                print(f"planner demo [{next(steps)}/8] {text} ...", file=sys.stderr, flush=True)
+
+        pages = run_demo(
+            stage,
+            offline_assets=offline,
+            seed=args.seed,
+            progress=progress,
+            inputs={"command": "demo", "seed": args.seed, "offline_assets": offline},
+        )
+        staged = [p for p in stage.rglob("*") if p.is_file()]
+        size_mb = sum(f.stat().st_size for f in staged) / 1e6
+    shown = ", ".join(str(out / p.relative_to(stage)) for p in pages)
+    print(f"planner demo: {shown} ({size_mb:.1f} MB in {out})")
+
+
+#: Files of the demo's earlier layout (before the per-country folders), replaced by a new demo.
+_OLD_DEMO_FILES = (
+    "us_nevi/*",
+    "china_pile_swap/*",
+    "compare_us.html",
+    "compare_cn.html",
+    "report_us.html",
+    "report_cn.html",
+    "metrics_*.csv",
+    "metrics_*.json",
+    "*-*_us/*",
+    "*-*_cn/*",
+)
 
 
 def cmd_strategies(args: argparse.Namespace) -> None:
@@ -497,4 +486,5 @@ def cmd_strategies(args: argparse.Namespace) -> None:
 
     for name in strategy_names():
         spec = get_strategy(name)
-        print(f"{name:18s} {spec.title}{'' if spec.has_cost_model else ' (no cost model)'}")
+        note = "" if spec.has_cost_model or "no cost model" in spec.title else " (no cost model)"
+        print(f"{name:18s} {spec.title}{note}")

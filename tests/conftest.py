@@ -16,3 +16,22 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data not found at {SHARED} (CI provides ../shared/data)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
+    """``planner demo`` written once per session (about a minute); maps with local assets when
+    the asset cache is filled (``python -m planner.assets``, run by scripts/test.sh), else with
+    pinned CDN links. Returns the folder and whether the maps are offline."""
+    from planner import assets
+    from planner.demo import run_demo
+    from planner.errors import InputError
+
+    try:
+        assets.find_assets()  # never fetches: tests do not reach the network
+        offline = True
+    except InputError:
+        offline = False
+    out = tmp_path_factory.mktemp("demo")
+    run_demo(out, offline_assets=offline, seed=0)
+    return out, offline

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def driver() -> Any:
     try:
         assets.find_assets()
     except InputError as exc:
-        pytest.skip(f"offline map assets not installed ({exc}); run scripts/install_assets.sh")
+        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.assets")
     with chromium() as browser:
         yield browser
 
@@ -155,3 +156,75 @@ def test_national_map_of_100k_sites_loads(driver: Any, tmp_path: Path) -> None:
     assert pane["clusters"] > 0 and pane["paths"] == len(ground.corridors)
     assert severe_errors(driver) == []
     screenshot(driver, tmp_path, "national_map.png")
+
+
+# --- the demo's maps, written with assets fetched by Python (no Node) ----------------------------
+
+OVERLAP_JS = """
+function box(e) { var r = e.getBoundingClientRect();
+    return {l: r.left, t: r.top, r: r.right, b: r.bottom}; }
+function hit(a, b) { return a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b; }
+var out = [];
+var table = document.querySelector(".planner-metrics-scroll");
+document.querySelectorAll("div.folium-map").forEach(function (pane) {
+    var legend = pane.querySelector(".planner-legend"), pb = box(pane);
+    pane.querySelectorAll(".marker-cluster, .awesome-marker").forEach(function (m) {
+        var mb = box(m);
+        if (!hit(pb, mb)) { return; }  // drawn beyond the pane's edge (clusters pad the view)
+        if (legend && hit(box(legend), mb)) { out.push(["legend", pane.id, mb]); }
+        if (table && hit(box(table), mb)) { out.push(["table", pane.id, mb]); }
+    });
+});
+return out;
+"""
+LOWER48_JS = """
+var m = window[arguments[0]], size = m.getSize();
+var sw = m.latLngToContainerPoint([24.4, -124.8]), ne = m.latLngToContainerPoint([49.4, -66.9]);
+return {w: size.x, h: size.y, x0: sw.x, x1: ne.x, y0: ne.y, y1: sw.y};
+"""
+
+
+@pytest.mark.parametrize("country", ["us", "cn"])
+def test_demo_maps_draw_without_tiles_or_network(
+    driver: Any, demo_dir: tuple[Path, bool], tmp_path: Path, country: str
+) -> None:
+    out, offline = demo_dir
+    if not offline:
+        pytest.skip("the demo was written without the asset cache; run python -m planner.assets")
+    metrics = pd.read_csv(out / f"{country}_metrics.csv")
+    path = out / f"{country}_compare.html"
+    panes = open_map(driver, path, [int(n) for n in metrics["sites"]])
+    shot = screenshot(driver, tmp_path, f"demo_{country}_compare.png")
+    print(f"screenshot: {shot}")
+    assert driver.execute_script("return document.querySelectorAll('.leaflet-tile').length") == 0
+    for pane in panes:
+        assert pane["clusters"] > 0, pane
+        assert pane["paths"] > 0, pane  # corridors (interactive: they have tooltips)
+        assert pane["canvases"] >= 1, pane  # state/province outlines and the demand heatmap
+        assert pane["legend"] == 1, pane
+    outlines = driver.execute_script(
+        "return Array.from(document.querySelectorAll('div.folium-map')).map(function (p) {"
+        " return p.querySelectorAll('canvas.leaflet-zoom-animated').length; });"
+    )
+    assert all(n >= 1 for n in outlines), outlines
+    assert severe_errors(driver) == []
+    assert driver.execute_script(OVERLAP_JS) == []
+    if country == "us":  # the contiguous 48 fill the pane (width or height), Alaska is off-view
+        for pane in panes:
+            box = driver.execute_script(LOWER48_JS, pane["id"])
+            assert box["x0"] >= -1 and box["x1"] <= box["w"] + 1, box
+            assert box["y0"] >= -1 and box["y1"] <= box["h"] + 1, box
+            fill = max((box["x1"] - box["x0"]) / box["w"], (box["y1"] - box["y0"]) / box["h"])
+            assert fill >= 0.85, box
+        driver.execute_script(  # the Alaska button moves the (synchronised) view north-west
+            "Array.from(document.querySelectorAll('.planner-views a'))"
+            ".find(function (a) { return a.textContent === 'Alaska'; }).click();"
+        )
+        center_js = f"var c = window['{panes[0]['id']}'].getCenter(); return [c.lat, c.lng];"
+        # The button animates the view: poll until it has arrived (or give up after 15 s).
+        for _ in range(60):
+            lat, lon = driver.execute_script(center_js)
+            if lat > 55 and lon < -140:
+                break
+            time.sleep(0.25)
+        assert lat > 55 and lon < -140, (lat, lon)

@@ -60,7 +60,7 @@ def asset_root() -> Path:
     try:
         return assets.find_assets()
     except InputError as exc:
-        pytest.skip(f"offline map assets not installed ({exc}); run scripts/install_assets.sh")
+        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.assets")
 
 
 def data_blocks(page: str) -> list[dict]:
@@ -287,7 +287,7 @@ def test_find_assets_explains_how_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PLANNER_ASSETS_DIR", str(tmp_path))
-    with pytest.raises(InputError, match=r"run 'npm ci' in the planner checkout"):
+    with pytest.raises(InputError, match=r"run .python -m planner.assets. once"):
         assets.find_assets()
 
 

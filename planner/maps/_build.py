@@ -12,6 +12,14 @@ import pandas as pd
 from branca.element import Element, Figure
 
 from planner.errors import InputError, describe
+from planner.maps._context import (
+    VIEWS,
+    ViewButtons,
+    desert_layer,
+    home_view,
+    load_outlines,
+    outline_layer,
+)
 from planner.maps._html import escape_text
 from planner.maps._layers import (
     corridor_layer,
@@ -31,6 +39,8 @@ CLUSTER_ABOVE_SITES = 2_000
 HEAT_POINTS_CITY = 50_000
 HEAT_POINTS_NATIONAL = 20_000
 MAX_MAP_COLUMNS = 3
+# Height (px) kept free below national data for the folded legend and the scale bar.
+LEGEND_BAND_PX = 84
 
 
 def city_map(
@@ -119,7 +129,12 @@ def national_map(
     _check_plan(plan)
     m = _base_map([plan], offline=bool(offline_assets))
     _add_plan_layers(
-        m, plan, clustered=True, max_heat_points=max_heat_points, show_demand=show_demand
+        m,
+        plan,
+        clustered=True,
+        max_heat_points=max_heat_points,
+        show_demand=show_demand,
+        outlines=bool(offline_assets),
     )
     return m
 
@@ -179,6 +194,7 @@ def compare_map(
             coverage_radius_m=None if national else coverage_radius_m,
             max_heat_points=HEAT_POINTS_NATIONAL if national else HEAT_POINTS_CITY,
             collapse_control=len(plans) > 1,  # narrow panes: the legend says what is drawn
+            outlines=bool(offline_assets),
         )
         maps.append(m)
     if synced:
@@ -253,14 +269,20 @@ def _bounds(plans: Sequence[Plan]) -> list[list[float]]:
 
 
 def _base_map(plans: Sequence[Plan], *, offline: bool, page: Figure | None = None) -> folium.Map:
-    """A map fitted to ``plans``: no tiles offline, OpenStreetMap tiles online; maxZoom set."""
-    (south, west), (north, east) = bounds = _bounds(plans)
+    """A map fitted to ``plans``: no tiles offline, OpenStreetMap tiles online; maxZoom set.
+
+    National plans on one country with named views (the US) open on the first (the contiguous
+    48), with buttons for the others; fractional zoom lets the view fill the pane.
+    """
+    bounds = home_view(list(plans)) or _bounds(plans)
+    (south, west), (north, east) = bounds
     national = any(p.ground.scale == "national" for p in plans)
     m = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],
         tiles=None if offline else "OpenStreetMap",
         maxZoom=18,  # MarkerCluster needs the map's own maxZoom when there is no tile layer
-        minZoom=3 if national else 0,  # fewer cluster levels to compute for national maps
+        minZoom=2 if national else 0,  # fewer cluster levels to compute for national maps
+        zoomSnap=0.1 if national else 1,
         zoom_start=5,
         control_scale=True,
         position="relative",
@@ -271,7 +293,13 @@ def _base_map(plans: Sequence[Plan], *, offline: bool, page: Figure | None = Non
         page.add_child(m)
     else:
         add_page_css(cast(Figure, m.get_root()))
-    m.fit_bounds(bounds, padding=(12, 12))
+    # national maps keep a band below the data for the legend and the scale (bottom left)
+    m.fit_bounds(
+        bounds, padding_top_left=(8, 8), padding_bottom_right=(8, LEGEND_BAND_PX if national else 8)
+    )
+    countries = {p.ground.country for p in plans}
+    if national and len(countries) == 1 and next(iter(countries)) in VIEWS:
+        ViewButtons(VIEWS[next(iter(countries))]).add_to(m)
     Attribution().add_to(m)
     return m
 
@@ -286,8 +314,14 @@ def _add_plan_layers(
     show_demand: bool = True,
     network: bool = False,
     collapse_control: bool = False,
+    outlines: bool = False,
 ) -> None:
-    """Add demand, sites by kind, coverage, corridors, the layer control and the legend."""
+    """Add outlines, demand, sites by kind, coverage, corridors, deserts, the layer control and
+    the legend (national plans: outlines shown when ``outlines``, deserts hidden at first)."""
+    national = plan.ground.scale == "national"
+    base = outline_layer(load_outlines(plan.ground.country), show=outlines) if national else None
+    if base is not None:
+        base.add_to(m)
     heat = demand_layer(plan.ground, max_points=max_heat_points, show=show_demand)
     if heat is not None:
         heat.add_to(m)
@@ -300,7 +334,11 @@ def _add_plan_layers(
     lines = corridor_layer(plan.ground, plan.corridors)
     if lines is not None:
         lines.add_to(m)
-    folium.LayerControl(collapsed=collapse_control).add_to(m)
+    deserts = desert_layer(plan) if national else None
+    if deserts is not None:
+        deserts.add_to(m)
+    # national maps: the expanded control would cover the north-east; the legend says what is drawn
+    folium.LayerControl(collapsed=collapse_control or national).add_to(m)
     title = f"{plan.strategy} \u2014 {plan.ground.name}: {len(plan.sites):,} sites"
     Legend(
         legend_html(
@@ -311,7 +349,11 @@ def _add_plan_layers(
             coverage_radius_m=coverage_radius_m,
             network=network,
             clustered=clustered,
-        )
+            outlines=base is not None,
+            deserts=deserts is not None,
+            folded=collapse_control,
+        ),
+        position="bottomleft" if national else "bottomright",
     ).add_to(m)
 
 
@@ -331,7 +373,7 @@ def _grid_css(n_maps: int) -> str:
 
 def _compare_header(title: str, metrics: pd.DataFrame | None, *, synced: bool) -> str:
     """The page heading and the escaped metrics table."""
-    table = "" if metrics is None else metrics_table_html(metrics)
+    table = "" if metrics is None else _scroll_table(metrics)
     sync = (
         "Pan and zoom are synchronised across the maps."
         if synced
@@ -343,6 +385,17 @@ def _compare_header(title: str, metrics: pd.DataFrame | None, *, synced: bool) -
         "(CC-BY 4.0).</div>"
     )
     return f'<div class="planner-compare-header"><h1>{escape_text(title)}</h1>{table}{note}</div>'
+
+
+def _scroll_table(metrics: pd.DataFrame) -> str:
+    """The metrics one strategy per column, one metric per row (figures before labels), in a
+    scrolling box."""
+    frame = metrics.set_index("strategy") if "strategy" in metrics.columns else metrics
+    table = frame.T
+    text = [i for i in table.index if not pd.api.types.is_numeric_dtype(frame[i])]  # labels last
+    table = table.loc[[i for i in table.index if i not in text] + text]
+    table.index.name = "metric"
+    return f'<div class="planner-metrics-scroll">{metrics_table_html(table)}</div>'
 
 
 def metrics_table_html(metrics: pd.DataFrame, *, max_rows: int = 200) -> str:

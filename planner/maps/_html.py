@@ -22,7 +22,16 @@ PAGE_CSS = """
 .planner-legend { background: rgba(255,255,255,0.94); padding: 6px 9px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.3); font: 12px/1.35 system-ui, sans-serif; color: #222;
   max-height: 45vh; overflow-y: auto; }
-.planner-legend h4 { margin: 0 0 4px; font-size: 13px; font-weight: 600; }
+.planner-legend summary { margin: 0 0 4px; font-size: 13px; font-weight: 600; cursor: pointer; }
+.planner-legend details:not([open]) summary { margin: 0; }
+.planner-legend .dot { display: inline-block; width: 7px; height: 7px; border-radius: 50%;
+  margin-right: 1px; }
+.leaflet-bar.planner-views a { display: inline-block; width: auto !important; padding: 0 6px;
+  font: 600 11px/24px system-ui, sans-serif; white-space: nowrap; border-bottom: none;
+  border-right: 1px solid #ccc; }
+.leaflet-bar.planner-views a:last-child { border-right: none; }
+.leaflet-control-attribution { max-width: 55%; white-space: normal; font-size: 10px; }
+.leaflet-bottom.leaflet-left .leaflet-control-scale { margin-bottom: 6px; }
 .planner-legend table { border-collapse: collapse; }
 .planner-legend td { padding: 1px 4px; vertical-align: middle; }
 .planner-legend .swatch { display: inline-block; width: 16px; height: 16px; border-radius: 50%;
@@ -39,8 +48,11 @@ PAGE_CSS = """
   justify-content: center; box-sizing: border-box; opacity: 0.9; }
 .planner-popup th { text-align: left; padding-right: 8px; font-weight: 600; }
 .planner-popup td { text-align: right; }
-.planner-compare-header { grid-column: 1 / -1; padding: 8px 12px; overflow: auto; max-height: 34vh;
-  font: 13px/1.4 system-ui, sans-serif; border-bottom: 1px solid #ccc; background: #fafafa; }
+.planner-compare-header { grid-column: 1 / -1; padding: 6px 12px; font: 13px/1.4 system-ui,
+  sans-serif; border-bottom: 1px solid #ccc; background: #fafafa; }
+.planner-metrics-scroll { max-height: 22vh; overflow: auto; display: inline-block;
+  max-width: 100%; border: 1px solid #ddd; }
+.planner-metrics-scroll thead th { position: sticky; top: 0; }
 .planner-compare-header h1 { font-size: 17px; margin: 0 0 6px; }
 .planner-metrics { border-collapse: collapse; font-size: 12px; }
 .planner-metrics th, .planner-metrics td { border: 1px solid #ccc; padding: 2px 6px; }

@@ -84,6 +84,23 @@ _DATA_MACRO = """
 """
 
 
+_SCRIPT_OPEN = """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var d = JSON.parse(
+                document.getElementById("{{ this.get_name() }}_data").textContent);"""
+_SCRIPT_CLOSE = """
+        })();
+        {% endmacro %}
+        """
+
+
+def json_layer_template(body: str) -> Template:
+    """The template of a :class:`_JsonLayer`: its data element, then a script that parses the
+    data into ``d``, runs ``body`` and returns the layer ``body`` builds."""
+    return Template(_DATA_MACRO + _SCRIPT_OPEN + body + _SCRIPT_CLOSE)
+
+
 class _JsonLayer(Layer):
     """A toggleable layer whose Leaflet objects are built in the browser from embedded JSON."""
 
@@ -212,35 +229,22 @@ class ClusteredSiteMarkers(JSCSSMixin, SiteMarkers):
 class CircleLayer(_JsonLayer):
     """Circles of one radius (metres) around points: the coverage area of each site."""
 
-    _template = Template(
-        _DATA_MACRO
-        + """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var d = JSON.parse(
-                document.getElementById("{{ this.get_name() }}_data").textContent);
+    _template = json_layer_template(
+        """
             var group = L.featureGroup();
             for (var i = 0; i < d.points.length; i++) {
                 L.circle(d.points[i], {radius: d.radius_m, color: d.color, weight: 1,
                     fillOpacity: 0.08, opacity: 0.5, interactive: false}).addTo(group);
             }
-            return group;
-        })();
-        {% endmacro %}
-        """
+            return group;"""
     )
 
 
 class LineLayer(_JsonLayer):
     """Polylines with a colour, a weight and an optional (escaped) tooltip each."""
 
-    _template = Template(
-        _DATA_MACRO
-        + """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var d = JSON.parse(
-                document.getElementById("{{ this.get_name() }}_data").textContent);
+    _template = json_layer_template(
+        """
             var group = L.featureGroup();
             for (var i = 0; i < d.lines.length; i++) {
                 var l = d.lines[i];
@@ -249,10 +253,7 @@ class LineLayer(_JsonLayer):
                 if (l.t !== "") { line.bindTooltip(l.t, {sticky: true}); }
                 line.addTo(group);
             }
-            return group;
-        })();
-        {% endmacro %}
-        """
+            return group;"""
     )
 
 

@@ -9,6 +9,7 @@ from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
+from planner.maps._context import DESERT_COLORS
 from planner.maps._html import ATTRIBUTION_HTML, PAGE_CSS, escape_text, js_json
 from planner.maps._layers import CORRIDOR_COLORS, kind_style
 
@@ -70,9 +71,9 @@ class SyncMaps(JSCSSMixin, MacroElement):
         {% endmacro %}
         """
     )
-    # Own immutable tuple (the link folium's DualMap uses): never shared or mutated.
+    # Own immutable tuple (the pinned npm release of the plugin DualMap uses): never mutated.
     default_js = (  # type: ignore[assignment]
-        ("Leaflet.Sync", "https://cdn.jsdelivr.net/gh/jieter/Leaflet.Sync/L.Map.Sync.min.js"),
+        ("Leaflet.Sync", "https://cdn.jsdelivr.net/npm/leaflet.sync@0.2.4/L.Map.Sync.js"),
     )
 
     def __init__(self, maps: Sequence[folium.Map]) -> None:
@@ -95,8 +96,12 @@ def legend_html(
     coverage_radius_m: float | None,
     network: bool,
     clustered: bool = False,
+    outlines: bool = False,
+    deserts: bool = False,
+    folded: bool = False,
 ) -> str:
-    """Return the legend's HTML; every piece of text is escaped."""
+    """Return the legend's HTML (a ``<details>`` block: click the title to fold it); every piece
+    of text is escaped; ``folded`` shows only the title until it is clicked (narrow panes)."""
     rows = []
     for kind, count in kind_counts.items():
         style = kind_style(kind)
@@ -118,7 +123,20 @@ def legend_html(
         rows.append(('<span class="heat"></span>', "Demand (low to high)"))
     if network:
         rows.append(('<span class="line" style="background:#7a7a7a;height:2px"></span>', "Roads"))
+    if deserts:
+        dots = "".join(
+            f'<span class="dot" style="background:{color}"></span>'
+            for color in DESERT_COLORS.values()
+        )
+        rows.append((dots, "Places &gt; 10 / 25 / 50 km from DC (layer)"))
+    if outlines:
+        rows.append(
+            ('<span class="line" style="background:#8a8f98;height:1px"></span>', "State lines")
+        )
     body = "".join(f"<tr><td>{icon}</td><td>{text}</td></tr>" for icon, text in rows)
     hint = "Discs count clustered sites: click one to zoom in. " if clustered else ""
     note = f'<div class="note">{hint}Click a marker for its details.</div>'
-    return f"<h4>{escape_text(title)}</h4><table>{body}</table>{note}"
+    return (
+        f"<details{'' if folded else ' open'}><summary>{escape_text(title)}</summary>"
+        f"<table>{body}</table>{note}</details>"
+    )

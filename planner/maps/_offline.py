@@ -35,8 +35,11 @@ def write_map(m: Element, path: str | Path, *, offline_assets: bool) -> Path:
     offline_assets
         If true, copy Leaflet, its plugins, CSS and fonts into ``assets/`` beside ``path`` and
         point every ``<script src>`` and ``<link href>`` at them; a link with no local copy
-        raises :class:`InputError`, so the page never reaches for a CDN. Build such maps with
-        ``offline_assets=True`` too, which leaves out the web tiles.
+        raises :class:`InputError`, so the page never reaches for a CDN. The assets come from
+        :func:`planner.assets.find_assets` (fetched once into the user cache when missing).
+        Build such maps with ``offline_assets=True`` too, which leaves out the web tiles. If
+        false, every CDN link is rewritten to the exact version planner pins
+        (:func:`pin_links`).
 
     Returns
     -------
@@ -48,13 +51,15 @@ def write_map(m: Element, path: str | Path, *, offline_assets: bool) -> Path:
         raise OutputError(
             f"path: expected a file in an existing folder, got {path}; create {path.parent} first"
         )
-    root = assets.find_assets() if offline_assets else None  # fail before rendering
+    root = assets.find_assets(fetch=True) if offline_assets else None  # fail before rendering
     page = m.get_root().render()
     if root is not None:
         page = localise_links(page)
         if "tile.openstreetmap.org" in page:
             logger.warning("%s: the map has web tiles; build it with offline_assets=True", path)
         assets.copy_assets(path.parent, root=root)
+    else:
+        page = pin_links(page)
     write_text_atomic(path, page)
     logger.info("wrote map %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
@@ -91,6 +96,30 @@ def localise_links(page: str) -> str:
     if left:
         raise InputError(f"m: remote links left after localising: {', '.join(left[:3])}")
     return page
+
+
+def pin_links(page: str) -> str:
+    """Point every CDN ``<script src>``/``<link href>`` of ``page`` at a pinned version.
+
+    Known libraries go to the version :mod:`planner._npm` pins (the same files offline maps
+    copy); links a map can do without are dropped; any other link is kept and logged.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        url = match.group("url")
+        if not _REMOTE.match(url):
+            return match.group(0)
+        pinned = assets.pinned_url(url)
+        if pinned is None:
+            if assets.optional_link_reason(url) is not None:
+                return ""
+            logger.warning("map links %s, which planner does not pin to a version", url)
+            return match.group(0)
+        start, end = match.span("url")
+        whole, offset = match.group(0), match.start(0)
+        return whole[: start - offset] + pinned + whole[end - offset :]
+
+    return _TAG_URL.sub(replace, page)
 
 
 def remote_links(page: str) -> list[str]:
