@@ -90,4 +90,7 @@ class StrategySpec:
                 f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; "
                 "pass e.g. seed=0"
             )
-        return self.run(ground, params, seed=int(seed))
+        from planner.sites import settle_plan
+
+        # national sites as real places (strategies that do not settle their own sites)
+        return settle_plan(self.run(ground, params, seed=int(seed)))
