@@ -34,10 +34,17 @@ BOUNDARY_FILES = {"us": "boundaries_us.geojson", "cn": "boundaries_cn.geojson"}
 CN_SAR = ("HK", "MO", "TW")
 BOUNDARY_COLUMNS = ("region", "iso_3166_2", "name", "geometry")
 ATTRIBUTION = {
-    "us": "State boundaries: Natural Earth (public domain)",
-    "cn": "Province boundaries: Natural Earth (public domain), simplified by "
-    "FTChinese/map-geojson (MIT, (c) 2016 FTChinese)",
+    "us": "state boundaries: Natural Earth (public domain); census tracts: US Census Bureau "
+    "(public domain)",
+    "cn": "province boundaries: Natural Earth (public domain), simplified by "
+    "FTChinese/map-geojson (MIT, © 2016 FTChinese); prefecture population: leiii/census "
+    "(MIT, © 2022 Lei Dong)",
 }
+
+
+def national_credit(scale: str, country: str) -> str:
+    """The boundary and census credit of a national plan of ``country`` (``""`` otherwise)."""
+    return ATTRIBUTION.get(country, "") if scale == "national" else ""
 
 
 def _check_country(country: str) -> str:
@@ -104,9 +111,7 @@ def _tree(code: str, include_sar: bool) -> tuple[shapely.STRtree, np.ndarray, np
     )
 
 
-def locate(
-    lon: ArrayLike, lat: ArrayLike, country: str, *, include_sar: bool = False
-) -> Located:
+def locate(lon: ArrayLike, lat: ArrayLike, country: str, *, include_sar: bool = False) -> Located:
     """Region and ISO 3166-2 code of each lon/lat point of ``country``.
 
     Parameters
@@ -142,4 +147,11 @@ def locate(
     return Located(region, iso)
 
 
-__all__ = ["ATTRIBUTION", "BOUNDARY_COLUMNS", "Located", "load_boundaries", "locate"]
+__all__ = [
+    "ATTRIBUTION",
+    "BOUNDARY_COLUMNS",
+    "Located",
+    "load_boundaries",
+    "locate",
+    "national_credit",
+]

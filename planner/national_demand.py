@@ -69,7 +69,9 @@ def cn_prefecture_points(*, min_population: int = 1000) -> pd.DataFrame:
         mine = np.flatnonzero(places["region"].to_numpy() == code)
         if mine.size == 0:
             continue
-        tree = cKDTree(lonlat_to_unit_xyz(pref["lon"].to_numpy()[rows], pref["lat"].to_numpy()[rows]))
+        tree = cKDTree(
+            lonlat_to_unit_xyz(pref["lon"].to_numpy()[rows], pref["lat"].to_numpy()[rows])
+        )
         _, nearest = tree.query(
             lonlat_to_unit_xyz(places["lon"].to_numpy()[mine], places["lat"].to_numpy()[mine])
         )

@@ -6,8 +6,9 @@
    (:func:`planner.boundaries.locate`). A site outside every polygon moves to the nearest free
    inside spot (below) within :data:`MAX_MOVE_KM`, or is dropped; both are counted.
 2. **One site per point.** Sites of one kind at one point are one site: their ports, costs and
-   served demand are summed. A site of another kind at an occupied point moves to the nearest
-   free spot (the first site at a point stays: corridor sites come first).
+   served demand are summed. A site of another kind at an occupied point, or a site without
+   ports (a swap station: a unit of capacity), moves to the nearest free spot (the first site at
+   a point stays: corridor sites come first).
 3. **Real size.** A site with more ports than the country's cap (``us_max_ports_per_site``,
    164, the largest real US site; ``cn_max_piles_per_station``, 258, in ``data/policy_facts.csv``)
    keeps the cap and its other ports go to the next-best free spots as sites of their own, ports
@@ -15,10 +16,13 @@
 4. **Labels.** ``state`` is the region of the polygon each site stands in and ``iso_3166_2``
    its ISO 3166-2 code.
 
-A free spot of a corridor site is the nearest corridor node (an interchange) not taken; of any
-other site the centre of the nearest H3 resolution-8 cell (~0.74 km2, centres ~0.8 km apart)
-around it, in the same region, that no site holds. Spilled sites keep the ``node_idx`` of the
-site they came from (national grounds measure distances straight-line, from ``x_m``/``y_m``).
+A corridor site outside the country moves along its own corridor's line to the nearest point
+inside (100 m in from the border: a station cannot stand at sea, so an embedded chord across a
+strait keeps no station there). A free spot of a corridor site is the nearest corridor node
+(an interchange) not taken; of any other site the centre of the nearest H3 resolution-8 cell
+(~0.74 km2, centres ~0.8 km apart) around it, in the same region, that no site holds. Spilled
+sites keep the ``node_idx`` of the site they came from (national grounds measure distances
+straight-line, from ``x_m``/``y_m``).
 Totals are unchanged: every port, DC port and currency unit of the strategy's table is kept.
 """
 
@@ -32,6 +36,9 @@ from typing import TYPE_CHECKING, Any
 import h3
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.ops
+from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from planner.boundaries import locate
@@ -55,6 +62,8 @@ ADDITIVE = (
 _PORT_COLUMNS = ("ports", "dc_ports", "ac_ports", "dc_piles", "ac_piles")
 H3_RESOLUTION = 8
 MAX_MOVE_KM = 100.0
+#: How far inside the border a corridor site brought ashore stands, metres.
+_ASHORE_M = 100.0
 _DECIMALS = 6  # a point is its lon/lat rounded as the exported GeoJSON rounds it
 
 
@@ -74,27 +83,57 @@ class _Spots:
 
     def __init__(self, ground: Ground, taken: set[tuple[float, float]]) -> None:
         self.ground, self.taken, self.country = ground, taken, ground.country
-        nodes = np.unique(
-            np.concatenate([np.asarray(c.node_idx, np.int64) for c in ground.corridors] or [[]])
-        ).astype(np.int64)
-        if nodes.size:
-            nodes = nodes[locate(ground.node_lon[nodes], ground.node_lat[nodes], self.country).inside]
-        self.corridor_nodes = nodes
-        self.tree = (
-            cKDTree(np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]]))
-            if nodes.size
-            else None
-        )
+        paths = {c.corridor_id: np.asarray(c.node_idx, np.int64) for c in ground.corridors}
+        self.paths = dict(paths)
+        self.land: shapely.Geometry | None = None
+        self.to_lonlat = Transformer.from_crs(ground.crs, "EPSG:4326", always_xy=True)
+        paths[""] = np.concatenate([np.zeros(0, np.int64), *paths.values()])
+        self.pools: dict[str, tuple[np.ndarray, cKDTree | None]] = {}
+        for cid, path in paths.items():
+            nodes = np.unique(path)
+            nodes = nodes[
+                locate(ground.node_lon[nodes], ground.node_lat[nodes], self.country).inside
+            ]
+            xy = np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]])
+            self.pools[cid] = (nodes, cKDTree(xy) if nodes.size else None)
 
-    def corridor(self, x_m: float, y_m: float, n: int) -> list[tuple[float, float, int]]:
-        """Up to ``n`` free corridor nodes nearest ``(x_m, y_m)``: ``(lon, lat, node)``."""
+    def ashore(self, x_m: float, y_m: float, corridor_id: str) -> tuple[float, float, int] | None:
+        """The point of corridor ``corridor_id``'s line nearest ``(x_m, y_m)`` that lies inside
+        the country, :data:`_ASHORE_M` in from the border: ``(lon, lat, -1)``, or None."""
+        path = self.paths.get(corridor_id)
+        if path is None or path.size < 2:
+            return None
+        if self.land is None:
+            from planner.boundaries import load_boundaries
+
+            land = load_boundaries(self.country).to_crs(self.ground.crs).union_all()
+            self.land = shapely.buffer(land, -_ASHORE_M)
+            shapely.prepare(self.land)
+        line = shapely.linestrings(self.ground.node_x_m[path], self.ground.node_y_m[path])
+        on_land = shapely.intersection(line, self.land)
+        if on_land.is_empty:
+            return None
+        spot = shapely.ops.nearest_points(on_land, shapely.Point(x_m, y_m))[0]
+        lon, lat = self.to_lonlat.transform(spot.x, spot.y)
+        key = _key(lon, lat)
+        if key in self.taken or not locate([lon], [lat], self.country).inside[0]:
+            return None
+        self.taken.add(key)
+        return (*key, -1)
+
+    def corridor(
+        self, x_m: float, y_m: float, n: int, corridor_id: str
+    ) -> list[tuple[float, float, int]]:
+        """Up to ``n`` free nodes of corridor ``corridor_id`` (of any corridor if it is not one)
+        nearest ``(x_m, y_m)``: ``(lon, lat, node)``."""
         out: list[tuple[float, float, int]] = []
-        if self.tree is None:
+        nodes, tree = self.pools.get(corridor_id, self.pools[""])
+        if tree is None:
             return out
-        k = min(self.corridor_nodes.size, max(8, 4 * n))
-        dist, idx = self.tree.query([x_m, y_m], k=k)
+        k = min(nodes.size, max(8, 4 * n))
+        dist, idx = tree.query([x_m, y_m], k=k)
         for d, i in zip(np.atleast_1d(dist), np.atleast_1d(idx), strict=True):
-            node = int(self.corridor_nodes[i])
+            node = int(nodes[i])
             key = _key(self.ground.node_lon[node], self.ground.node_lat[node])
             if d > MAX_MOVE_KM * 1000.0 or key in self.taken:
                 continue
@@ -111,13 +150,17 @@ class _Spots:
         region where ``""``), nearest rings first: ``(lon, lat, -1)``."""
         out: list[list[tuple[float, float, int]]] = [[] for _ in range(len(n))]
         todo = [i for i in range(len(n)) if n[i] > 0]
-        origin = [h3.latlng_to_cell(float(lat[i]), float(lon[i]), H3_RESOLUTION) for i in range(len(n))]
+        origin = [
+            h3.latlng_to_cell(float(lat[i]), float(lon[i]), H3_RESOLUTION) for i in range(len(n))
+        ]
         done = dict.fromkeys(todo, 0)
         k = {i: max(1, math.ceil(math.sqrt(2 * int(n[i]) / 3)) + 1) for i in todo}
         while todo:
             owner, cells = [], []
             for i in todo:
-                ring_cells = [c for r in range(done[i], k[i] + 1) for c in h3.grid_ring(origin[i], r)]
+                ring_cells = [
+                    c for r in range(done[i], k[i] + 1) for c in h3.grid_ring(origin[i], r)
+                ]
                 owner += [i] * len(ring_cells)
                 cells += ring_cells
             centres = np.array([h3.cell_to_latlng(c) for c in cells]).reshape(-1, 2)
@@ -166,7 +209,7 @@ def settle_sites(
     frame, moved_out, dropped = _inside(frame, spots)
     frame, merged, moved_apart = _one_per_point(frame, spots)
     frame, added = _cap(frame, spots, cap)
-    where = locate(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), ground.country)
+    where = _where(frame, ground.country)
     frame["state"] = where.region
     frame["iso_3166_2"] = where.iso_3166_2
     ports = frame["ports"].to_numpy(dtype=float)
@@ -189,11 +232,21 @@ def settle_sites(
         "outside_country": {
             "moved": moved_out,
             "dropped": dropped,
-            **{f"ground_{k}": v for k, v in ground.meta.get("outside_country", {}).items()},
+            **{f"ground_{k}": v for k, v in _ground_outside(ground).items()},
         },
     }
     logger.info("national sites: %s", info["site_places"])
     return frame, info
+
+
+def _ground_outside(ground: Ground) -> dict[str, Any]:
+    """The ground's own outside-country counts (demand moved/dropped, candidates dropped)."""
+    value = ground.meta.get("outside_country", {})
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _where(frame: pd.DataFrame, country: str) -> Any:
+    return locate(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), country)
 
 
 def _place(
@@ -201,7 +254,9 @@ def _place(
 ) -> None:
     """Write each ``found[j]`` spots ``(lon, lat, node)`` into ``rows[j]`` of ``frame`` (node -1:
     keep ``node_idx``); rows without a spot stay where they are."""
-    pairs = [(r, f) for rr, ff in zip(rows, found, strict=True) for r, f in zip(rr, ff, strict=False)]
+    pairs = [
+        (r, f) for rr, ff in zip(rows, found, strict=True) for r, f in zip(rr, ff, strict=False)
+    ]
     if not pairs:
         return
     rows_at = np.array([r for r, _ in pairs], dtype=np.int64)
@@ -218,11 +273,11 @@ def _find(
 ) -> list[list[tuple[float, float, int]]]:
     """Free spots for ``n[j]`` sites near each of ``rows`` (corridor sites: corridor nodes)."""
     found: list[list[tuple[float, float, int]]] = [[] for _ in range(rows.size)]
-    corridor = frame["corridor"].astype(str).to_numpy()[rows] != ""
+    corridor = frame["corridor"].astype(str).to_numpy()[rows]
     x, y = frame["x_m"].to_numpy(float), frame["y_m"].to_numpy(float)
     need = np.asarray(n, dtype=np.int64).copy()
-    for j in np.flatnonzero(corridor).tolist():
-        found[j] = spots.corridor(x[rows[j]], y[rows[j]], int(need[j]))
+    for j in np.flatnonzero(corridor != "").tolist():
+        found[j] = spots.corridor(x[rows[j]], y[rows[j]], int(need[j]), str(corridor[j]))
         need[j] -= len(found[j])
     lon, lat = frame["lon"].to_numpy(float)[rows], frame["lat"].to_numpy(float)[rows]
     more = spots.cells(lon, lat, need, region)
@@ -231,13 +286,21 @@ def _find(
 
 def _inside(frame: pd.DataFrame, spots: _Spots) -> tuple[pd.DataFrame, int, int]:
     """Move sites outside the country to the nearest free inside spot; drop those without one."""
-    where = locate(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spots.country)
+    where = _where(frame, spots.country)
     for lon, lat in frame.loc[where.inside, ["lon", "lat"]].to_numpy():
         spots.taken.add(_key(lon, lat))
     outside = np.flatnonzero(~where.inside)
-    found = _find(spots, frame, outside, np.ones(outside.size, np.int64), where.region[outside])
-    drop = [int(r) for r, f in zip(outside, found, strict=True) if not f]
-    _place(frame, [[r] for r in outside.tolist()], found)
+    # corridor sites go ashore along their own road; other sites (and those without a way
+    # ashore) to the nearest free spot
+    x, y = frame["x_m"].to_numpy(float), frame["y_m"].to_numpy(float)
+    corridor = frame["corridor"].astype(str).to_numpy()
+    ashore = {int(r): spots.ashore(x[r], y[r], corridor[r]) for r in outside if corridor[r]}
+    rest = np.array([r for r in outside if ashore.get(int(r)) is None], dtype=np.int64)
+    found = _find(spots, frame, rest, np.ones(rest.size, np.int64), where.region[rest])
+    found = [[a] for a in ashore.values() if a is not None] + found
+    rows = [r for r, a in ashore.items() if a is not None] + rest.tolist()
+    drop = [int(r) for r, f in zip(rows, found, strict=True) if not f]
+    _place(frame, [[r] for r in rows], found)
     frame = frame.drop(index=drop).reset_index(drop=True)
     _reproject(frame, spots.ground)
     return frame, outside.size - len(drop), len(drop)
@@ -253,8 +316,12 @@ def _one_per_point(frame: pd.DataFrame, spots: _Spots) -> tuple[pd.DataFrame, in
     """Merge same-kind sites at one point; move other kinds off an occupied point."""
     key = _point_key(frame)
     first_kind = frame.groupby(key, sort=False)["kind"].transform("first")
-    other = np.flatnonzero((frame["kind"] != first_kind).to_numpy())
-    region = locate(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spots.country).region
+    # a site without ports (a swap station) is a unit of its own: it moves rather than merges
+    unit = (frame["ports"].to_numpy() == 0) & key.duplicated().to_numpy()
+    other = np.flatnonzero((frame["kind"] != first_kind).to_numpy() | unit)
+    region = locate(
+        frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spots.country
+    ).region
     found = _find(spots, frame, other, np.ones(other.size, np.int64), region[other])
     _place(frame, [[r] for r in other.tolist()], found)
     _reproject(frame, spots.ground)
@@ -285,7 +352,8 @@ def _cap(frame: pd.DataFrame, spots: _Spots, cap: int) -> tuple[pd.DataFrame, in
     out = frame.loc[np.repeat(frame.index.to_numpy(), parts)].reset_index(drop=True)
     j = np.arange(len(out)) - np.repeat(np.cumsum(parts) - parts, parts)
     new_ports = _even(ports, parts)
-    share = new_ports / np.repeat(np.maximum(ports, 1), parts)
+    split = np.repeat(parts > 1, parts)
+    share = np.where(split, new_ports / np.repeat(np.maximum(ports, 1), parts), 1.0)
     for col in ("dc_ports", "dc_piles"):
         if col in out.columns:
             out[col] = _even(frame[col].to_numpy(dtype=np.int64), parts)
@@ -297,7 +365,9 @@ def _cap(frame: pd.DataFrame, spots: _Spots, cap: int) -> tuple[pd.DataFrame, in
         if col in out.columns:
             out[col] = out[col].to_numpy(dtype=float) * share
     out["site_id"] = [f"{s}-{k + 1}" if k else s for s, k in zip(out["site_id"], j, strict=True)]
-    region = locate(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spots.country).region
+    region = locate(
+        frame["lon"].to_numpy(float), frame["lat"].to_numpy(float), spots.country
+    ).region
     big = np.flatnonzero(parts > 1)
     found = _find(spots, frame, big, parts[big] - 1, region[big])
     starts = np.cumsum(parts) - parts
@@ -312,8 +382,6 @@ def _cap(frame: pd.DataFrame, spots: _Spots, cap: int) -> tuple[pd.DataFrame, in
 
 def _reproject(frame: pd.DataFrame, ground: Ground) -> None:
     """Recompute ``x_m``/``y_m`` from ``lon``/``lat`` in the ground's CRS."""
-    from pyproj import Transformer
-
     if len(frame) == 0:
         return
     x, y = Transformer.from_crs("EPSG:4326", ground.crs, always_xy=True).transform(

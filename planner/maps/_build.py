@@ -272,8 +272,15 @@ def _base_map(plans: Sequence[Plan], *, offline: bool, page: Figure | None = Non
     else:
         add_page_css(cast(Figure, m.get_root()))
     m.fit_bounds(bounds, padding=(12, 12))
-    Attribution().add_to(m)
+    Attribution(_national_credit(plans)).add_to(m)
     return m
+
+
+def _national_credit(plans: Sequence[Plan]) -> str:
+    from planner.boundaries import national_credit
+
+    credits = {national_credit(p.ground.scale, p.ground.country) for p in plans} - {""}
+    return "; ".join(sorted(credits))
 
 
 def _add_plan_layers(
