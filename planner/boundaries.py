@@ -5,8 +5,8 @@ planner ships compact copies of the Natural Earth admin-1 polygons in ``data/``
 mainland provinces + Hong Kong, Macau, Taiwan, Natural Earth 1:10m as simplified by
 FTChinese/map-geojson, MIT (c) 2016 FTChinese), derived by ``scripts/derive_geo.py`` from
 ``../shared/data/geo/boundaries`` (topology-preserving simplification at 0.0001 degrees,
-coordinates rounded to 5 decimals; none of 83,848 tract centres and 5,322 Chinese points changes
-region against the full-resolution polygons).
+coordinates rounded to 6 decimals; none of the 85,395 US tract centres and the Chinese
+prefecture and GeoNames points changes region against the full-resolution polygons).
 
 :func:`load_boundaries` returns them as a GeoDataFrame; :func:`locate` gives the region and ISO
 3166-2 code of many lon/lat points at once (a shapely STRtree). Where the Chinese polygons overlap
