@@ -9,8 +9,9 @@ coordinates rounded to 6 decimals; none of the 85,395 US tract centres and the C
 prefecture and GeoNames points changes region against the full-resolution polygons).
 
 :func:`load_boundaries` returns them as a GeoDataFrame; :func:`locate` gives the region and ISO
-3166-2 code of many lon/lat points at once (a shapely STRtree). Where the Chinese polygons overlap
-(about 340 km2 along some provincial borders), the polygon listed first in the file wins.
+3166-2 code of many lon/lat points at once (prepared polygons, ``shapely.contains_xy``). Where
+the Chinese polygons overlap (about 340 km2 along some provincial borders), the polygon listed
+first in the file wins.
 """
 
 from __future__ import annotations
@@ -100,12 +101,16 @@ class Located:
 
 
 @functools.lru_cache(maxsize=4)
-def _tree(code: str, include_sar: bool) -> tuple[shapely.STRtree, np.ndarray, np.ndarray]:
+def _prepared(
+    code: str, include_sar: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Prepared polygons, their bounds, region and ISO codes, in file order."""
     frame = _read(code, include_sar)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     shapely.prepare(geoms)
     return (
-        shapely.STRtree(geoms),
+        geoms,
+        shapely.bounds(geoms),
         frame["region"].to_numpy(dtype=object),
         frame["iso_3166_2"].to_numpy(dtype=object),
     )
@@ -136,11 +141,13 @@ def locate(lon: ArrayLike, lat: ArrayLike, country: str, *, include_sar: bool = 
             f"lon, lat: expected arrays of one length, got {x.size} and {y.size}; "
             "pass one value per point"
         )
-    tree, regions, isos = _tree(_check_country(country), bool(include_sar))
-    point_idx, poly_idx = tree.query(shapely.points(x, y), predicate="within")
-    first = np.full(x.size, regions.size, dtype=np.int64)
-    np.minimum.at(first, point_idx, poly_idx)
-    found = first < regions.size
+    geoms, bounds, regions, isos = _prepared(_check_country(country), bool(include_sar))
+    first = np.full(x.size, -1, dtype=np.int64)
+    for k, (geom, (west, south, east, north)) in enumerate(zip(geoms, bounds, strict=True)):
+        cand = np.flatnonzero((first < 0) & (x >= west) & (x <= east) & (y >= south) & (y <= north))
+        if cand.size:
+            first[cand[shapely.contains_xy(geom, x[cand], y[cand])]] = k
+    found = first >= 0
     region = np.full(x.size, "", dtype=object)
     iso = np.full(x.size, "", dtype=object)
     region[found], iso[found] = regions[first[found]], isos[first[found]]

@@ -154,7 +154,7 @@ class _Spots:
             h3.latlng_to_cell(float(lat[i]), float(lon[i]), H3_RESOLUTION) for i in range(len(n))
         ]
         done = dict.fromkeys(todo, 0)
-        k = {i: max(1, math.ceil(math.sqrt(2 * int(n[i]) / 3)) + 1) for i in todo}
+        k = {i: max(1, math.ceil(math.sqrt(int(n[i]) / 3))) for i in todo}
         while todo:
             owner, cells = [], []
             for i in todo:
@@ -165,13 +165,16 @@ class _Spots:
                 cells += ring_cells
             centres = np.array([h3.cell_to_latlng(c) for c in cells]).reshape(-1, 2)
             where = locate(centres[:, 1], centres[:, 0], self.country).region
-            for i, (lat_c, lon_c), got in zip(owner, centres.tolist(), where, strict=True):
-                key = _key(lon_c, lat_c)
+            lons = np.round(centres[:, 1], _DECIMALS).tolist()
+            lats = np.round(centres[:, 0], _DECIMALS).tolist()
+            for i, lon_c, lat_c, got in zip(owner, lons, lats, where, strict=True):
                 want = str(region[i])
-                if len(out[i]) >= n[i] or got == "" or (want and got != want) or key in self.taken:
+                if len(out[i]) >= n[i] or got == "" or (want and got != want):
                     continue
-                self.taken.add(key)
-                out[i].append((*key, -1))
+                if (lon_c, lat_c) in self.taken:
+                    continue
+                self.taken.add((lon_c, lat_c))
+                out[i].append((lon_c, lat_c, -1))
             for i in todo:
                 done[i], k[i] = k[i] + 1, 2 * k[i]
             todo = [i for i in todo if len(out[i]) < n[i] and k[i] <= 260]  # ~MAX_MOVE_KM
