@@ -200,7 +200,11 @@ def settle_sites(
     tuple
         The new site table (with ``iso_3166_2``) and the figures for the plan's summary:
         ``site_places`` (cap, merges, moves, splits, ports per site) and ``outside_country``.
+        A ground whose demand mostly lies outside its country (a synthetic ground) is not on the
+        map: its sites come back unchanged with no figures.
     """
+    if not _on_the_map(ground):
+        return sites, {}
     cap = max_ports_per_site(ground.country) if max_ports is None else int(max_ports)
     frame = sites.copy()
     frame["_order"] = np.where(frame["corridor"].astype(str) != "", 0, 1)
@@ -240,6 +244,19 @@ def settle_sites(
     }
     logger.info("national sites: %s", info["site_places"])
     return frame, info
+
+
+def _on_the_map(ground: Ground) -> bool:
+    """Whether most of the ground's demand stands in its country (a synthetic ground, e.g. of
+    the tests, near 0N 0E, is left as its strategy planned it)."""
+    d = ground.demand
+    if d.lon.size == 0:
+        return False
+    share = float(locate(d.lon, d.lat, ground.country).inside.mean())
+    if share < 0.5:
+        logger.info("%s: %.0f %% of the demand in %s: sites not settled", ground.name,
+                    100 * share, ground.country)  # fmt: skip
+    return share >= 0.5
 
 
 def _ground_outside(ground: Ground) -> dict[str, Any]:
