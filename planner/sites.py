@@ -247,10 +247,14 @@ def settle_sites(
 
 
 def _on_the_map(ground: Ground) -> bool:
-    """Whether most of the ground's demand stands in its country (a synthetic ground, e.g. of
-    the tests, near 0N 0E, is left as its strategy planned it)."""
+    """Whether the ground is on its country's map: its demand's regions are the country's and
+    most of its demand stands inside (a synthetic ground, e.g. of the tests, is left as its
+    strategy planned it)."""
+    from planner.boundaries import load_boundaries
+
     d = ground.demand
-    if d.lon.size == 0:
+    codes = set(np.asarray(d.region, dtype=str).tolist()) - {""}
+    if d.lon.size == 0 or not codes <= set(load_boundaries(ground.country)["region"]):
         return False
     share = float(locate(d.lon, d.lat, ground.country).inside.mean())
     if share < 0.5:
