@@ -416,7 +416,7 @@ def _reproject(frame: pd.DataFrame, ground: Ground) -> None:
 
 def settle_plan(plan: Plan) -> Plan:
     """:func:`settle_sites` on a national plan's sites; the figures go into its summary."""
-    if plan.ground.scale != "national" or "site_places" in plan.summary:
+    if getattr(plan.ground, "scale", None) != "national" or "site_places" in plan.summary:
         return plan
     sites, info = settle_sites(plan.ground, plan.sites)
     return dataclasses.replace(plan, sites=sites, summary={**plan.summary, **info})
