@@ -121,3 +121,11 @@ def test_cn_plan_keeps_piles_dc_share_and_swaps(national_cn_plan: Path) -> None:
     assert len(swaps) == summary["swap_stations"] > 0
     assert (swaps["capacity_swaps_day"] == summary["params"]["swaps_per_day"]).all()
     assert swaps["capacity_swaps_day"].sum() == pytest.approx(summary["swap_capacity_day"])
+
+
+def test_boundary_and_census_credits(plan: tuple[str, Path]) -> None:
+    country, out = plan
+    credit = json.loads((out / "sites.geojson").read_text())["attribution"]
+    assert "Natural Earth" in credit and "GeoNames" in credit
+    assert ("US Census" if country == "us" else "FTChinese") in credit
+    assert "Natural Earth" in (out / "map.html").read_text()
