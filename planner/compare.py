@@ -70,6 +70,20 @@ def distance_to_sites_m(ground: Ground, site_nodes: np.ndarray) -> np.ndarray:
     return np.asarray(dist, dtype=float)
 
 
+def _site_distance_m(ground: Ground, sites: pd.DataFrame, mask: np.ndarray) -> np.ndarray:
+    """Distance from every evaluation point to its nearest site of ``mask``: along the network
+    on a city ground; straight-line to the site's own position on a national ground (a national
+    site may stand off its node, see planner.sites)."""
+    if ground.scale == "city" or not {"x_m", "y_m"} <= set(sites.columns):
+        return distance_to_sites_m(ground, sites["node_idx"].to_numpy()[mask])
+    demand = evaluation_points(ground)
+    if not mask.any():
+        return np.full(demand.demand.shape, np.inf)
+    xy = sites.loc[mask, ["x_m", "y_m"]].to_numpy(dtype=float)
+    dist, _ = cKDTree(xy).query(np.column_stack([demand.x_m, demand.y_m]))
+    return np.asarray(dist, dtype=float)
+
+
 def _column(sites: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
     if name in sites.columns:
         return pd.to_numeric(sites[name], errors="coerce").fillna(default).to_numpy(dtype=float)
@@ -104,10 +118,9 @@ def plan_metrics(plan: Plan) -> dict[str, Any]:
     total = float(w.sum())
     ports = _column(sites, "ports")
     dc = _column(sites, "dc_ports")
-    charging = sites["node_idx"].to_numpy()[ports > 0]
     fast_mask = (dc > 0) | (sites["kind"].astype(str).to_numpy() == "swap_station")
-    d_any = distance_to_sites_m(ground, charging)
-    d_fast = distance_to_sites_m(ground, sites["node_idx"].to_numpy()[fast_mask])
+    d_any = _site_distance_m(ground, sites, ports > 0)
+    d_fast = _site_distance_m(ground, sites, fast_mask)
     row: dict[str, Any] = {
         "strategy": plan.strategy,
         "ground": ground.name,

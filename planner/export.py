@@ -1,7 +1,10 @@
 """Write a plan's files: sites and corridors as GeoJSON, ``regions.csv``, ``summary.json``.
 
 GeoJSON follows RFC 7946: WGS84 longitude/latitude, coordinates rounded to 6 decimals (~0.1 m),
-and a foreign member ``attribution`` crediting OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0).
+and a foreign member ``attribution`` crediting OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0), and
+on national plans Natural Earth / FTChinese boundaries and the US Census / leiii/census population.
+Every site column is a property; national plans add ``iso_3166_2`` beside ``state`` (the ISO 3166-2
+code of the state / province polygon the site stands in, see :mod:`planner.sites`).
 Every file is written atomically.
 """
 
@@ -36,6 +39,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _attribution(plan: Plan) -> str:
+    """OpenStreetMap and GeoNames, plus the boundary/census credit of a national plan."""
+    from planner.boundaries import national_credit
+
+    extra = national_credit(plan.ground.scale, plan.ground.country)
+    return f"{ATTRIBUTION}; {extra}" if extra else ATTRIBUTION
+
+
 def sites_feature_collection(plan: Plan) -> dict[str, Any]:
     """Return the plan's sites as an RFC 7946 FeatureCollection (a dict)."""
     sites = plan.sites
@@ -54,7 +65,7 @@ def sites_feature_collection(plan: Plan) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
         "name": f"{plan.strategy} sites, {plan.ground.name}",
-        "attribution": ATTRIBUTION,
+        "attribution": _attribution(plan),
         "features": features,
     }
 
@@ -121,7 +132,7 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Path]:
     if len(plan.regions):
         written["regions.csv"] = write_csv(plan.regions, out / "regions.csv")
     summary = dict(plan.summary)
-    summary.setdefault("attribution", ATTRIBUTION)
+    summary.setdefault("attribution", _attribution(plan))
     written["summary.json"] = write_json_atomic(out / "summary.json", summary)
     logger.info("wrote %s", ", ".join(str(p) for p in written.values()))
     return written

@@ -233,20 +233,18 @@ def _edge_highway_lookup(network: RoadNetwork) -> dict[tuple[int, int], str]:
 
 def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 0) -> Ground:
     """Assemble the national ground of ``country`` (embedded corridors, or motorways of ``osm``)."""
-    from planner.population import places_national, population_grid
+    from planner.population import places_national
     from planner.regions import load_regions
 
     code = check_country(country)
     cnet = _corridor_network(code, osm)
     n_c = len(cnet.node_x_m)
-    grid = population_grid(code)
+    # Demand: census tracts / prefectures, clipped to the country (planner.national_demand).
+    fine = _national_demand(code)
+    grid = fine.points
     demand = _points_from_frame(grid, cnet.crs, node_idx=np.arange(n_c, n_c + len(grid)))
-    candidates = Candidates(
-        node_idx=np.r_[demand.node_idx, np.arange(n_c)],
-        x_m=np.r_[demand.x_m, cnet.node_x_m],
-        y_m=np.r_[demand.y_m, cnet.node_y_m],
-        source=np.array(["cell"] * len(grid) + ["corridor"] * n_c, dtype=object),
-    )
+    candidates, outside_nodes = _national_candidates(code, cnet, demand)
+    fine.info["outside_country"]["candidates_dropped"] = outside_nodes
     regions = load_regions(code)
     flows = _corridor_flows(cnet, demand).tocsr()
     corridors = tuple(
@@ -266,6 +264,7 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
         "ev_stock": float(pd.to_numeric(regions["ev_stock"]).sum()),
         "corridor_nodes": n_c,
         "demand_cells": len(grid),
+        **fine.info,
         "routes": len(corridors),
         "max_segment_flow_veh_day": MAX_SEGMENT_FLOW_VEH_DAY,
     }
@@ -288,6 +287,29 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
         meta=meta,
         evaluation=_points_from_frame(places_national(code), cnet.crs),
     )
+
+
+def _national_demand(code: str) -> Any:
+    from planner.national_demand import national_demand
+
+    return national_demand(code)
+
+
+def _national_candidates(code: str, cnet: Any, demand: DemandPoints) -> tuple[Candidates, int]:
+    """Demand points and the corridor nodes inside the country, and how many nodes are not."""
+    from planner.boundaries import locate
+
+    n_c = len(cnet.node_x_m)
+    inside = np.flatnonzero(locate(cnet.node_lon, cnet.node_lat, code).inside)
+    if inside.size < n_c:
+        logger.info("%s: %d corridor nodes outside the country", code, n_c - inside.size)
+    candidates = Candidates(
+        node_idx=np.r_[demand.node_idx, inside],
+        x_m=np.r_[demand.x_m, cnet.node_x_m[inside]],
+        y_m=np.r_[demand.y_m, cnet.node_y_m[inside]],
+        source=np.array(["demand"] * demand.node_idx.size + ["corridor"] * inside.size, object),
+    )
+    return candidates, n_c - int(inside.size)
 
 
 def _points_from_frame(

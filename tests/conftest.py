@@ -35,3 +35,24 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
     out = tmp_path_factory.mktemp("demo")
     run_demo(out, offline_assets=offline, seed=0)
     return out, offline
+
+
+@pytest.fixture(scope="session")
+def national_us_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default US national plan (us-nevi) written by the CLI, once per test session."""
+    from planner.cli import main
+
+    out = tmp_path_factory.mktemp("national_us")
+    assert main(["national", "--country", "us", "--out", str(out), "-q", "--overwrite"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def national_cn_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default China national plan (china-pile-swap) written by the CLI, once per session."""
+    from planner.cli import main
+
+    out = tmp_path_factory.mktemp("national_cn")
+    argv = ["national", "--country", "cn", "--strategy", "china-pile-swap", "--out", str(out)]
+    assert main([*argv, "-q", "--overwrite"]) == 0
+    return out

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import h3
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
+import shapely.geometry
 
 from planner.errors import InputError
+from planner.national_demand import DEMAND_COLUMNS, national_demand
 from planner.places import PLACE_COLUMNS, dedupe_places, load_places
 from planner.population import (
     GRID_COLUMNS,
@@ -225,3 +231,58 @@ def test_us_grid_matches_census() -> None:
     # Manhattan's cell is the densest of the country.
     top = grid.iloc[0]
     assert top["region"] == "NY" and abs(top["lon"] + 74.0) < 0.5
+
+
+# --- fine national demand (planner.national_demand) ----------------------------------------------
+
+
+def _inside_full(shared: Path, name: str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Whether each point lies in a shared full-resolution polygon (not HK, MO, TW)."""
+    feats = json.loads((shared / "geo" / "boundaries" / f"{name}.geojson").read_text())["features"]
+    inside = np.zeros(lon.size, dtype=bool)
+    for f in feats:
+        if f["properties"]["iso_3166_2"] not in {"CN-91", "CN-92", "CN-71"}:
+            inside |= shapely.contains_xy(shapely.geometry.shape(f["geometry"]), lon, lat)
+    return inside
+
+
+def test_us_demand_is_the_census_tracts_inside_the_country(shared_data: Path) -> None:
+    tracts = pd.read_csv(
+        shared_data / "geo" / "population" / "us_tract_centers_pop2020.csv", dtype={"statefp": str}
+    )
+    states = tracts[tracts["statefp"] != "72"]  # not Puerto Rico
+    official = int(states["population"].sum())
+    assert official == 331_449_281
+    demand = national_demand("us")
+    points, outside = demand.points, demand.info["outside_country"]
+    assert tuple(points.columns) == DEMAND_COLUMNS
+    # people are moved, not lost, except the few dropped ones, which are counted
+    assert points["population"].sum() + outside["population_dropped"] == pytest.approx(official)
+    assert outside["population_dropped"] < 1e-4 * official
+    assert len(points) > 80_000 and not points.duplicated(["lon", "lat"]).any()
+    lon, lat = points["lon"].to_numpy(), points["lat"].to_numpy()
+    assert _inside_full(shared_data, "us_states_ne50m", lon, lat).all()
+    assert ("US-" + points["region"] == points["iso_3166_2"]).all()
+    by_state = points.groupby("region")["population"].sum()
+    census = states.assign(fp=states["statefp"]).groupby("fp")["population"].sum()
+    assert by_state["CA"] == pytest.approx(census["06"], rel=0.01)  # California, FIPS 06
+
+
+def test_cn_demand_spreads_the_prefectures_inside_the_mainland(shared_data: Path) -> None:
+    pref = pd.read_csv(shared_data / "geo" / "population" / "cn_prefectures_pop2020.csv")
+    mainland = pref[(pref["province_code"] < 710000) & pref["pop_2020"].notna()]
+    official = float(mainland["pop_2020"].sum())
+    demand = national_demand("cn")
+    points, outside = demand.points, demand.info["outside_country"]
+    assert points["population"].sum() + outside["population_dropped"] == pytest.approx(official)
+    assert outside["population_dropped"] < 0.001 * official
+    lon, lat = points["lon"].to_numpy(), points["lat"].to_numpy()
+    assert _inside_full(shared_data, "cn_provinces_ne10m", lon, lat).all()
+    assert not points["region"].isin(["HK", "MO", "TW", ""]).any()
+    # Shanghai (one prefecture-level unit): its 2020 census population, over its places; the
+    # label is the polygon a point stands in, so places filed under Jiangsu or Zhejiang by
+    # GeoNames but standing in Shanghai count there (and the other way round)
+    shanghai = float(mainland.loc[mainland["city_code"] == 310100, "pop_2020"].iloc[0])
+    in_sh = points.loc[points["region"] == "SH", "population"].sum()
+    assert in_sh == pytest.approx(shanghai, rel=0.1)
+    assert (points["region"] == "SH").sum() > 5

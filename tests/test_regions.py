@@ -182,3 +182,17 @@ def test_bad_national_series_is_a_data_error(
     monkeypatch.setenv("PLANNER_DATA_DIR", str(tmp_path))
     with pytest.raises(DataError, match=r"cn_nev_stock_national\.csv"):
         load_regions("cn")
+
+
+@pytest.mark.parametrize("country", ["us", "cn"])
+def test_every_region_has_one_boundary_polygon(country: str) -> None:
+    from planner.boundaries import load_boundaries
+
+    table = load_regions(country)
+    polygons = load_boundaries(country)
+    assert sorted(polygons["region"]) == sorted(table["region"])
+    if country == "us":  # both tables use the ISO 3166-2 code of the state
+        iso = dict(zip(table["region"], table["iso_3166_2"], strict=True))
+        assert all(
+            iso[r] == c for r, c in zip(polygons["region"], polygons["iso_3166_2"], strict=True)
+        )

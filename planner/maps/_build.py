@@ -300,8 +300,15 @@ def _base_map(plans: Sequence[Plan], *, offline: bool, page: Figure | None = Non
     countries = {p.ground.country for p in plans}
     if national and len(countries) == 1 and next(iter(countries)) in VIEWS:
         ViewButtons(VIEWS[next(iter(countries))]).add_to(m)
-    Attribution().add_to(m)
+    Attribution(_national_credit(plans)).add_to(m)
     return m
+
+
+def _national_credit(plans: Sequence[Plan]) -> str:
+    from planner.boundaries import national_credit
+
+    credits = {national_credit(p.ground.scale, p.ground.country) for p in plans} - {""}
+    return "; ".join(sorted(credits))
 
 
 def _add_plan_layers(

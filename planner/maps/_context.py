@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,6 @@ VIEWS: dict[str, dict[str, list[list[float]]]] = {
     },
 }
 DESERT_COLORS = {10: "#f4a259", 25: "#e4572e", 50: "#8c1c13"}
-_SHARED_BOUNDARIES = {"us": "us_states_ne50m.geojson", "cn": "cn_provinces_ne10m.geojson"}
 
 
 class OutlineLayer(_JsonLayer):
@@ -108,27 +106,13 @@ def home_view(plans: list[Plan]) -> list[list[float]] | None:
     return next(iter(views.values()), None)
 
 
-def _shared_boundaries(country: str) -> Any:
-    """Outlines from ``../shared/data/geo/boundaries`` (development fallback), or ``None``."""
-    import geopandas as gpd
-
-    name = _SHARED_BOUNDARIES.get(country)
-    if name is None:
-        return None
-    path = Path(__file__).resolve().parents[3] / "shared" / "data" / "geo" / "boundaries" / name
-    return gpd.read_file(path) if path.is_file() else None
-
-
 def load_outlines(country: str) -> Any:
     """State or province polygons of ``country`` (GeoDataFrame, EPSG:4326), or ``None``.
 
-    Uses :func:`planner.boundaries.load_boundaries` (the shipped Natural Earth copies) when
-    planner has it, else the shared data folder of a development checkout.
+    Uses :func:`planner.boundaries.load_boundaries` (the shipped Natural Earth copies).
     """
-    try:
-        from planner.boundaries import load_boundaries  # type: ignore[import-not-found]
-    except ImportError:
-        return _shared_boundaries(country)
+    from planner.boundaries import load_boundaries
+
     try:
         return load_boundaries(country)
     except (OSError, ValueError) as exc:

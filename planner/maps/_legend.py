@@ -53,10 +53,10 @@ class Attribution(MacroElement):
         """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, extra: str = "") -> None:
         super().__init__()
         self._name = "Attribution"
-        self.html_json = js_json(ATTRIBUTION_HTML)
+        self.html_json = js_json(ATTRIBUTION_HTML + (f" | {escape_text(extra)}" if extra else ""))
 
 
 class SyncMaps(JSCSSMixin, MacroElement):

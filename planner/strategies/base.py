@@ -34,6 +34,9 @@ SITE_COLUMNS = (
     "state",  # str, region code (US state / Chinese province), "" if unknown
     "capex_usd",  # float
 )
+# National plans also carry ``iso_3166_2`` (str, ISO 3166-2 code of the state / province polygon
+# the site stands in, e.g. "US-CA", "CN-44"; ``state`` is then that polygon's region code): set by
+# planner.sites.settle_sites after the strategy runs.
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,4 +93,7 @@ class StrategySpec:
                 f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; "
                 "pass e.g. seed=0"
             )
-        return self.run(ground, params, seed=int(seed))
+        from planner.sites import settle_plan
+
+        # national sites as real places (strategies that do not settle their own sites)
+        return settle_plan(self.run(ground, params, seed=int(seed)))

@@ -234,6 +234,12 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     )
     # 5. Tables.
     sites = _site_table(ground, params, piles, service, swap, express)
+    # 5b. national sites as real places: inside the country, one per point, capped
+    placement: dict[str, Any] = {}
+    if ground.scale == "national":
+        from planner.sites import settle_sites
+
+        sites, placement = settle_sites(ground, sites)
     corridors = corridor_table(
         ground.corridors, service, express, spacing_m=params.service_area_spacing_km * 1000.0
     )
@@ -249,6 +255,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
         total_piles=total_piles,
         seconds=time.perf_counter() - t0,
     )
+    summary.update(placement)
     return Plan("china-pile-swap", ground, sites, corridors, regions, summary)
 
 

@@ -379,6 +379,8 @@ def run(ground: Ground, params: UsNeviParams, *, seed: int = 0) -> Plan:
     community = community_sites(ground, params, regions, seed=seed)
     t2 = time.perf_counter()
     sites = _number_sites([corridor, community, existing])
+    # 4. national sites as real places: inside the country, one per point, capped (planner.sites)
+    sites, placement = _settle(ground, sites)
     counted = existing_regional if params.subtract_existing else counted
     timings = {"corridor_s": t1 - t0, "community_s": t2 - t1, "total_s": time.perf_counter() - t0}
     summary = _summary(
@@ -390,7 +392,16 @@ def run(ground: Ground, params: UsNeviParams, *, seed: int = 0) -> Plan:
         existing_counted=counted,
         timings=timings,
     )
+    summary.update(placement)
     return Plan("us-nevi", ground, sites, corridor_table, _region_table(regions, sites), summary)
+
+
+def _settle(ground: Ground, sites: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    if ground.scale != "national":
+        return sites, {}
+    from planner.sites import settle_sites
+
+    return settle_sites(ground, sites)
 
 
 def _number_sites(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
