@@ -22,10 +22,11 @@ Run from the repository root: ``python scripts/make_fixtures.py``. Everything is
 One fixture is cut from a real extract (written only when ``../shared/data`` is there):
 
 ``columbus_downtown_2km.osm.pbf``
-    A 2 x 2 km box of downtown Columbus, Ohio, cut from ``../shared/data/osm/us_columbus_oh.osm.pbf``
-    (OpenStreetMap contributors, ODbL 1.0): every node inside the box, every way cut to its runs
-    of nodes inside the box (a run becomes its own way, id ``way id x 100 + run``), no relations.
-    A small dense city extract for the city-plan tests (sites that earn their place).
+    A 2 x 2 km box of downtown Columbus, Ohio, cut from
+    ``../shared/data/osm/us_columbus_oh.osm.pbf`` (OpenStreetMap contributors, ODbL 1.0): every
+    node inside the box, every way cut to its runs of nodes inside the box (a run becomes its own
+    way, id ``way id x 100 + run``), no relations. A small dense city extract for the city-plan
+    tests (sites that earn their place).
 """
 
 from __future__ import annotations

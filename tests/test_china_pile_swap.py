@@ -517,6 +517,7 @@ def test_defaults_equal_cited_facts() -> None:
         "cn_nev_per_public_pile": p.nev_per_public_pile,
         "cn_public_dc_share": p.dc_share,
         "cn_swap_station_swaps_per_day": p.swaps_per_day,
+        "cn_swap_station_breakeven_swaps_per_day": p.swap_min_swaps_per_day,
         "cn_swap_station_capex_cny": p.swap_station_capex_cny,
         "cn_dc_pile_capex_cny": p.dc_pile_capex_cny,
         "cn_ac_pile_capex_cny": p.ac_pile_capex_cny,
