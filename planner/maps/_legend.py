@@ -95,6 +95,7 @@ def legend_html(
     coverage_radius_m: float | None,
     network: bool,
     clustered: bool = False,
+    coverage_label: str | None = None,
 ) -> str:
     """Return the legend's HTML; every piece of text is escaped."""
     rows = []
@@ -113,7 +114,8 @@ def legend_html(
             (f'<span class="line" style="background:{CORRIDOR_COLORS[None]}"></span>', "Corridor")
         )
     if coverage_radius_m is not None:
-        rows.append(('<span class="ring"></span>', f"Coverage {coverage_radius_m / 1000:g} km"))
+        label = coverage_label or f"{coverage_radius_m / 1000:g} km"
+        rows.append(('<span class="ring"></span>', f"Service area {escape_text(label)}"))
     if demand:
         rows.append(('<span class="heat"></span>', "Demand (low to high)"))
     if network:

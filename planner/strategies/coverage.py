@@ -330,7 +330,8 @@ def _saturation(
         "min_site_demand": _min_served(inst.ground, params),
         "dropped": list(pruned.dropped),
         "message": (
-            f"{int(needed.size)} site{'s' if needed.size != 1 else ''} already cover"
+            f"{int(needed.size)} site{'s' if needed.size != 1 else ''}"
+            f"{' already' if int(needed.size) < params.sites else ''} cover"
             f"{'s' if needed.size == 1 else ''} {100 * share:.1f} % of demand within "
             f"{params.service_radius.label}; {placed} of {params.sites} requested placed{dropped}"
         ),
