@@ -142,7 +142,12 @@ def test_existing_stations_count_as_open(shared_data: Path, tmp_path: Path) -> N
             }
         )
     )
-    summary = _plan(osm, tmp_path / "o", 2, 0.3, "--existing", str(stations))
+    # no spacing or share minimum: on 84 nodes a 300 m spacing would drop a site (issue 18)
+    scenario = tmp_path / "keep.toml"
+    scenario.write_text("min_site_spacing_m = 0.0\nmin_site_share_of_even = 0.0\n")
+    summary = _plan(
+        osm, tmp_path / "o", 2, 0.3, "--existing", str(stations), "--scenario", str(scenario)
+    )
     feats = json.loads((tmp_path / "o" / "sites.geojson").read_text())["features"]
     existing = [f for f in feats if f["properties"]["existing"]]
     assert len(existing) == 1 and existing[0]["properties"]["dc_ports"] == 2
