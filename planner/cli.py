@@ -207,10 +207,17 @@ def _add_plan(sub: Any, names: str) -> None:
         type=_positive_int,
         help="number of new sites (coverage strategy; default 25, or the --scenario's)",
     )
-    plan.add_argument(
+    radius = plan.add_mutually_exclusive_group()
+    radius.add_argument(
         "--radius-km",
         type=_positive_float,
         help="service radius, network km (default 3, or the coverage --scenario's)",
+    )
+    radius.add_argument(  # issue 18: drive time instead of road distance
+        "--radius-min",
+        type=_positive_float,
+        help="service radius in minutes of driving on the network (edge travel times from "
+        "maxspeed or data/road_speeds.csv), instead of --radius-km",
     )
     plan.add_argument(
         "--model",

@@ -114,6 +114,9 @@ class Ground:
         Points on which comparison metrics are measured when they differ from ``demand``: at
         national scale the populated places themselves, since demand cells (~250 km2) are
         coarser than the 1-10 km distance bands. ``None`` means ``demand``.
+    travel_time_s
+        ``(n, n)`` CSR matrix of directed edge travel times in seconds, same pattern as
+        ``length_m`` (city grounds; ``None`` on national grounds), for drive-time radii.
     """
 
     name: str
@@ -133,6 +136,7 @@ class Ground:
     edges: object | None = None
     meta: dict[str, object] = field(default_factory=dict)
     evaluation: DemandPoints | None = None
+    travel_time_s: sp.csr_array | None = None
 
     @property
     def n_nodes(self) -> int:

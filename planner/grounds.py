@@ -134,6 +134,7 @@ def city_ground(
         node_lon=network.lon,
         node_lat=network.lat,
         length_m=network.length_m,
+        travel_time_s=network.travel_time_s,
         demand=demand,
         candidates=candidates,
         corridors=_city_corridors(network),

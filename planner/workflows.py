@@ -128,13 +128,25 @@ def strategy_params(
     return params_from_mapping(spec.params_type, mapping, where=where)
 
 
-def _coverage_extras(plan: Plan, radius_m: float) -> dict[str, Any]:
+def _coverage_extras(plan: Plan, radius: Any) -> dict[str, Any]:
+    """``within_radius_*`` figures of any plan for the ``ServiceRadius`` ``radius``."""
     from planner.strategies.coverage import coverage_figures
 
     nodes = plan.sites["node_idx"].to_numpy()
-    return {
-        f"within_radius_{k}": v for k, v in coverage_figures(plan.ground, nodes, radius_m).items()
-    }
+    figures = coverage_figures(plan.ground, nodes, radius.radius_m, radius_min=radius.radius_min)
+    return {f"within_radius_{k}": v for k, v in figures.items()}
+
+
+def _service_radius(args: argparse.Namespace, params: Any) -> Any:
+    """The plan's service radius: ``--radius-min``, else the strategy's or ``--radius-km``."""
+    from planner.reach import ServiceRadius
+
+    if getattr(args, "radius_min", None) is not None:
+        return ServiceRadius(radius_min=float(args.radius_min))
+    if getattr(params, "radius_min", None) is not None:
+        return ServiceRadius(radius_min=float(params.radius_min))
+    radius_km = float(getattr(params, "radius_km", args.radius_km or DEFAULT_RADIUS_KM))
+    return ServiceRadius(radius_m=radius_km * 1000.0)
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -146,7 +158,12 @@ def cmd_plan(args: argparse.Namespace) -> None:
     _check_input_file(args.existing, "--existing")
     _check_input_file(args.config, "--config")
     _check_input_file(args.scenario, "--scenario")
-    given = {"sites": args.sites, "radius_km": args.radius_km, "model": args.model}
+    given = {
+        "sites": args.sites,
+        "radius_km": args.radius_km,
+        "radius_min": getattr(args, "radius_min", None),
+        "model": args.model,
+    }
     overrides = {k: v for k, v in given.items() if v is not None}
     coverage_only = [k for k in ("sites", "model") if k in overrides]
     if args.strategy != "coverage" and coverage_only:
@@ -158,10 +175,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
     params = strategy_params(
         args.strategy, args.scenario, overrides if args.strategy == "coverage" else {}
     )
-    # the radius of the within-radius figures (and of the map's coverage rings)
-    radius_km = float(getattr(params, "radius_km", args.radius_km or DEFAULT_RADIUS_KM))
+    # the radius of the within-radius figures (and of the map's service areas)
+    radius = _service_radius(args, params)
     with _plan_folder(args) as stage:
-        plan, total = _city_plan(args, params, stage, radius_km=radius_km)
+        plan, total = _city_plan(args, params, stage, radius=radius)
     _report(args.out, plan, total)
 
 
@@ -177,7 +194,7 @@ def _plan_folder(args: argparse.Namespace) -> Any:
 
 
 def _city_plan(
-    args: argparse.Namespace, params: Any, out: Path, *, radius_km: float
+    args: argparse.Namespace, params: Any, out: Path, *, radius: Any
 ) -> tuple[Plan, float]:
     """Load the network, build the ground, run the strategy and write its files and map."""
     from planner.maps import city_map, write_map
@@ -191,14 +208,15 @@ def _city_plan(
     with steps.step(f"planning ({args.strategy})"):
         plan = get_strategy(args.strategy).plan(ground, params, seed=args.seed)
     with steps.step("writing"):
-        plan.summary.update(_coverage_extras(plan, radius_km * 1000.0))
+        plan.summary.update(_coverage_extras(plan, radius))
+        plan.summary.setdefault("service_radius", radius.label)
         _finish_summary(plan, args, steps)
         written = write_plan(plan, out)
     with steps.step("map"):
         m = city_map(
             plan,
             edges=ground.edges,
-            coverage_radius_m=radius_km * 1000.0 if args.strategy == "coverage" else None,
+            coverage_radius_m=_map_radius_m(radius) if args.strategy == "coverage" else None,
             offline_assets=args.offline_assets,
         )
         path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
@@ -206,6 +224,12 @@ def _city_plan(
     write_json_atomic(out / "summary.json", plan.summary)
     logger.debug("wrote %s", ", ".join(sorted(written)))
     return plan, steps.close()
+
+
+def _map_radius_m(radius: Any) -> float:
+    """The map's coverage radius in metres; a drive-time plan's service area is read from its
+    summary (``radius_min``), so any positive number does (the radius in seconds)."""
+    return float(radius.limit)
 
 
 def _inputs(args: argparse.Namespace) -> list[Any]:

@@ -18,6 +18,15 @@ Run from the repository root: ``python scripts/make_fixtures.py``. Everything is
     Four user demand points (one far from the grid).
 ``afdc_sample.csv``, ``shenzhen_sample.csv``
     Five AFDC-format rows (with byte-order mark) and three Shenzhen-format rows (GCJ-02).
+
+One fixture is cut from a real extract (written only when ``../shared/data`` is there):
+
+``columbus_downtown_2km.osm.pbf``
+    A 2 x 2 km box of downtown Columbus, Ohio, cut from
+    ``../shared/data/osm/us_columbus_oh.osm.pbf`` (OpenStreetMap contributors, ODbL 1.0): every
+    node inside the box, every way cut to its runs of nodes inside the box (a run becomes its own
+    way, id ``way id x 100 + run``), no relations. A small dense city extract for the city-plan
+    tests (sites that earn their place).
 """
 
 from __future__ import annotations
@@ -260,6 +269,43 @@ def write_station_files() -> None:
             )
 
 
+#: Centre and half side of the downtown Columbus box (lon, lat, metres).
+COLUMBUS_CENTRE = (-82.9990, 39.9620)
+COLUMBUS_HALF_SIDE_M = 1000.0
+
+
+def write_city_extract(source: Path, path: Path) -> None:
+    """Cut the 2 x 2 km downtown Columbus box from ``source`` (see the module notes)."""
+    import osmium
+    from pyproj import Transformer
+
+    lon0, lat0 = COLUMBUS_CENTRE
+    to_m = Transformer.from_crs(
+        "EPSG:4326", f"+proj=aeqd +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m", always_xy=True
+    )
+    inside: dict[int, tuple[float, float, dict[str, str]]] = {}
+    ways: list[Way] = []
+    for obj in osmium.FileProcessor(str(source)):
+        if obj.is_node():
+            x_m, y_m = to_m.transform(obj.location.lon, obj.location.lat)
+            if max(abs(x_m), abs(y_m)) <= COLUMBUS_HALF_SIDE_M:
+                tags = {t.k: t.v for t in obj.tags}
+                inside[obj.id] = (obj.location.lon, obj.location.lat, tags)
+        elif obj.is_way():
+            refs = [n.ref for n in obj.nodes]
+            tags = {t.k: t.v for t in obj.tags}
+            runs: list[list[int]] = [[]]
+            for ref in refs:
+                if ref in inside:
+                    runs[-1].append(ref)
+                elif runs[-1]:
+                    runs.append([])
+            for k, run in enumerate(r for r in runs if len(r) >= 2):
+                ways.append((obj.id * 100 + k, run, tags))
+    nodes: list[Node] = [(i, lon, lat, tags) for i, (lon, lat, tags) in inside.items()]
+    write_pbf(path, nodes, ways)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     nodes, ways = grid_data()
@@ -269,6 +315,11 @@ def main() -> None:
     write_graphml(OUT / "grid.osm", OUT / "grid_osmnx.graphml")
     write_small_files()
     write_station_files()
+    columbus = ROOT.parent / "shared" / "data" / "osm" / "us_columbus_oh.osm.pbf"
+    if columbus.is_file():
+        write_city_extract(columbus, OUT / "columbus_downtown_2km.osm.pbf")
+    else:
+        print(f"skipped columbus_downtown_2km.osm.pbf: {columbus} is absent")
     for path in sorted(OUT.iterdir()):
         print(f"{path.relative_to(ROOT)}  {path.stat().st_size} bytes")
 

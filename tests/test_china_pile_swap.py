@@ -359,8 +359,13 @@ def test_swap_stations_within_radius_of_their_load(ground: Ground) -> None:
 
 
 def test_expressway_swaps_on_busiest_corridor_only(ground: Ground) -> None:
+    # no utilisation minimum here: this checks where the stations go, not whether they pay
     one = run(
-        ground, ChinaPileSwapParams(expressway_swap_top_corridors=1, max_swap_stations=0), seed=0
+        ground,
+        ChinaPileSwapParams(
+            expressway_swap_top_corridors=1, max_swap_stations=0, swap_min_swaps_per_day=0.0
+        ),
+        seed=0,
     )
     ex = one.sites[(one.sites["kind"] == "swap_station") & (one.sites["corridor"] != "")]
     assert set(ex["corridor"]) == {"G1"}  # 30,000 veh/day beats 9,000
@@ -517,6 +522,7 @@ def test_defaults_equal_cited_facts() -> None:
         "cn_nev_per_public_pile": p.nev_per_public_pile,
         "cn_public_dc_share": p.dc_share,
         "cn_swap_station_swaps_per_day": p.swaps_per_day,
+        "cn_swap_station_breakeven_swaps_per_day": p.swap_min_swaps_per_day,
         "cn_swap_station_capex_cny": p.swap_station_capex_cny,
         "cn_dc_pile_capex_cny": p.dc_pile_capex_cny,
         "cn_ac_pile_capex_cny": p.ac_pile_capex_cny,

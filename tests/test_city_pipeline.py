@@ -92,7 +92,9 @@ def test_plan_real_extract(
     assert collection["type"] == "FeatureCollection"
     assert "OpenStreetMap" in collection["attribution"]
     n_nodes = summary["ground"]["nodes"]
-    assert len(collection["features"]) == min(sites, summary["ground"]["candidates"], n_nodes)
+    placed = summary["saturation"]["sites_placed"]  # may stop short of the count (issue 18)
+    assert len(collection["features"]) == placed
+    assert 1 <= placed <= min(sites, summary["ground"]["candidates"], n_nodes)
     props = collection["features"][0]["properties"]
     for key in ("site_id", "kind", "ports", "power_kw", "demand_served", "existing"):
         assert key in props
@@ -110,7 +112,7 @@ def test_plan_columbus(shared_data: Path, tmp_path: Path) -> None:
     osm = shared_data / "osm" / "us_columbus_oh.osm.pbf"
     summary = _plan(osm, tmp_path, 25, 3.0)
     features = json.loads((tmp_path / "sites.geojson").read_text())["features"]
-    assert len(features) == 25
+    assert len(features) == summary["saturation"]["sites_placed"] <= 25
     assert (_near_road_m(osm, tmp_path / "sites.geojson") <= 100.0).all()
     share = _independent_covered_share(osm, tmp_path / "sites.geojson", 3000.0)
     assert share == pytest.approx(summary["covered_share"], abs=1e-9)
@@ -140,7 +142,12 @@ def test_existing_stations_count_as_open(shared_data: Path, tmp_path: Path) -> N
             }
         )
     )
-    summary = _plan(osm, tmp_path / "o", 2, 0.3, "--existing", str(stations))
+    # no spacing or share minimum: on 84 nodes a 300 m spacing would drop a site (issue 18)
+    scenario = tmp_path / "keep.toml"
+    scenario.write_text("min_site_spacing_m = 0.0\nmin_site_share_of_even = 0.0\n")
+    summary = _plan(
+        osm, tmp_path / "o", 2, 0.3, "--existing", str(stations), "--scenario", str(scenario)
+    )
     feats = json.loads((tmp_path / "o" / "sites.geojson").read_text())["features"]
     existing = [f for f in feats if f["properties"]["existing"]]
     assert len(existing) == 1 and existing[0]["properties"]["dc_ports"] == 2

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from shapely.geometry import LineString
 
 from planner import assets
@@ -34,6 +35,7 @@ from planner.maps._layers import (
     simplified_vertices,
     site_rows,
 )
+from planner.reach import ServiceRadius, service_area_geojson
 from planner.report import capex_by_category, coverage_curves, ports_by_kind, write_report
 from planner.strategies.base import Plan
 
@@ -113,9 +115,15 @@ def test_city_map_layers_popups_and_attribution(city_plans: tuple[Plan, Plan]) -
         "Community DC fast",
         "Existing station",
     }
-    circles = [b for b in blocks if "radius_m" in b]
-    assert len(circles) == 1 and len(circles[0]["points"]) == len(plan.sites)
-    assert circles[0]["radius_m"] == 800
+    # issue 18: one merged service area, no circle per site; it holds every site
+    assert not [b for b in blocks if "radius_m" in b]
+    assert "Service area (0.8 km)" in page and "Service area 0.8 km" in page  # layer, legend
+    area = shapely.geometry.shape(
+        service_area_geojson(
+            plan.ground, plan.sites["node_idx"].to_numpy(), ServiceRadius(radius_m=800.0)
+        )
+    )
+    assert shapely.contains_xy(area, plan.sites["lon"], plan.sites["lat"]).all()
     assert "L.heatLayer" in page and "L.control.layers" in page
     assert "planner-legend" in page and "OpenStreetMap" in page and "GeoNames" in page
     assert "tile.openstreetmap.org" in page  # online by default

@@ -23,9 +23,10 @@ from planner.maps._context import (
 from planner.maps._html import escape_text
 from planner.maps._layers import (
     corridor_layer,
-    coverage_layer,
     demand_layer,
     edges_layer,
+    service_area_label,
+    service_area_layer,
     site_layer,
 )
 from planner.maps._legend import Attribution, Legend, SyncMaps, add_page_css, legend_html
@@ -336,8 +337,8 @@ def _add_plan_layers(
     counts = kinds.value_counts(sort=False)
     for kind in sorted(counts.index):
         site_layer(plan.sites[kinds == kind], kind, clustered=clustered).add_to(m)
-    if coverage_radius_m is not None and len(plan.sites):
-        coverage_layer(plan.sites, radius_m=coverage_radius_m).add_to(m)
+    if coverage_radius_m is not None and len(plan.sites):  # merged, not a circle per site
+        service_area_layer(plan, radius_m=coverage_radius_m).add_to(m)
     lines = corridor_layer(plan.ground, plan.corridors)
     if lines is not None:
         lines.add_to(m)
@@ -354,6 +355,9 @@ def _add_plan_layers(
             corridors=lines is not None,
             demand=heat is not None,
             coverage_radius_m=coverage_radius_m,
+            coverage_label=(
+                service_area_label(plan, coverage_radius_m) if coverage_radius_m else None
+            ),
             network=network,
             clustered=clustered,
             outlines=base is not None,

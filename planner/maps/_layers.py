@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+import folium
 import numpy as np
 import pandas as pd
 import shapely
@@ -22,6 +23,7 @@ from pyproj import Transformer
 
 from planner.ground import Ground
 from planner.maps._html import escape_text, js_json
+from planner.strategies.base import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -320,6 +322,42 @@ def coverage_layer(sites: pd.DataFrame, *, radius_m: float, show: bool = True) -
     )
     data = {"points": points.tolist(), "radius_m": float(radius_m), "color": "#3a6fb0"}
     return CircleLayer(data, name=f"Coverage ({radius_m / 1000:g} km)", show=show)
+
+
+# -- issue 18 (city plans): merged service areas instead of one circle per site ----------------
+
+
+def service_area_label(plan: Plan, radius_m: float) -> str:
+    """``"5 min"`` for a drive-time plan (``summary["radius_min"]``), else ``"2 km"``."""
+    return str(_plan_radius(plan, radius_m).label)
+
+
+def _plan_radius(plan: Plan, radius_m: float) -> Any:
+    from planner.reach import ServiceRadius
+
+    minutes = plan.summary.get("radius_min")
+    return ServiceRadius(radius_min=float(minutes)) if minutes else ServiceRadius(radius_m)
+
+
+def service_area_layer(plan: Plan, *, radius_m: float, show: bool = True) -> folium.GeoJson:
+    """The merged area the plan's sites reach on the network (:func:`planner.reach.service_area`).
+
+    Within ``radius_m`` of road, or within ``summary["radius_min"]`` minutes of driving for a
+    drive-time plan; one light shape instead of overlapping circles.
+    """
+    from planner.reach import service_area_geojson
+
+    radius = _plan_radius(plan, radius_m)
+    nodes = plan.sites["node_idx"].to_numpy()
+    geometry = service_area_geojson(plan.ground, nodes, radius)
+    style = {"color": "#3a6fb0", "weight": 1, "opacity": 0.6, "fillOpacity": 0.12}
+    return folium.GeoJson(
+        {"type": "Feature", "properties": {}, "geometry": geometry},
+        name=f"Service area ({radius.label})",
+        style_function=lambda _feature: style,
+        interactive=False,
+        show=show,
+    )
 
 
 def corridor_layer(

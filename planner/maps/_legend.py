@@ -99,6 +99,7 @@ def legend_html(
     outlines: bool = False,
     deserts: bool = False,
     folded: bool = False,
+    coverage_label: str | None = None,
 ) -> str:
     """Return the legend's HTML (a ``<details>`` block: click the title to fold it); every piece
     of text is escaped; ``folded`` shows only the title until it is clicked (narrow panes)."""
@@ -118,7 +119,8 @@ def legend_html(
             (f'<span class="line" style="background:{CORRIDOR_COLORS[None]}"></span>', "Corridor")
         )
     if coverage_radius_m is not None:
-        rows.append(('<span class="ring"></span>', f"Coverage {coverage_radius_m / 1000:g} km"))
+        label = coverage_label or f"{coverage_radius_m / 1000:g} km"
+        rows.append(('<span class="ring"></span>', f"Service area {escape_text(label)}"))
     if demand:
         rows.append(('<span class="heat"></span>', "Demand (low to high)"))
     if network:

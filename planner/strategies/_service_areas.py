@@ -185,6 +185,18 @@ def plan_expressway_swaps(
     return _stack(parts, np.concatenate(values) if values else np.empty(0))
 
 
+def busy_enough(sites: CorridorSites, min_value: float) -> CorridorSites:
+    """The sites whose ``value`` (swaps per day wanted) reaches ``min_value``."""
+    keep = sites.value >= min_value
+    return CorridorSites(
+        sites.corridor[keep],
+        sites.node_idx[keep],
+        sites.chainage_m[keep],
+        sites.flow_veh_day[keep],
+        sites.value[keep],
+    )
+
+
 def _stack(
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], value: np.ndarray
 ) -> CorridorSites:

@@ -164,6 +164,7 @@ def site_swap_stations(
     time_limit_s: float,
     seed: int,
     copies: np.ndarray | None = None,
+    min_load: float = 0.0,
 ) -> SwapSiting:
     """Choose swap stations among candidates by capacitated coverage within ``radius_m``.
 
@@ -176,6 +177,10 @@ def site_swap_stations(
 
     ``copies`` lets a candidate host several stations (one column per copy, for demand cells
     that need more than one station's capacity); ``selected`` then repeats the candidate.
+
+    ``min_load`` (swaps per day) keeps only stations that earn their place: candidates whose
+    whole demand within ``radius_m`` falls short of it are not offered to the model, and a
+    chosen station assigned less is not built (its demand is reported unmet).
     """
     from planner import optimize
 
@@ -194,6 +199,11 @@ def site_swap_stations(
     coverage = optimize.coverage_from_points(demand_xy, cand_xy, radius_m)
     if col.size != cand_xy.shape[0]:
         coverage = sp.csr_array(sp.csc_array(coverage)[:, col])
+    if min_load > 0:  # a candidate that cannot reach the minimum even serving all it reaches
+        viable = np.asarray(coverage.T @ w, dtype=float).reshape(-1) >= min_load
+        coverage, col = sp.csr_array(sp.csc_array(coverage)[:, viable]), col[viable]
+        if col.size == 0:
+            return nothing
     opts: dict[str, Any] = {"method": method, "time_limit_s": time_limit_s, "seed": seed}
     try:
         result = optimize.solve_capacitated_set_cover(
@@ -208,7 +218,10 @@ def site_swap_stations(
     chosen = np.asarray(result.selected, dtype=np.int64)
     if model == "max_coverage":  # p may exceed what is useful: drop stations serving nothing
         chosen = chosen[np.asarray(result.load, dtype=float)[chosen] > 0]
-    served = np.asarray(result.assignment.sum(axis=1), dtype=float).reshape(-1)
+    chosen = chosen[np.asarray(result.load, dtype=float)[chosen] >= min_load]
+    served = np.asarray(
+        sp.csc_array(result.assignment)[:, chosen].sum(axis=1), dtype=float
+    ).reshape(-1)
     load = np.asarray(result.load, dtype=float)[chosen]
     unmet = w - served
     unmet[unmet < 1e-9 * max(float(w.max()), 1.0)] = 0.0  # round-off of a fully served row
@@ -261,13 +274,15 @@ def urban_swaps(
     method: str,
     time_limit_s: float,
     seed: int,
+    min_load: float = 0.0,
 ) -> UrbanSwaps:
     """Site urban swap stations for the swaps per day ``want`` at each demand point of ``ground``.
 
     Demand is aggregated to at most ``max_points`` cells (:func:`aggregate_demand`). Candidates
     are the ground's candidate sites at city scale (one station each) and the cells'
     representative demand points otherwise (a national ground's candidates are its demand cells
-    and corridor nodes), where a cell may host ``ceil(its swaps / capacity)`` stations.
+    and corridor nodes), where a cell may host ``ceil(its swaps / capacity)`` stations. No
+    station is built below ``min_load`` swaps per day (see :func:`site_swap_stations`).
     """
     from scipy.spatial import cKDTree
 
@@ -297,6 +312,7 @@ def urban_swaps(
         time_limit_s=time_limit_s,
         seed=seed,
         copies=copies,
+        min_load=min_load,
     )
     demand_region = pd.Series(agg.weight).groupby(agg.region).sum()
     unmet_region = pd.Series(siting.unmet).groupby(agg.region).sum()

@@ -45,6 +45,7 @@ from planner.strategies._piles import (
 from planner.strategies._regions import nearest_point_value
 from planner.strategies._service_areas import (
     CorridorSites,
+    busy_enough,
     corridor_table,
     plan_expressway_swaps,
     plan_service_areas,
@@ -93,6 +94,7 @@ class ChinaPileSwapParams:
     daily_distance_km: float = 51.8  # cn_ldv_daily_km: 18,900 km/yr / 365
     range_per_pack_km: float = 375.0  # 75 kWh x 80 % usable / 16 kWh per 100 km
     swaps_per_day: float = 408.0  # cn_swap_station_swaps_per_day (NIO Gen3)
+    swap_min_swaps_per_day: float = 50.0  # cn_swap_station_breakeven_swaps_per_day
     swap_radius_km: float = 3.0  # NIO's "within 3 km" service promise
     swap_min_share: float = 0.95  # ASSUMPTION
     max_swap_stations: int = 3715  # cn_swap_stations (EVCIPA 2024-04)
@@ -154,6 +156,13 @@ class ChinaPileSwapParams:
             high=1.0,
             low_open=True,
             fix="give swap_min_share in (0, 1]",
+        )
+        check_range(
+            "swap_min_swaps_per_day",
+            self.swap_min_swaps_per_day,
+            low=0.0,
+            high=self.swaps_per_day,
+            fix="give a minimum between 0 and swaps_per_day (break-even: 50)",
         )
         for name in ("dc_pile_capex_cny", "ac_pile_capex_cny", "swap_station_capex_cny"):
             check_range(name, getattr(self, name), low=0.0, fix=f"give {name} >= 0")
@@ -223,7 +232,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     piles = _pile_stations(ground, params, nevs, point_region, total_piles, service, seed=seed)
     # 4. Swap stations: urban by capacitated coverage, then along the busiest expressways.
     swap = _urban_swaps(ground, params, nevs, point_region, seed=seed)
-    express = plan_expressway_swaps(
+    wanted = plan_expressway_swaps(
         ground.corridors,
         service,
         top=params.expressway_swap_top_corridors,
@@ -232,6 +241,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
         swap_capable_share=params.swap_capable_share,
         range_per_pack_km=params.range_per_pack_km,
     )
+    express = busy_enough(wanted, min(params.swap_min_swaps_per_day, params.swaps_per_day))
     # 5. Tables.
     sites = _site_table(ground, params, piles, service, swap, express)
     # 5b. national sites as real places: inside the country, one per point, capped
@@ -252,6 +262,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
         swap,
         express,
         nev_info,
+        express_demand=float(wanted.value.sum()),
         total_piles=total_piles,
         seconds=time.perf_counter() - t0,
     )
@@ -300,6 +311,7 @@ def _urban_swaps(
         method=params.swap_method,
         time_limit_s=params.swap_time_limit_s,
         seed=seed,
+        min_load=params.swap_min_swaps_per_day,
     )
 
 
@@ -521,6 +533,7 @@ def _summary(
     express: CorridorSites,
     nev_info: dict[str, Any],
     *,
+    express_demand: float,
     total_piles: int,
     seconds: float,
 ) -> dict[str, Any]:
@@ -528,7 +541,7 @@ def _summary(
     kind = sites["kind"]
     piles = sites[kind != "swap_station"]
     n_piles = int(piles["ports"].sum())
-    ex_demand = float(express.value.sum())
+    ex_demand = express_demand  # including stretches whose station would be below the minimum
     ex_served = float(np.minimum(express.value, params.swaps_per_day).sum())
     swaps = sites[kind == "swap_station"]
     return {
@@ -563,6 +576,7 @@ def _summary(
         "swap_demand_expressway_day": ex_demand,
         "assigned_swaps_day": float(swaps["assigned_swaps_day"].sum()),
         "unmet_swaps_day": swap.unmet_total + (ex_demand - ex_served),
+        "swap_min_swaps_per_day": params.swap_min_swaps_per_day,
         "swap_model": swap.model,
         "swap_demand_cells": swap.cells,
         "swap_aggregation_cell_m": swap.cell_m,
