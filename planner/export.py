@@ -1,30 +1,44 @@
-"""Write a plan's files: sites and corridors as GeoJSON, ``regions.csv``, ``summary.json``.
+"""Write a plan's files: sites and corridors as GeoJSON, ``regions.csv``, ``summary.json``;
+or its tables in any vector format (:func:`write_plan_layers`: GeoPackage with one layer per
+table, FlatGeobuf, GeoParquet, ...).
 
-GeoJSON follows RFC 7946: WGS84 longitude/latitude, coordinates rounded to 6 decimals (~0.1 m),
-and a foreign member ``attribution`` crediting OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0).
-Every file is written atomically.
+The tables are GeoDataFrames in WGS84 (:func:`sites_frame`, :func:`corridors_frame`,
+:func:`regions_frame`), coordinates rounded to 6 decimals (~0.1 m); every format is written from
+them. GeoJSON follows RFC 7946 and carries a foreign member ``attribution`` crediting
+OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0); GeoPackage and FlatGeobuf layers carry it as their
+description, GeoParquet in its metadata. Every file is written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 
 from planner import ATTRIBUTION
 from planner._atomic import _jsonable, write_json_atomic, write_text_atomic
+from planner.errors import InputError, OutputError, describe
 from planner.strategies.base import Plan
 
 logger = logging.getLogger(__name__)
 
 # Columns that are geometry or internal indices, not properties.
 _NON_PROPERTIES = frozenset({"node_idx", "x_m", "y_m", "lon", "lat"})
+WGS84 = "EPSG:4326"
 PLAN_PRODUCTS = ("sites.geojson", "corridors.geojson", "regions.csv", "summary.json", "map.html")
 
 
@@ -36,34 +50,30 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def sites_feature_collection(plan: Plan) -> dict[str, Any]:
-    """Return the plan's sites as an RFC 7946 FeatureCollection (a dict)."""
+def sites_frame(plan: Plan) -> gpd.GeoDataFrame:
+    """The plan's sites as WGS84 points (rounded to 6 decimals, ~0.1 m) with their properties.
+
+    The properties are the columns of ``plan.sites`` less the internal node index and the
+    projected and geographic coordinates, which the geometry carries.
+    """
     sites = plan.sites
     props = [c for c in sites.columns if c not in _NON_PROPERTIES]
     lon = np.round(sites["lon"].to_numpy(dtype=float), 6)
     lat = np.round(sites["lat"].to_numpy(dtype=float), 6)
-    records = sites[props].to_dict(orient="records")
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
-            "properties": {k: _clean(v) for k, v in rec.items()},
-        }
-        for x, y, rec in zip(lon, lat, records, strict=True)
-    ]
-    return {
-        "type": "FeatureCollection",
-        "name": f"{plan.strategy} sites, {plan.ground.name}",
-        "attribution": ATTRIBUTION,
-        "features": features,
-    }
+    return gpd.GeoDataFrame(
+        sites[props].reset_index(drop=True), geometry=shapely.points(lon, lat), crs=WGS84
+    )
 
 
-def corridors_feature_collection(plan: Plan) -> dict[str, Any]:
-    """Return the plan's corridors as LineStrings with ``Plan.corridors`` columns as properties."""
+def corridors_frame(plan: Plan) -> gpd.GeoDataFrame:
+    """The ground's corridors as WGS84 lines with the plan's corridor table as properties.
+
+    A corridor the table does not list (a strategy without a corridor rule) gets its modelled
+    ``length_mi`` only.
+    """
     ground = plan.ground
     table = plan.corridors.set_index("corridor") if len(plan.corridors) else pd.DataFrame()
-    features = []
+    rows, lines = [], []
     for corridor in ground.corridors:
         coords = np.column_stack(
             [ground.node_lon[corridor.node_idx], ground.node_lat[corridor.node_idx]]
@@ -73,22 +83,65 @@ def corridors_feature_collection(plan: Plan) -> dict[str, Any]:
             row = table.loc[corridor.corridor_id]
             if isinstance(row, pd.DataFrame):
                 row = row.iloc[0]
-            props.update({str(k): _clean(v) for k, v in row.items()})
+            props.update({str(k): v for k, v in row.items()})
         else:
             props["length_mi"] = round(corridor.length_m / 1609.344, 3)
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "LineString", "coordinates": coords.tolist()},
-                "properties": props,
-            }
-        )
+        rows.append(props)
+        lines.append(shapely.LineString(coords) if len(coords) >= 2 else None)
+    frame = pd.DataFrame(rows, columns=None if rows else ["corridor", "length_mi"])
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(lines, crs=WGS84), crs=WGS84)
+
+
+def regions_frame(plan: Plan) -> gpd.GeoDataFrame:
+    """The plan's per-region table as a GeoDataFrame; its geometry is empty (no boundaries)."""
+    regions = plan.regions.reset_index(drop=True)
+    empty = gpd.GeoSeries([None] * len(regions), crs=WGS84)
+    return gpd.GeoDataFrame(regions, geometry=empty, crs=WGS84)
+
+
+#: The tables of a plan, in the order they are written, with their builders.
+LAYERS = {"sites": sites_frame, "corridors": corridors_frame, "regions": regions_frame}
+
+
+def plan_layers(plan: Plan) -> tuple[str, ...]:
+    """The layers a plan has: ``sites``, then ``corridors`` and ``regions`` when not empty."""
+    present = {
+        "sites": True,
+        "corridors": bool(plan.ground.corridors),
+        "regions": len(plan.regions) > 0,
+    }
+    return tuple(name for name in LAYERS if present[name])
+
+
+def feature_collection(frame: gpd.GeoDataFrame, *, name: str) -> dict[str, Any]:
+    """Return ``frame`` (WGS84) as an RFC 7946 FeatureCollection dict crediting the data."""
+    props = frame.drop(columns=frame.geometry.name).to_dict(orient="records")
+    features = [
+        {
+            "type": "Feature",
+            "geometry": None if geom is None else shapely.geometry.mapping(geom),
+            "properties": {str(k): _clean(v) for k, v in rec.items()},
+        }
+        for geom, rec in zip(frame.geometry.array, props, strict=True)
+    ]
     return {
         "type": "FeatureCollection",
-        "name": f"{plan.strategy} corridors, {plan.ground.name}",
+        "name": name,
         "attribution": ATTRIBUTION,
         "features": features,
     }
+
+
+def sites_feature_collection(plan: Plan) -> dict[str, Any]:
+    """Return the plan's sites as an RFC 7946 FeatureCollection (a dict)."""
+    return feature_collection(sites_frame(plan), name=f"{plan.strategy} sites, {plan.ground.name}")
+
+
+def corridors_feature_collection(plan: Plan) -> dict[str, Any]:
+    """Return the plan's corridors as LineStrings with ``Plan.corridors`` columns as properties."""
+    return feature_collection(
+        corridors_frame(plan), name=f"{plan.strategy} corridors, {plan.ground.name}"
+    )
 
 
 def write_geojson(collection: dict[str, Any], path: str | Path) -> Path:
@@ -125,3 +178,158 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Path]:
     written["summary.json"] = write_json_atomic(out / "summary.json", summary)
     logger.info("wrote %s", ", ".join(str(p) for p in written.values()))
     return written
+
+
+# --- any vector format: GeoPackage, FlatGeobuf, GeoParquet, GeoJSON, ... ----------------------
+
+#: Drivers chosen by file extension; other extensions are left to pyogrio's own detection.
+DRIVERS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GPKG",
+    ".fgb": "FlatGeobuf",
+    ".parquet": "Parquet",
+    ".geoparquet": "Parquet",
+}
+#: Drivers that hold several layers in one file.
+MULTI_LAYER_DRIVERS = frozenset({"GPKG", "SQLite", "OpenFileGDB"})
+# Drivers whose layers take a DESCRIPTION creation option (shown by QGIS): the attribution.
+_DESCRIBED = frozenset({"GPKG", "FlatGeobuf"})
+
+
+def vector_driver(path: str | Path, driver: str | None = None) -> str:
+    """The driver that writes ``path``: ``driver`` if given, else chosen by the extension.
+
+    ``.geojson``/``.json`` (GeoJSON), ``.gpkg`` (GPKG), ``.fgb`` (FlatGeobuf) and
+    ``.parquet``/``.geoparquet`` (GeoParquet, through pyarrow) are known; any other extension
+    pyogrio recognises (``.shp``, ``.csv``, ``.kml``, ...) works too.
+    """
+    import pyogrio
+
+    writable = {"Parquet", *pyogrio.list_drivers(write=True)}
+    if driver is not None:
+        if driver not in writable:
+            raise InputError(
+                f"driver: expected a vector format pyogrio writes (e.g. GPKG, FlatGeobuf, "
+                f"GeoJSON, Parquet), got {describe(driver)}; or leave it out to use the extension"
+            )
+        return driver
+    name = Path(path).name.lower()
+    for suffix, known in DRIVERS.items():
+        if name.endswith(suffix):
+            return known
+    try:
+        return str(pyogrio.raw.detect_write_driver(str(path)))
+    except ValueError:
+        raise InputError(
+            f"path: cannot tell a vector format from the extension of {path}; use .geojson, "
+            ".gpkg, .fgb or .parquet, or pass driver= (e.g. driver='GPKG')"
+        ) from None
+
+
+def write_plan_layers(
+    plan: Plan,
+    path: str | Path,
+    *,
+    driver: str | None = None,
+    layers: Sequence[str] | None = None,
+) -> Path:
+    """Write a plan's tables to one vector file, atomically.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    path
+        The file; its extension chooses the format unless ``driver`` is given.
+    driver
+        A pyogrio driver name (``"GPKG"``, ``"FlatGeobuf"``, ``"GeoJSON"``, ...) or
+        ``"Parquet"`` (GeoParquet).
+    layers
+        Tables to write, among ``sites``, ``corridors`` and ``regions``. By default every table
+        the plan has (:func:`plan_layers`) in a multi-layer format (GeoPackage), ``sites``
+        alone in the others, which hold one table per file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    drv = vector_driver(path, driver)
+    names = _layer_names(plan, drv, layers)
+    if not path.parent.is_dir():
+        raise OutputError(
+            f"path: expected a file in an existing folder, got {path}; create {path.parent} first"
+        )
+    frames = {name: LAYERS[name](plan) for name in names}
+    if drv == "GeoJSON":
+        (name,) = names
+        title = f"{plan.strategy} {name}, {plan.ground.name}"
+        return write_geojson(feature_collection(frames[name], name=title), path)
+    with _staging(path) as tmp:
+        for name, frame in frames.items():
+            _write_layer(frame, tmp, driver=drv, layer=name)
+    logger.info("wrote %s (%s: %s)", path, drv, ", ".join(names))
+    return path
+
+
+def _layer_names(plan: Plan, driver: str, layers: Sequence[str] | None) -> tuple[str, ...]:
+    multi = driver in MULTI_LAYER_DRIVERS
+    if layers is None:
+        return plan_layers(plan) if multi else ("sites",)
+    names = (layers,) if isinstance(layers, str) else tuple(layers)
+    unknown = [n for n in names if n not in LAYERS]
+    if unknown or not names or len(set(names)) < len(names):
+        raise InputError(
+            f"layers: expected distinct names among {', '.join(LAYERS)}, got {describe(layers)}"
+        )
+    if len(names) > 1 and not multi:
+        raise InputError(
+            f"layers: a {driver} file holds one table, got {', '.join(names)}; write one file "
+            "per layer or use a .gpkg"
+        )
+    return names
+
+
+def _write_layer(frame: gpd.GeoDataFrame, path: Path, *, driver: str, layer: str) -> None:
+    """Append ``layer`` to the file at ``path`` (GeoParquet through pyarrow, the rest pyogrio)."""
+    import pyogrio
+
+    if driver == "Parquet":
+        _write_geoparquet(frame, path)
+        return
+    options: dict[str, str] = {}
+    if driver in _DESCRIBED:
+        options["DESCRIPTION"] = ATTRIBUTION
+    if driver == "FlatGeobuf" and frame.geometry.isna().any():
+        options["SPATIAL_INDEX"] = "NO"  # its spatial index cannot hold empty geometries
+    pyogrio.write_dataframe(
+        frame, path, layer=layer, driver=driver, append=path.exists(), layer_options=options
+    )
+
+
+def _write_geoparquet(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """GeoParquet with the attribution in the file's key-value metadata."""
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    buffer.seek(0)
+    table = pq.read_table(buffer)
+    meta = {**(table.schema.metadata or {}), b"attribution": ATTRIBUTION.encode("utf-8")}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+@contextlib.contextmanager
+def _staging(path: Path) -> Iterator[Path]:
+    """A path in a temporary folder beside ``path``; every file written there (a shapefile has
+    several) then replaces its namesake beside ``path``, so no reader sees a half-written file."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield folder / path.name
+        for made in sorted(folder.iterdir()):
+            os.chmod(made, 0o644)
+            os.replace(made, path.parent / made.name)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
