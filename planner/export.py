@@ -310,6 +310,8 @@ def _write_layer(frame: gpd.GeoDataFrame, path: Path, *, driver: str, layer: str
     options: dict[str, str] = {}
     if driver in _DESCRIBED:
         options["DESCRIPTION"] = ATTRIBUTION
+    if driver == "CSV":
+        options["GEOMETRY"] = "AS_XY"  # X and Y columns (no geometry is written otherwise)
     if driver == "FlatGeobuf" and frame.geometry.isna().any():
         options["SPATIAL_INDEX"] = "NO"  # its spatial index cannot hold empty geometries
     pyogrio.write_dataframe(
