@@ -39,7 +39,19 @@ logger = logging.getLogger(__name__)
 # Columns that are geometry or internal indices, not properties.
 _NON_PROPERTIES = frozenset({"node_idx", "x_m", "y_m", "lon", "lat"})
 WGS84 = "EPSG:4326"
-PLAN_PRODUCTS = ("sites.geojson", "corridors.geojson", "regions.csv", "summary.json", "map.html")
+PLAN_PRODUCTS = (
+    "sites.geojson",
+    "corridors.geojson",
+    "regions.csv",
+    "summary.json",
+    "map.html",
+    "plan.gpkg",
+    "sites.parquet",
+    "corridors.parquet",
+    "regions.parquet",
+)
+#: The formats :func:`write_plan` writes a plan's tables in (``planner ... --format``).
+PLAN_FORMATS = ("geojson", "gpkg", "parquet")
 
 
 def _clean(value: Any) -> Any:
@@ -165,20 +177,22 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     return write_text_atomic(path, buffer.getvalue())
 
 
-def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``sites.geojson``, ``corridors.geojson``, ``regions.csv`` and ``summary.json``.
+def write_plan(
+    plan: Plan, out_dir: str | Path, *, formats: Sequence[str] = ("geojson",)
+) -> dict[str, Path]:
+    """Write a plan's files into ``out_dir``: its tables in each of ``formats``, ``regions.csv``
+    and ``summary.json``.
 
-    ``corridors.geojson`` and ``regions.csv`` are written only when the plan has corridors or
-    regions. Returns the written paths by product name.
+    ``formats`` among :data:`PLAN_FORMATS`: ``geojson`` writes ``sites.geojson`` and
+    ``corridors.geojson``, ``gpkg`` one ``plan.gpkg`` with a layer per table, ``parquet``
+    ``sites.parquet``, ``corridors.parquet`` and ``regions.parquet`` (GeoParquet). Corridors and
+    regions are written only when the plan has them. Returns the written paths by product name.
     """
     out = Path(out_dir)
     written = {
-        "sites.geojson": write_geojson(sites_feature_collection(plan), out / "sites.geojson")
+        name: write_plan_layers(plan, out / name, layers=layers)
+        for name, layers in plan_files(plan, formats).items()
     }
-    if plan.ground.corridors:
-        written["corridors.geojson"] = write_geojson(
-            corridors_feature_collection(plan), out / "corridors.geojson"
-        )
     if len(plan.regions):
         written["regions.csv"] = write_csv(plan.regions, out / "regions.csv")
     summary = dict(plan.summary)
@@ -186,6 +200,33 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Path]:
     written["summary.json"] = write_json_atomic(out / "summary.json", summary)
     logger.info("wrote %s", ", ".join(str(p) for p in written.values()))
     return written
+
+
+def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """``formats`` without repeats, each one of :data:`PLAN_FORMATS`; else :class:`InputError`."""
+    items = (formats,) if isinstance(formats, str) else tuple(formats)
+    bad = [f for f in items if f not in PLAN_FORMATS]
+    if bad or not items:
+        raise InputError(
+            f"formats: expected one or more of {', '.join(PLAN_FORMATS)}, got "
+            f"{describe(formats)}; e.g. geojson,gpkg"
+        )
+    return tuple(dict.fromkeys(items))
+
+
+def plan_files(plan: Plan, formats: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """The vector files :func:`write_plan` writes for ``formats``, with the layers of each."""
+    layers = plan_layers(plan)
+    files: dict[str, tuple[str, ...]] = {}
+    for fmt in check_formats(formats):
+        if fmt == "gpkg":
+            files["plan.gpkg"] = layers
+            continue
+        for layer in layers:
+            if fmt == "geojson" and layer == "regions":
+                continue  # regions.csv holds them
+            files[f"{layer}.{fmt}"] = (layer,)
+    return files
 
 
 # --- any vector format: GeoPackage, FlatGeobuf, GeoParquet, GeoJSON, ... ----------------------
