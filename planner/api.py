@@ -22,7 +22,6 @@ import pandas as pd
 
 from planner import ATTRIBUTION
 from planner.errors import InputError, describe
-from planner.ground import Ground
 from planner.network import RoadNetwork, load_network
 from planner.plan import Comparison, Plan
 from planner.strategies.base import Plan as StrategyPlan
@@ -178,6 +177,7 @@ def plan_city(
     >>> plan = planner.plan_city("bangor.osm.pbf", sites=10, radius_km=3)  # doctest: +SKIP
     >>> plan.summary["covered_share"]  # doctest: +SKIP
     """
+    from planner.grounds import city_ground
     from planner.strategies import get_strategy
 
     spec = get_strategy(strategy)
@@ -188,20 +188,19 @@ def plan_city(
         overrides["radius_km"] = radius_km
     chosen = strategy_params(strategy, scenario, caller="plan_city", **overrides)
     figure_radius_km = float(getattr(chosen, "radius_km", radius_km or DEFAULT_RADIUS_KM))
+    city = _city_inputs(
+        existing=existing,
+        demand=demand,
+        demand_column=demand_column,
+        demand_config=demand_config,
+        candidates=candidates,
+        seed=seed,
+    )
     timer = _Timer()
     with timer.step("loading network"):
         net = _network(network, cache_dir=cache_dir)
     with timer.step("demand and candidates"):
-        ground = _city_ground(
-            net,
-            existing=existing,
-            demand=demand,
-            demand_column=demand_column,
-            demand_config=demand_config,
-            candidates=candidates,
-            country=country,
-            seed=seed,
-        )
+        ground = city_ground(net, country=country, **city)
     with timer.step(f"planning ({strategy})"):
         core = spec.plan(ground, chosen, seed=seed)
     core.summary.update(_within_radius(core, figure_radius_km * 1000.0))
@@ -259,11 +258,13 @@ def plan_national(
     """
     from planner.grounds import check_country, national_ground
     from planner.strategies import get_strategy
+    from planner.strategies.base import check_seed
 
     code = check_country(country)
     name = strategy or DEFAULT_STRATEGY[code]
     spec = get_strategy(name)
     chosen = strategy_params(name, scenario, caller="plan_national", **params)
+    check_seed(seed)
     timer = _Timer()
     with timer.step("national ground"):
         ground = national_ground(code, osm=osm, seed=seed)
@@ -327,9 +328,11 @@ def compare(
     >>> cmp.metrics.set_index("strategy")["ports_per_1000_ev"]  # doctest: +SKIP
     """
     from planner.compare import metrics_table, run_comparison
-    from planner.grounds import national_ground
+    from planner.grounds import city_ground, national_ground
+    from planner.strategies.base import check_seed
 
     items = _compared_items(plans_or_strategies)
+    check_seed(seed)
     city = {"existing": existing, "demand": demand, "demand_config": demand_config}
     if any(isinstance(item, Plan) for item in items):
         plans = [item for item in items if isinstance(item, Plan)]
@@ -355,16 +358,15 @@ def compare(
         ground = national_ground(country, seed=seed)
     else:
         assert network is not None
-        ground = _city_ground(
-            _network(network, cache_dir=cache_dir),
+        inputs = _city_inputs(
             existing=existing,
             demand=demand,
             demand_column=demand_column,
             demand_config=demand_config,
             candidates=candidates,
-            country=None,
             seed=seed,
         )
+        ground = city_ground(_network(network, cache_dir=cache_dir), **inputs)
     names = [str(item) for item in items]
     result = run_comparison(ground, names, same=same, scenarios=dict(scenarios or {}), seed=seed)
     inputs = {"strategies": names, "same": same, "seed": seed, "country": country}
@@ -438,29 +440,26 @@ def _network(source: Source, *, cache_dir: str | Path | None) -> RoadNetwork:
     return load_network(source, cache_dir=cache_dir)
 
 
-def _city_ground(
-    network: RoadNetwork,
+def _city_inputs(
     *,
     existing: Table,
     demand: Table,
     demand_column: str,
     demand_config: Scenario,
     candidates: int,
-    country: str | None,
     seed: int,
-) -> Ground:
-    """The city ground of ``network`` with the API's inputs checked and converted."""
-    from planner.grounds import city_ground
+) -> dict[str, Any]:
+    """The keywords of :func:`planner.grounds.city_ground`, checked and converted before any
+    network is read (so a bad table fails in a second, not after the network is loaded)."""
+    from planner.strategies.base import check_seed
 
-    return city_ground(
-        network,
-        demand_config=_demand_config(demand_config),
-        n_candidates=_positive_int(candidates, "candidates"),
-        existing=_stations(existing),
-        country=country,
-        seed=seed,
-        user_points=_user_points(demand, demand_column),
-    )
+    return {
+        "demand_config": _demand_config(demand_config),
+        "n_candidates": _positive_int(candidates, "candidates"),
+        "existing": _stations(existing),
+        "user_points": _user_points(demand, demand_column),
+        "seed": check_seed(seed),
+    }
 
 
 def _field_names(cls: type) -> set[str]:

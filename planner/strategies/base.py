@@ -79,15 +79,19 @@ class StrategySpec:
     has_cost_model: bool
 
     def plan(self, ground: Ground, params: Any, *, seed: int = 0) -> Plan:
-        """Run the strategy after checking ``seed`` (0 to 2**32 - 1, as numpy and
-        scikit-learn take it)."""
-        if (
-            isinstance(seed, bool)
-            or not isinstance(seed, int | np.integer)
-            or not (0 <= int(seed) <= MAX_SEED)
-        ):
-            raise InputError(
-                f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; "
-                "pass e.g. seed=0"
-            )
-        return self.run(ground, params, seed=int(seed))
+        """Run the strategy after checking ``seed`` (:func:`check_seed`)."""
+        return self.run(ground, params, seed=check_seed(seed))
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` as an int when it is a whole number 0 to 2**32 - 1 (as numpy and scikit-learn
+    take it); else :class:`InputError`."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not (0 <= int(seed) <= MAX_SEED)
+    ):
+        raise InputError(
+            f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; pass e.g. seed=0"
+        )
+    return int(seed)
