@@ -182,7 +182,7 @@ def test_unknown_keyword_is_a_type_error(grid: planner.RoadNetwork) -> None:
     assert "\n" not in str(bad.value)
     with pytest.raises(InputError, match="seed: expected a whole number 0 to 4294967295"):
         planner.plan_city(grid, seed=-1)
-    with pytest.raises(InputError, match="existing: file nowhere.csv does not exist"):
+    with pytest.raises(InputError, match=r"existing: file nowhere\.csv does not exist"):
         planner.plan_city(grid, existing="nowhere.csv")
     with pytest.raises(InputError, match="country: expected one of us, cn, got 'fr'"):
         planner.plan_national("fr")
