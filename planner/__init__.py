@@ -3,10 +3,23 @@
 The pipeline reads like the package tree: ``network`` -> ``demand`` -> ``candidates``
 -> ``optimize`` -> ``strategies`` -> ``compare`` / ``maps`` / ``export`` -> ``cli``.
 
+The Python API (``docs/api.md``)::
+
+    import planner
+    plan = planner.plan_city("bangor.osm.pbf", sites=10, radius_km=3)
+    plan.sites                      # GeoDataFrame, EPSG:4326
+    plan.explore()                  # folium map, inline in Jupyter
+    plan.to_file("bangor.gpkg")     # or .geojson, .fgb, .parquet
+
+Its names are imported on first use, so ``import planner`` (and ``planner --help``) stays fast.
+
 Map data © OpenStreetMap contributors (ODbL 1.0); populated places from GeoNames (CC-BY 4.0).
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -14,4 +27,55 @@ ATTRIBUTION = (
     "Map data © OpenStreetMap contributors (ODbL 1.0); populated places © GeoNames (CC-BY 4.0)"
 )
 
-__all__ = ["ATTRIBUTION", "__version__"]
+# Public name -> the module that defines it (imported lazily, PEP 562).
+_LAZY = {
+    "load_network": "planner.api",
+    "plan_city": "planner.api",
+    "plan_national": "planner.api",
+    "compare": "planner",  # the submodule planner.compare, callable as planner.api.compare
+    "strategy_params": "planner.api",
+    "Plan": "planner.plan",
+    "Comparison": "planner.plan",
+    "RoadNetwork": "planner.network",
+    "strategy_names": "planner.strategies",
+    "InputError": "planner.errors",
+}
+
+if TYPE_CHECKING:
+    from planner import compare
+    from planner.api import load_network, plan_city, plan_national, strategy_params
+    from planner.errors import InputError
+    from planner.network import RoadNetwork
+    from planner.plan import Comparison, Plan
+    from planner.strategies import strategy_names
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'planner' has no attribute {name!r}")
+    if module == "planner":  # a submodule
+        return importlib.import_module(f"planner.{name}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+__all__ = [
+    "ATTRIBUTION",
+    "Comparison",
+    "InputError",
+    "Plan",
+    "RoadNetwork",
+    "__version__",
+    "compare",
+    "load_network",
+    "plan_city",
+    "plan_national",
+    "strategy_names",
+    "strategy_params",
+]

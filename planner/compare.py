@@ -20,13 +20,20 @@ site) and straight-line distance in the projected CRS at national scale, where d
 the corridor graph; the metrics table says which (``distance``). At national scale the metrics
 are measured on the populated places themselves (``Ground.evaluation``), weighted by population,
 because the demand cells the strategies plan on (~250 km2) are coarser than the distance bands.
+
+The module is also the API's ``planner.compare``: calling it, as in
+``planner.compare(["us-nevi", "china-pile-swap"], country="us")``, runs
+:func:`planner.api.compare` (its functions stay reachable as ``planner.compare.plan_metrics``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import math
+import sys
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -215,8 +222,13 @@ def run_comparison(
     seed: int = 0,
 ) -> Comparison:
     """Run each strategy on ``ground``; with ``same`` = ``capex``/``ports`` scale the others to
-    the first strategy's budget (a few proportional rounds on the strategy's size parameter)."""
-    from planner.scenario import load_scenario, params_from_mapping
+    the first strategy's budget (a few proportional rounds on the strategy's size parameter).
+
+    ``scenarios`` maps a strategy name to its parameters: a TOML/JSON file, a mapping of keys
+    or an instance of the strategy's parameter dataclass
+    (see :func:`planner.scenario.scenario_mapping`).
+    """
+    from planner.scenario import params_from_mapping, scenario_mapping
     from planner.strategies import get_strategy
 
     if same not in ("none", "capex", "ports"):
@@ -230,7 +242,8 @@ def run_comparison(
             raise InputError(
                 f"--same capex: strategy {name} has no cost model; use --same ports or none"
             )
-        base = dict(load_scenario(scenarios[name])) if scenarios and name in scenarios else {}
+        given = scenarios.get(name) if scenarios else None
+        base = scenario_mapping(given, spec.params_type, option="--scenario")
         params: Any = params_from_mapping(spec.params_type, base, where=f"scenario ({name})")
         plan = spec.plan(ground, params, seed=seed)
         if i == 0:
@@ -338,3 +351,22 @@ def _match_budget(
             f"{reference:,.0f}",
         )
     return plan, params
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`planner.api.compare` (the package's ``planner.compare``
+    names both: a submodule import would otherwise replace the function with the module)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from planner.api import compare
+
+        return compare(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        from planner.api import compare
+
+        return inspect.signature(compare)
+
+
+sys.modules[__name__].__class__ = _CallableModule

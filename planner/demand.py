@@ -48,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from planner._points import lonlat_table
 from planner.errors import DataError, InputError, describe
 from planner.network import RoadNetwork, snap_to_nodes
 from planner.scenario import check_range, params_from_mapping
@@ -459,6 +460,42 @@ def read_user_points(path: str | Path) -> pd.DataFrame:
     return _check_points(frame, path)
 
 
+def user_points_from_frame(frame: pd.DataFrame, *, weight: str = "demand") -> pd.DataFrame:
+    """User demand points from a table in memory, checked as :func:`read_user_points` does.
+
+    Parameters
+    ----------
+    frame
+        A GeoDataFrame of points (any CRS; reprojected to WGS84) or a DataFrame with ``lon``
+        and ``lat`` columns.
+    weight
+        The column holding each point's demand (person-equivalents, >= 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lon``, ``lat``, ``demand`` (float).
+    """
+    import geopandas as gpd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(
+            f"demand: expected a GeoDataFrame of points with a {weight!r} column or a file "
+            f"path, got {type(frame).__name__}; pass e.g. geopandas.read_file('demand.geojson')"
+        )
+    label = Path(f"<{type(frame).__name__} of {len(frame)} rows>")
+    if weight not in frame.columns:
+        raise DataError(
+            f"demand: {label} has no weight column {weight!r} (has "
+            f"{', '.join(map(str, frame.columns))}); pass demand_column= naming it"
+        )
+    table = frame.drop(columns=["demand"], errors="ignore") if weight != "demand" else frame
+    table = table.rename(columns={weight: "demand"})
+    if isinstance(table, gpd.GeoDataFrame):
+        table = lonlat_table(table, what="demand", source=label)
+    return _check_points(table, label)
+
+
 def _read_spatial_points(path: Path) -> pd.DataFrame:
     import geopandas as gpd
 
@@ -468,11 +505,7 @@ def _read_spatial_points(path: Path) -> pd.DataFrame:
         raise DataError(
             f"user_points: {path} is not a readable GeoJSON/GeoPackage ({exc})"
         ) from None
-    if len(gdf) and not (gdf.geom_type == "Point").all():
-        raise DataError(f"user_points: {path} holds non-point geometries; give points")
-    if gdf.crs is not None:
-        gdf = gdf.to_crs("EPSG:4326")
-    return pd.DataFrame(gdf.drop(columns="geometry")).assign(lon=gdf.geometry.x, lat=gdf.geometry.y)
+    return lonlat_table(gdf, what="user_points", source=path)
 
 
 def _check_points(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

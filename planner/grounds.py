@@ -91,18 +91,25 @@ def city_ground(
     *,
     demand_config: Any = None,
     n_candidates: int = 1500,
-    existing: str | Path | None = None,
+    existing: str | Path | pd.DataFrame | None = None,
     country: str | None = None,
     seed: int = 0,
+    user_points: str | Path | pd.DataFrame | None = None,
 ) -> Ground:
-    """Assemble the ground of a city plan from a loaded street network."""
+    """Assemble the ground of a city plan from a loaded street network.
+
+    ``existing`` is a stations file or a table of stations (see :mod:`planner.stations`);
+    ``user_points`` adds user demand (see :func:`planner.demand.build_demand`).
+    """
     from planner.candidates import build_candidates
     from planner.regions import load_regions
 
     code = check_country(country) if country else guess_country(network.lon, network.lat)
-    demand = _city_demand(network, code=code, country=country, demand_config=demand_config)
+    demand = _city_demand(
+        network, code=code, country=country, demand_config=demand_config, user_points=user_points
+    )
     candidates = build_candidates(network, demand, n_candidates=n_candidates, seed=seed)
-    stations = _existing(existing, network) if existing else None
+    stations = _existing(existing, network) if existing is not None else None
     regions_all = load_regions(code)
     present = set(np.unique(demand.region.astype(str))) - {""}
     regions = regions_all[regions_all["region"].isin(present)].reset_index(drop=True)
@@ -146,7 +153,12 @@ def city_ground(
 
 
 def _city_demand(
-    network: RoadNetwork, *, code: str, country: str | None, demand_config: Any
+    network: RoadNetwork,
+    *,
+    code: str,
+    country: str | None,
+    demand_config: Any,
+    user_points: str | Path | pd.DataFrame | None = None,
 ) -> DemandPoints:
     """Demand points of a city network, each tagged with its region of country ``code``."""
     from planner.demand import DemandConfig, build_demand
@@ -157,6 +169,7 @@ def _city_demand(
     demand = build_demand(
         network,
         config=demand_config or DemandConfig(),
+        user_points=user_points,
         country=place_country.upper() if place_country else None,
     )
     demand = dataclasses.replace(demand, region=region_of_admin1(code, demand.region.astype(str)))
@@ -183,10 +196,12 @@ def _area_ev_stock(regions: pd.DataFrame, demand: DemandPoints, population: floa
     return total
 
 
-def _existing(path: str | Path, network: RoadNetwork) -> ExistingStations:
-    from planner.stations import read_stations, snap_stations
+def _existing(source: str | Path | pd.DataFrame, network: RoadNetwork) -> ExistingStations:
+    from planner.stations import read_stations, snap_stations, stations_from_frame
 
-    return snap_stations(read_stations(path), network)
+    if isinstance(source, pd.DataFrame):
+        return snap_stations(stations_from_frame(source), network)
+    return snap_stations(read_stations(source), network)
 
 
 def _city_corridors(network: RoadNetwork) -> tuple[Corridor, ...]:

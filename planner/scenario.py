@@ -47,6 +47,32 @@ def load_scenario(path: str | Path, *, option: str = "--scenario") -> dict[str, 
     return data
 
 
+def scenario_mapping(
+    scenario: str | Path | Mapping[str, Any] | object | None,
+    cls: type,
+    *,
+    option: str = "scenario",
+) -> dict[str, Any]:
+    """The keys of a scenario given as a TOML/JSON file, a mapping or a ``cls`` instance.
+
+    ``None`` gives ``{}`` (the dataclass defaults); an instance of the parameter dataclass
+    ``cls`` gives its fields, so it can be checked again with overrides through
+    :func:`params_from_mapping`.
+    """
+    if scenario is None:
+        return {}
+    if isinstance(scenario, str | Path):
+        return dict(load_scenario(scenario, option=option))
+    if isinstance(scenario, Mapping):
+        return dict(scenario)
+    if isinstance(scenario, cls) and dataclasses.is_dataclass(scenario):
+        return {f.name: getattr(scenario, f.name) for f in dataclasses.fields(scenario)}
+    raise InputError(
+        f"{option}: expected a TOML/JSON file, a mapping or a {cls.__name__}, got "
+        f"{type(scenario).__name__}; pass e.g. {cls.__name__}() or a dict of its keys"
+    )
+
+
 def params_from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "scenario") -> T:
     """Build the frozen parameter dataclass ``cls`` from ``mapping``.
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from planner._points import lonlat_table
 from planner.errors import DataError, InputError, describe
 from planner.ground import ExistingStations
 from planner.network import RoadNetwork, snap_to_nodes
@@ -70,11 +71,47 @@ def read_stations(
         One row per station; ports are non-negative integers; WGS84 degrees.
     """
     path = Path(path)
-    if datum not in ("auto", "wgs84", "gcj02"):
-        raise InputError(f"datum: expected 'auto', 'wgs84' or 'gcj02', got {describe(datum)}")
+    _check_datum(datum)
     if not path.is_file():
         raise DataError(f"stations: file {path} does not exist; give an AFDC CSV or a GeoJSON file")
-    raw = _read_table(path)
+    return _stations(_read_table(path), path, datum=datum, region=region)
+
+
+def stations_from_frame(
+    frame: pd.DataFrame, *, datum: Datum = "auto", region: str | None = None
+) -> pd.DataFrame:
+    """Existing charging stations from a table already in memory, as :func:`read_stations`.
+
+    Parameters
+    ----------
+    frame
+        A GeoDataFrame of points (any CRS; reprojected to WGS84) or a DataFrame with ``lon``/
+        ``lat``; ports and names in any of the formats :func:`read_stations` reads.
+    datum, region
+        As in :func:`read_stations`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`STATION_COLUMNS`, one row per station.
+    """
+    import geopandas as gpd
+
+    _check_datum(datum)
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(
+            f"existing: expected a GeoDataFrame of station points or a file path, got "
+            f"{type(frame).__name__}; pass e.g. geopandas.read_file('stations.geojson')"
+        )
+    label = Path(f"<{type(frame).__name__} of {len(frame)} rows>")
+    if isinstance(frame, gpd.GeoDataFrame):  # the geometry gives the position
+        stale = [c for c in frame.columns if str(c).lower() in ("longitude", "latitude")]
+        frame = lonlat_table(frame.drop(columns=stale), what="existing", source=label.name)
+    return _stations(frame, label, datum=datum, region=region)
+
+
+def _stations(raw: pd.DataFrame, path: Path, *, datum: Datum, region: str | None) -> pd.DataFrame:
+    """Recognise ``raw``'s format (AFDC, Shenzhen, generic) and standardise its stations."""
     columns = set(map(str, raw.columns))
     if "Fuel Type Code" in columns:
         frame, kind = _from_afdc(raw), "AFDC"
@@ -90,6 +127,11 @@ def read_stations(
     frame = _check(frame, path)
     logger.info("stations %s: %d %s stations", path.name, len(frame), kind)
     return frame
+
+
+def _check_datum(datum: object) -> None:
+    if datum not in ("auto", "wgs84", "gcj02"):
+        raise InputError(f"datum: expected 'auto', 'wgs84' or 'gcj02', got {describe(datum)}")
 
 
 def snap_stations(
@@ -193,11 +235,7 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"stations: {path} is not a readable CSV/GeoJSON ({exc})") from None
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         return pd.DataFrame(gdf)  # a table without geometry (e.g. a spreadsheet): columns decide
-    if len(gdf) and not (gdf.geom_type == "Point").all():
-        raise DataError(f"stations: {path} holds non-point geometries; give station points")
-    if gdf.crs is not None:
-        gdf = gdf.to_crs("EPSG:4326")
-    return pd.DataFrame(gdf.drop(columns="geometry")).assign(lon=gdf.geometry.x, lat=gdf.geometry.y)
+    return lonlat_table(gdf, what="stations", source=path)
 
 
 def _from_afdc(raw: pd.DataFrame) -> pd.DataFrame:

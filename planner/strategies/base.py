@@ -82,18 +82,22 @@ class StrategySpec:
     has_cost_model: bool
 
     def plan(self, ground: Ground, params: Any, *, seed: int = 0) -> Plan:
-        """Run the strategy after checking ``seed`` (0 to 2**32 - 1, as numpy and
-        scikit-learn take it)."""
-        if (
-            isinstance(seed, bool)
-            or not isinstance(seed, int | np.integer)
-            or not (0 <= int(seed) <= MAX_SEED)
-        ):
-            raise InputError(
-                f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; "
-                "pass e.g. seed=0"
-            )
+        """Run the strategy after checking ``seed`` (:func:`check_seed`); national sites are
+        then settled as real places (:func:`planner.sites.settle_plan`) unless the strategy did."""
         from planner.sites import settle_plan
 
-        # national sites as real places (strategies that do not settle their own sites)
-        return settle_plan(self.run(ground, params, seed=int(seed)))
+        return settle_plan(self.run(ground, params, seed=check_seed(seed)))
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` as an int when it is a whole number 0 to 2**32 - 1 (as numpy and scikit-learn
+    take it); else :class:`InputError`."""
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not (0 <= int(seed) <= MAX_SEED)
+    ):
+        raise InputError(
+            f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; pass e.g. seed=0"
+        )
+    return int(seed)
