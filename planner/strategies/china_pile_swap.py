@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
+from planner.exit_stations import exit_candidates, exit_preference
 from planner.ground import Ground
 from planner.scenario import check_range
 from planner.strategies._piles import (
@@ -237,6 +238,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     corridors = corridor_table(
         ground.corridors, service, express, spacing_m=params.service_area_spacing_km * 1000.0
     )
+    corridors.attrs["lower_bound"] = service.lower_bound
     regions = _region_table(ground, sites, nevs_by_region, swap)
     summary = _summary(
         ground,
@@ -256,6 +258,8 @@ def _service_areas(ground: Ground, params: ChinaPileSwapParams) -> CorridorSites
     """Service areas on every corridor of ``ground``, sized by its traffic."""
     return plan_service_areas(
         ground.corridors,
+        candidate=exit_candidates(ground),
+        weight=exit_preference(ground),
         spacing_m=params.service_area_spacing_km * 1000.0,
         min_dc_piles=params.service_area_min_dc_piles,
         nev_traffic_share=params.nev_traffic_share,
@@ -547,6 +551,10 @@ def _summary(
         "service_areas": int((kind == "service_area").sum()),
         "corridors": len(corridors),
         "corridors_compliant": int(corridors["compliant"].sum()) if len(corridors) else 0,
+        "service_areas_by_spacing_arithmetic": int(corridors["stations_arithmetic"].sum())
+        if len(corridors)
+        else 0,
+        "service_areas_lower_bound": int(corridors.attrs.get("lower_bound", -1)),
         "swap_stations": len(swaps),
         "swap_stations_urban": int(swap.node_idx.size),
         "swap_stations_expressway": len(express),
