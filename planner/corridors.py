@@ -60,8 +60,8 @@ WAYPOINT_TABLE = "highway_waypoints.csv.gz"
 _ROUTE_TABLES = {"us": "us_interstates.csv", "cn": "cn_expressways.csv"}
 _KM_PER_MI = 1.609344
 _WAYPOINT_COLUMNS = (
-    "country", "piece", "route", "group", "root_pos", "seq", "label", "hidden", "in_country",
-    "region", "lon", "lat",
+    "country", "piece", "route", "group", "root_pos", "root", "seq", "label", "hidden",
+    "in_country", "region", "lon", "lat",
 )  # fmt: skip
 
 

@@ -112,7 +112,8 @@ class ExitPlacement:
     route_minimum
         Per route id: the fewest stations that route alone needs on its exits.
     forced
-        Stations forced at the two sides of a stretch without exits longer than the rule.
+        Stations forced at the two sides of a stretch without exits longer than the rule, or
+        at the exit nearest to a route end with no exit within the end rule.
     """
 
     nodes: np.ndarray
@@ -203,8 +204,14 @@ def _constraints(
                 np.r_[0.0, p, length], max_gap_m=gap, max_end_gap_m=end_gap, on_infeasible="bridge"
             ).size
         )
-        cols.append(n[p <= end_gap + _TOL_M] if (p <= end_gap + _TOL_M).any() else n[:1])
-        cols.append(n[p >= length - end_gap - _TOL_M] if (p >= length - end_gap).any() else n[-1:])
+        for near, nearest in (
+            (p <= end_gap + _TOL_M, n[0]),
+            (p >= length - end_gap - _TOL_M, n[-1]),
+        ):
+            if near.any():
+                cols.append(n[near])
+            else:  # no exit near this end: a station at the exit nearest to it
+                forced.append(int(nearest))
         lo = np.searchsorted(p, p, side="right")
         hi = np.searchsorted(p, p + gap + _TOL_M, side="right")
         for i in np.flatnonzero(p + gap < length - _TOL_M):

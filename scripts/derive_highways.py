@@ -5,8 +5,8 @@ Highway data: Travel Mapping project (travelmapping.net) and OpenStreetMap contr
 The derived table keeps, for the modelled routes of each country, one row per waypoint:
 ``country``, ``piece`` (one connected Travel Mapping route, numbered per country), ``route``,
 ``group`` (Travel Mapping's name of the piece when a route number has several), ``root_pos``
-(position of the segment in the piece), ``seq`` (order within the segment), ``label``,
-``hidden`` (1 = shaping point, not an interchange), ``in_country`` (1 = inside the country's
+(position of the segment in the piece), ``root`` (the segment), ``seq`` (order within the
+segment), ``label``, ``hidden`` (1 = shaping point, not an interchange), ``in_country`` (1 = inside the country's
 state / province polygons, Natural Earth), ``region`` (state postal code / province code),
 ``lon``, ``lat`` (degrees, rounded to 1e-5, about a metre).
 
@@ -84,6 +84,7 @@ def derive_country(geo: Path, country: str) -> pd.DataFrame:
             "route": table["route"],
             "group": table["group"],
             "root_pos": table["root_pos"].astype(int),
+            "root": table["root"],
             "seq": table["seq"].astype(int),
             "label": table["label"].fillna(""),
             "hidden": table["hidden"].astype(int),

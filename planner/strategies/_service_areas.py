@@ -131,11 +131,18 @@ def _chainage_on(corridor: Corridor, node: int) -> float:
 
 
 def _on(corridor: Corridor, service: CorridorSites) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of ``service`` on ``corridor`` sorted along it, and their chainage on it."""
-    rows = np.flatnonzero(np.isin(service.node_idx, np.asarray(corridor.node_idx)))
-    pos = np.array([_chainage_on(corridor, int(n)) for n in service.node_idx[rows]])
+    """Rows of ``service`` on ``corridor`` sorted along it, and their chainage on it (a row
+    appears once per visit: a ring route passes its joint at both ends)."""
+    path = np.asarray(corridor.node_idx, dtype=np.int64)
+    chain = np.asarray(corridor.chainage_m, dtype=float)
+    row_of = {int(n): i for i, n in enumerate(service.node_idx)}
+    visits = [
+        (row_of[int(n)], float(c)) for n, c in zip(path, chain, strict=True) if int(n) in row_of
+    ]
+    rows = np.array([r for r, _ in visits], dtype=np.int64)
+    pos = np.array([c for _, c in visits], dtype=float)
     order = np.argsort(pos, kind="stable")
-    return rows[order], pos[order].astype(float)
+    return rows[order], pos[order]
 
 
 def busiest_corridors(corridors: tuple[Corridor, ...], top: int) -> list[str]:

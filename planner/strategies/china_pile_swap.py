@@ -55,7 +55,14 @@ from planner.strategies.base import SITE_COLUMNS, Plan, StrategySpec
 
 logger = logging.getLogger(__name__)
 
-EXTRA_COLUMNS = ("dc_piles", "ac_piles", "capacity_swaps_day", "assigned_swaps_day", "capex_cny")
+EXTRA_COLUMNS = (
+    "dc_piles",
+    "ac_piles",
+    "capacity_swaps_day",
+    "assigned_swaps_day",
+    "capex_cny",
+    "flow_veh_day",  # two-way traffic past a corridor site (vehicles/day); NaN off the corridors
+)
 KINDS = ("pile_station", "service_area", "swap_station")
 
 
@@ -432,6 +439,7 @@ def _pile_frame(ground: Ground, params: ChinaPileSwapParams, piles: _Piles) -> p
         capacity_swaps_day=np.zeros(n),
         assigned_swaps_day=np.zeros(n),
         capex_cny=piles.dc * params.dc_pile_capex_cny + piles.ac * params.ac_pile_capex_cny,
+        flow_veh_day=np.full(n, np.nan),
     )
 
 
@@ -456,6 +464,7 @@ def _service_frame(
         capacity_swaps_day=np.zeros(dc.size),
         assigned_swaps_day=np.zeros(dc.size),
         capex_cny=dc * params.dc_pile_capex_cny,
+        flow_veh_day=service.flow_veh_day,
     )
 
 
@@ -479,6 +488,7 @@ def _swap_frame(
         capacity_swaps_day=np.full(n, params.swaps_per_day),
         assigned_swaps_day=load,
         capex_cny=np.full(n, params.swap_station_capex_cny),
+        flow_veh_day=np.r_[np.full(n_sw, np.nan), express.flow_veh_day],
     )
 
 
