@@ -14,4 +14,14 @@ ATTRIBUTION = (
     "Map data © OpenStreetMap contributors (ODbL 1.0); populated places © GeoNames (CC-BY 4.0)"
 )
 
-__all__ = ["ATTRIBUTION", "__version__"]
+
+def attribution_for(meta: dict[str, object]) -> str:
+    """:data:`ATTRIBUTION`, plus the corridor geometry's credit when a ground's ``meta`` names one
+    (national plans: "Highway data: Travel Mapping project ... (ODbL 1.0)")."""
+    extra = meta.get("corridor_attribution")
+    if isinstance(extra, str) and extra and extra not in ATTRIBUTION:
+        return f"{ATTRIBUTION}; {extra}"
+    return ATTRIBUTION
+
+
+__all__ = ["ATTRIBUTION", "__version__", "attribution_for"]

@@ -246,6 +246,10 @@ def _solve(
         seen.add(key)
         indices.extend(key)
         indptr.append(len(indices))
+    if len(indptr) == 1:  # every row is met by a forced station (or there are none)
+        x = np.zeros(n_nodes, dtype=bool)
+        x[must] = True
+        return x, int(must.size)
     # integer costs: BIG per station less the preference level, BIG > LEVELS * (stations + 1),
     # so one station more always costs more than any preference gain; an integer objective lets
     # a gap below 1 prove the optimum

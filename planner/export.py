@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner import ATTRIBUTION
+from planner import attribution_for
 from planner._atomic import _jsonable, write_json_atomic, write_text_atomic
 from planner.strategies.base import Plan
 
@@ -54,7 +54,7 @@ def sites_feature_collection(plan: Plan) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
         "name": f"{plan.strategy} sites, {plan.ground.name}",
-        "attribution": ATTRIBUTION,
+        "attribution": attribution_for(plan.ground.meta),
         "features": features,
     }
 
@@ -86,7 +86,7 @@ def corridors_feature_collection(plan: Plan) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
         "name": f"{plan.strategy} corridors, {plan.ground.name}",
-        "attribution": ATTRIBUTION,
+        "attribution": attribution_for(plan.ground.meta),
         "features": features,
     }
 
@@ -121,7 +121,7 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Path]:
     if len(plan.regions):
         written["regions.csv"] = write_csv(plan.regions, out / "regions.csv")
     summary = dict(plan.summary)
-    summary.setdefault("attribution", ATTRIBUTION)
+    summary.setdefault("attribution", attribution_for(plan.ground.meta))
     written["summary.json"] = write_json_atomic(out / "summary.json", summary)
     logger.info("wrote %s", ", ".join(str(p) for p in written.values()))
     return written

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from planner import ATTRIBUTION
+from planner import attribution_for
 from planner._atomic import output_folder, prepare_out_dir, remove_stale, write_json_atomic
 from planner.errors import InputError
 from planner.export import PLAN_PRODUCTS, write_csv, write_plan
@@ -229,7 +229,7 @@ def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None
     }
     plan.summary["site_count"] = len(plan.sites)
     plan.summary["timings_s"] = dict(steps.timings)
-    plan.summary["attribution"] = ATTRIBUTION
+    plan.summary["attribution"] = attribution_for(plan.ground.meta)
 
 
 def _report(out: Path, plan: Plan, map_path: Path, seconds: float) -> None:

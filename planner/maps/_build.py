@@ -272,7 +272,8 @@ def _base_map(plans: Sequence[Plan], *, offline: bool, page: Figure | None = Non
     else:
         add_page_css(cast(Figure, m.get_root()))
     m.fit_bounds(bounds, padding=(12, 12))
-    Attribution().add_to(m)
+    extras = {str(p.ground.meta.get("corridor_attribution") or "") for p in plans} - {""}
+    Attribution(" | ".join(sorted(extras))).add_to(m)
     return m
 
 

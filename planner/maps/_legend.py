@@ -42,7 +42,8 @@ class Legend(MacroElement):
 
 
 class Attribution(MacroElement):
-    """Adds the OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0) credit to the map's attribution."""
+    """Adds the OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0) credit to the map's attribution,
+    and ``extra_text`` (e.g. the Travel Mapping credit of national corridors) when given."""
 
     _template = Template(
         """
@@ -52,10 +53,11 @@ class Attribution(MacroElement):
         """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, extra_text: str = "") -> None:
         super().__init__()
         self._name = "Attribution"
-        self.html_json = js_json(ATTRIBUTION_HTML)
+        extra = f" | {escape_text(extra_text)}" if extra_text else ""
+        self.html_json = js_json(ATTRIBUTION_HTML + extra)
 
 
 class SyncMaps(JSCSSMixin, MacroElement):
