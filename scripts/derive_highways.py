@@ -6,9 +6,9 @@ The derived table keeps, for the modelled routes of each country, one row per wa
 ``country``, ``piece`` (one connected Travel Mapping route, numbered per country), ``route``,
 ``group`` (Travel Mapping's name of the piece when a route number has several), ``root_pos``
 (position of the segment in the piece), ``root`` (the segment), ``seq`` (order within the
-segment), ``label``, ``hidden`` (1 = shaping point, not an interchange), ``in_country`` (1 = inside the country's
-state / province polygons, Natural Earth), ``region`` (state postal code / province code),
-``lon``, ``lat`` (degrees, rounded to 1e-5, about a metre).
+segment), ``label``, ``hidden`` (1 = shaping point, not an interchange), ``in_country``
+(1 = inside the country's state / province polygons, Natural Earth), ``region`` (state postal
+code / province code), ``lon``, ``lat`` (degrees, rounded to 1e-5, about a metre).
 
 Modelled routes (see docs/corridors.md): US primary Interstates (one- and two-digit numbers with
 their E/W/C branches, Alaska's I-A and Hawaii's I-H routes), no Puerto Rico route, no banner route
