@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _TOL_M = 1e-6
+#: Columns of :func:`corridor_spacing_table`.
+SPACING_COLUMNS = (
+    "corridor", "length_m", "max_gap_m", "compliant", "stations", "official_length_km",
+    "start_gap_m", "end_gap_m", "stations_placed", "stations_shared", "stations_arithmetic",
+    "stations_lower_bound",
+)  # fmt: skip
 #: Preference levels: ``w`` in ``[0, 1]`` is rounded to ``0 .. PREFERENCE_LEVELS``.
 PREFERENCE_LEVELS = 4
 #: Radius around an exit within which its residents count for the preference, metres (10 mi).
@@ -367,6 +373,6 @@ def corridor_spacing_table(
                 "stations_lower_bound": placement.route_minimum.get(cor.corridor_id, 0),
             }
         )
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=list(SPACING_COLUMNS))
     table.attrs["network_lower_bound"] = placement.lower_bound
     return table
