@@ -220,11 +220,14 @@ def _constraints(
                 forced.append(int(nearest))
         lo = np.searchsorted(p, p, side="right")
         hi = np.searchsorted(p, p + gap + _TOL_M, side="right")
-        for i in np.flatnonzero(p + gap < length - _TOL_M):
-            if hi[i] > lo[i]:
-                cols.append(n[lo[i] : hi[i]])
-            else:  # a stretch without exits longer than the rule: stations on both sides
-                forced += [int(n[i]), int(n[min(i + 1, n.size - 1)])]
+        valid = p + gap < length - _TOL_M
+        for i in np.flatnonzero(valid & (hi <= lo)):  # a stretch without exits over the rule:
+            forced += [int(n[i]), int(n[min(i + 1, n.size - 1)])]  # stations on both sides
+        ok = np.flatnonzero(valid & (hi > lo))
+        # windows ending at the same exit: the one starting last is the smallest, the rest are
+        # implied by it (lo grows with i)
+        last = ok[np.r_[hi[ok][1:] != hi[ok][:-1], True]] if ok.size else ok
+        cols += [n[lo[i] : hi[i]] for i in last.tolist()]
     return cols, forced, minimum
 
 
