@@ -19,21 +19,21 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def us_national_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``planner national --country us`` written once per test session."""
+def national_us_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default US national plan (us-nevi) written by the CLI, once per test session."""
     from planner.cli import main
 
-    out = tmp_path_factory.mktemp("us_national")
+    out = tmp_path_factory.mktemp("national_us")
     assert main(["national", "--country", "us", "--out", str(out), "-q", "--overwrite"]) == 0
     return out
 
 
 @pytest.fixture(scope="session")
-def cn_national_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``planner national --country cn --strategy china-pile-swap`` written once per session."""
+def national_cn_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default China national plan (china-pile-swap) written by the CLI, once per session."""
     from planner.cli import main
 
-    out = tmp_path_factory.mktemp("cn_national")
-    argv = ["national", "--country", "cn", "--strategy", "china-pile-swap", "--out", str(out), "-q"]
-    assert main([*argv, "--overwrite"]) == 0
+    out = tmp_path_factory.mktemp("national_cn")
+    argv = ["national", "--country", "cn", "--strategy", "china-pile-swap", "--out", str(out)]
+    assert main([*argv, "-q", "--overwrite"]) == 0
     return out

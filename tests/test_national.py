@@ -11,13 +11,13 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def us_plan(us_national_plan: Path) -> Path:
-    return us_national_plan
+def us_plan(national_us_plan: Path) -> Path:
+    return national_us_plan
 
 
 @pytest.fixture(scope="module")
-def cn_plan(cn_national_plan: Path) -> Path:
-    return cn_national_plan
+def cn_plan(national_cn_plan: Path) -> Path:
+    return national_cn_plan
 
 
 def _sites(out: Path) -> pd.DataFrame:

@@ -78,7 +78,7 @@ def country(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def plan(country: str, request: pytest.FixtureRequest) -> Path:
-    return Path(request.getfixturevalue(f"{country}_national_plan"))
+    return Path(request.getfixturevalue(f"national_{country}_plan"))
 
 
 @pytest.fixture(scope="module")
