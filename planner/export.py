@@ -66,11 +66,9 @@ def _clean(value: Any) -> Any:
 
 
 def _attribution(plan: Plan) -> str:
-    """OpenStreetMap and GeoNames, plus the boundary/census credit of a national plan."""
-    from planner.boundaries import national_credit
-
-    extra = national_credit(plan.ground.scale, plan.ground.country)
-    return f"{ATTRIBUTION}; {extra}" if extra else ATTRIBUTION
+    """OpenStreetMap and GeoNames, plus the ground's other sources (national boundaries, census
+    population, Travel Mapping highways)."""
+    return "; ".join([ATTRIBUTION, *plan.ground.extra_credits()])
 
 
 def sites_frame(plan: Plan) -> gpd.GeoDataFrame:

@@ -138,6 +138,16 @@ class Ground:
     evaluation: DemandPoints | None = None
     travel_time_s: sp.csr_array | None = None
 
+    def extra_credits(self) -> list[str]:
+        """Data credits beyond OpenStreetMap and GeoNames: a national ground's boundaries and
+        census population (:func:`planner.boundaries.national_credit`) and its corridor
+        geometry (``meta["corridor_attribution"]``, Travel Mapping)."""
+        from planner.boundaries import national_credit
+
+        credits = [national_credit(self.scale, self.country)]
+        credits.append(str(self.meta.get("corridor_attribution") or ""))
+        return [c for c in credits if c]
+
     @property
     def n_nodes(self) -> int:
         """Number of network nodes."""

@@ -53,6 +53,8 @@ MAX_SEGMENT_FLOW_VEH_DAY = 400_000.0
 # China about 5,000 km): planned, with a warning.
 MIN_NATIONAL_EXTENT_KM = 2 * 50 * 1.609344
 REGIONAL_EXTENT_KM = 1000.0
+# Gravity-model origins on waypoint networks: exits at most this far apart along each route.
+ORIGIN_SPACING_M = 40_000.0
 _CITY_FLOW_VEH_DAY = {"motorway": 80_000.0, "trunk": 30_000.0}
 
 
@@ -276,6 +278,8 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
     )
     meta = {
         "source": f"embedded {code} corridor network" if osm is None else str(osm),
+        "corridor_attribution": cnet.attribution,
+        "corridor_exits": int(np.count_nonzero(candidates.source == "corridor")),
         "population": float(demand.demand.sum()),
         "ev_stock": float(pd.to_numeric(regions["ev_stock"]).sum()),
         "corridor_nodes": n_c,
@@ -312,20 +316,22 @@ def _national_demand(code: str) -> Any:
 
 
 def _national_candidates(code: str, cnet: Any, demand: DemandPoints) -> tuple[Candidates, int]:
-    """Demand points and the corridor nodes inside the country, and how many nodes are not."""
+    """Demand points and the corridor exits inside the country, and how many exits are not."""
     from planner.boundaries import locate
 
-    n_c = len(cnet.node_x_m)
-    inside = np.flatnonzero(locate(cnet.node_lon, cnet.node_lat, code).inside)
-    if inside.size < n_c:
-        logger.info("%s: %d corridor nodes outside the country", code, n_c - inside.size)
+    exits = cnet.exits()  # corridor candidates: the real interchanges (every node of a PBF)
+    inside = locate(cnet.node_lon, cnet.node_lat, code).inside
+    outside = int(np.count_nonzero(exits & ~inside))
+    if outside:
+        logger.info("%s: %d corridor exits outside the country", code, outside)
+    keep = np.flatnonzero(exits & inside)
     candidates = Candidates(
-        node_idx=np.r_[demand.node_idx, inside],
-        x_m=np.r_[demand.x_m, cnet.node_x_m[inside]],
-        y_m=np.r_[demand.y_m, cnet.node_y_m[inside]],
-        source=np.array(["demand"] * demand.node_idx.size + ["corridor"] * inside.size, object),
+        node_idx=np.r_[demand.node_idx, keep],
+        x_m=np.r_[demand.x_m, cnet.node_x_m[keep]],
+        y_m=np.r_[demand.y_m, cnet.node_y_m[keep]],
+        source=np.array(["demand"] * demand.node_idx.size + ["corridor"] * keep.size, object),
     )
-    return candidates, n_c - int(inside.size)
+    return candidates, outside
 
 
 def _points_from_frame(
@@ -401,20 +407,46 @@ def _check_extent(cnet: Any, path: Path) -> None:
 def _corridor_flows(cnet: Any, demand: DemandPoints) -> sp.csr_array:
     """Gravity-model flows (vehicles/day) on corridor edges.
 
-    Each demand cell's population is lumped at the nearest named corridor node (a control city),
-    so origins are cities, as in the gravity model, and there are a few hundred of them.
+    Each demand cell's population is lumped at the nearest *origin exit*: along every route, the
+    exits that keep origins at most :data:`ORIGIN_SPACING_M` apart (a few thousand per country,
+    so the all-pairs routing stays fast); on networks without exits, every node. Trips are routed
+    on the network with its chains of degree-2 nodes contracted (same paths, same flows).
     """
+    from planner._chains import contract, expand
     from planner.traffic import gravity_flows
 
-    named = np.flatnonzero(np.asarray(cnet.node_name, dtype=str) != "")
-    if named.size == 0:
-        named = np.arange(len(cnet.node_x_m))
+    named = _origin_exits(cnet)
+    n = len(cnet.node_x_m)
     tree = cKDTree(np.column_stack([cnet.node_x_m[named], cnet.node_y_m[named]]))
     _, nearest = tree.query(np.column_stack([demand.x_m, demand.y_m]))
-    mass = np.bincount(named[nearest], weights=demand.demand, minlength=len(cnet.node_x_m))
+    mass = np.bincount(named[nearest], weights=demand.demand, minlength=n)
     origins = np.flatnonzero(mass > 0)
-    flows = gravity_flows(cnet.length_m, origins, mass[origins], country=cnet.country)
-    return sp.csr_array(flows)
+    small = contract(sp.csr_array(cnet.length_m), np.isin(np.arange(n), origins))
+    local = np.searchsorted(small.kept, origins)
+    flows = gravity_flows(small.length_m, local, mass[origins], country=cnet.country)
+    return expand(flows, small, n)
+
+
+def _origin_exits(cnet: Any) -> np.ndarray:
+    """Exits at most :data:`ORIGIN_SPACING_M` apart along each route (all nodes without exits)."""
+    from planner.spacing import min_stations_for_spacing
+
+    exits = cnet.exits()
+    if exits.all() or not exits.any():
+        return np.arange(len(cnet.node_x_m))
+    picked = []
+    for r in cnet.routes:
+        nodes = np.asarray(r.node_idx, dtype=np.int64)
+        on = exits[nodes]
+        if on.any():
+            pos = min_stations_for_spacing(
+                np.asarray(r.chainage_m, float)[on],
+                max_gap_m=ORIGIN_SPACING_M,
+                max_end_gap_m=ORIGIN_SPACING_M / 2,
+                on_infeasible="bridge",
+            )
+            picked.append(nodes[on][pos])
+    return np.unique(np.concatenate(picked))
 
 
 def _route_flow(flows: sp.csr_array, path: np.ndarray) -> np.ndarray:

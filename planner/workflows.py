@@ -265,7 +265,7 @@ def _finish_summary(plan: Plan, args: argparse.Namespace, steps: _Steps) -> None
     }
     plan.summary["site_count"] = len(plan.sites)
     plan.summary["timings_s"] = dict(steps.timings)
-    plan.summary["attribution"] = ATTRIBUTION
+    plan.summary["attribution"] = "; ".join([ATTRIBUTION, *plan.ground.extra_credits()])
 
 
 def _report(out: Path, plan: Plan, seconds: float) -> None:

@@ -189,3 +189,76 @@ def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
     args.update(kwargs)
     with pytest.raises(InputError, match=match):
         min_stations_for_spacing(**args)  # type: ignore[arg-type]
+
+
+# ---- exact placement at exits over a network ---------------------------------------------------
+
+
+def _brute_minimum(routes, candidate, max_gap_m, max_end_gap_m):
+    """Fewest candidate nodes meeting the rule on every route, by trying every subset."""
+    from planner.spacing import route_spacing
+
+    nodes = np.flatnonzero(candidate)
+    for k in range(1, nodes.size + 1):
+        for subset in itertools.combinations(nodes.tolist(), k):
+            reports = route_spacing(
+                routes, np.array(subset), max_gap_m=max_gap_m, max_end_gap_m=max_end_gap_m
+            )
+            if all(r.compliant for r in reports):
+                return k
+    return None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_place_at_exits_is_minimal_against_brute_force(seed: int) -> None:
+    """Two crossing routes with random exits: the solve's count equals the brute-force minimum."""
+    from planner.exit_stations import place_at_exits
+
+    rng = np.random.default_rng(seed)
+    a_pos = np.sort(rng.uniform(0, 200, 9)).round(1)
+    b_pos = np.sort(rng.uniform(0, 150, 7)).round(1)
+    a_pos[0], a_pos[-1], b_pos[0], b_pos[-1] = 0.0, 200.0, 0.0, 150.0
+    a_nodes = np.arange(a_pos.size)
+    cross = int(a_nodes[a_pos.size // 2])  # B crosses A at one of A's exits
+    b_nodes = np.r_[a_pos.size + np.arange(b_pos.size // 2), cross]
+    b_nodes = np.r_[b_nodes, a_pos.size + b_pos.size // 2 + np.arange(b_pos.size - b_nodes.size)]
+    b_pos = np.sort(b_pos)
+    n = int(max(a_nodes.max(), b_nodes.max())) + 1
+    routes = [
+        Corridor("A", a_nodes, a_pos * 1000.0, np.zeros(a_pos.size - 1)),
+        Corridor("B", b_nodes, b_pos * 1000.0, np.zeros(b_pos.size - 1)),
+    ]
+    candidate = np.ones(n, dtype=bool)
+    candidate[[0, a_pos.size - 1]] = False  # route ends are not exits
+    gap, end = 60_000.0, 30_000.0
+    brute = _brute_minimum(routes, candidate, gap, end)
+    placed = place_at_exits(
+        routes, candidate=candidate, weight=rng.uniform(0, 1, n), max_gap_m=gap, max_end_gap_m=end
+    )
+    if brute is None:  # some stretch has no exit in reach: stations flank it, count >= 1
+        assert placed.forced > 0
+    else:
+        assert placed.nodes.size == brute == placed.lower_bound
+    assert candidate[placed.nodes].all()
+    on_both = [r for n_, r in zip(placed.nodes, placed.routes, strict=True) if n_ == cross]
+    assert all(r == "A;B" for r in on_both)
+
+
+def test_place_at_exits_prefers_heavier_exits_among_minimum_solutions() -> None:
+    """One 100 km route, exits every 10 km: 2 stations are needed either way; the preferred
+    exits (weight 1) win wherever the rule allows them."""
+    from planner.exit_stations import place_at_exits
+
+    pos = np.arange(0, 101, 10) * 1000.0
+    route = Corridor("R", np.arange(pos.size), pos, np.zeros(pos.size - 1))
+    weight = np.zeros(pos.size)
+    weight[[3, 7]] = 1.0  # 30 km and 70 km: gap 40, ends 30 and 30
+    placed = place_at_exits(
+        [route],
+        candidate=np.ones(pos.size, bool),
+        weight=weight,
+        max_gap_m=50_000.0,
+        max_end_gap_m=30_000.0,
+    )
+    assert placed.nodes.size == 2
+    assert set(placed.nodes.tolist()) == {3, 7}

@@ -306,10 +306,8 @@ def _base_map(plans: Sequence[Plan], *, offline: bool, page: Figure | None = Non
 
 
 def _national_credit(plans: Sequence[Plan]) -> str:
-    from planner.boundaries import national_credit
-
-    credits = {national_credit(p.ground.scale, p.ground.country) for p in plans} - {""}
-    return "; ".join(sorted(credits))
+    """The data credits of the plans' grounds beyond OpenStreetMap and GeoNames."""
+    return "; ".join(sorted({c for p in plans for c in p.ground.extra_credits()}))
 
 
 def _add_plan_layers(

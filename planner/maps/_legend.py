@@ -43,7 +43,8 @@ class Legend(MacroElement):
 
 
 class Attribution(MacroElement):
-    """Adds the OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0) credit to the map's attribution."""
+    """Adds the OpenStreetMap (ODbL) and GeoNames (CC-BY 4.0) credit to the map's attribution,
+    and ``extra_text`` (e.g. the Travel Mapping credit of national corridors) when given."""
 
     _template = Template(
         """

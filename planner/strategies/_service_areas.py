@@ -1,7 +1,8 @@
 """Expressway service areas of the China pile-plus-swap strategy, and expressway swap stations.
 
 Service areas stand at most ``spacing_m`` apart along every corridor (JTG B01-2014: 50 km on
-average), chosen by :func:`planner.spacing.min_stations_for_spacing` among the corridor's nodes.
+average) and within half of it from each corridor end, at the fewest real exits that allow it
+(:func:`planner.exit_stations.place_at_exits`, one exact program over the whole network).
 Each gets at least ``min_dc_piles`` DC piles, more where the corridor's traffic needs them: the
 peak-hour arrivals ``flow x NEV share x stop share x peak-hour share`` sized by Erlang C.
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
+from planner.exit_stations import node_flow, place_at_exits
 from planner.ground import Corridor
 from planner.sizing import ports_for_loads
 from planner.spacing import min_stations_for_spacing, spacing_report
@@ -35,6 +37,7 @@ CORRIDOR_COLUMNS = (
     "end_gap_km",
     "compliant",
     "stations",
+    "stations_arithmetic",
     "swap_stations",
     "mean_flow_veh_day",
 )
@@ -53,9 +56,11 @@ class CorridorSites:
     chainage_m
         Position along its corridor.
     flow_veh_day
-        Two-way traffic at the site (mean of the adjacent segments).
+        Two-way traffic at the site: the busiest adjacent segment of the busiest corridor.
     value
         Service areas: DC piles. Swap stations: swaps per day wanted over the site's stretch.
+    lower_bound
+        Service areas: the proven fewest stations the network needs (``-1`` when not solved).
     """
 
     corridor: np.ndarray
@@ -63,39 +68,17 @@ class CorridorSites:
     chainage_m: np.ndarray
     flow_veh_day: np.ndarray
     value: np.ndarray
+    lower_bound: int = -1
 
     def __len__(self) -> int:
         return int(self.node_idx.shape[0])
 
 
-def _flow_at(corridor: Corridor, positions: np.ndarray) -> np.ndarray:
-    """Mean two-way flow of the segments on either side of each node position (NaN -> 0)."""
-    flow = np.nan_to_num(np.asarray(corridor.flow_veh_day, dtype=float), nan=0.0)
-    n = int(corridor.node_idx.shape[0])
-    if flow.size != max(n - 1, 0) or flow.size == 0:
-        return np.zeros(positions.size)
-    before = np.where(positions > 0, flow[np.clip(positions - 1, 0, flow.size - 1)], np.nan)
-    after = np.where(positions < n - 1, flow[np.clip(positions, 0, flow.size - 1)], np.nan)
-    both = np.column_stack([before, after])
-    count = np.isfinite(both).sum(axis=1)
-    return np.where(
-        count > 0, np.nansum(np.nan_to_num(both, nan=0.0), axis=1) / np.maximum(count, 1), 0.0
-    )
-
-
-def _place(corridor: Corridor, spacing_m: float) -> np.ndarray:
-    """Node positions of the fewest stations keeping every gap (and both ends) within spacing."""
-    chainage = np.asarray(corridor.chainage_m, dtype=float)
-    if chainage.size == 0:
-        return np.empty(0, dtype=np.int64)
-    return min_stations_for_spacing(
-        chainage, max_gap_m=spacing_m, max_end_gap_m=spacing_m, on_infeasible="bridge"
-    )
-
-
 def plan_service_areas(
     corridors: tuple[Corridor, ...],
     *,
+    candidate: np.ndarray,
+    weight: np.ndarray,
     spacing_m: float,
     min_dc_piles: int,
     nev_traffic_share: float,
@@ -104,28 +87,62 @@ def plan_service_areas(
     session_h: float,
     target_wait_min: float,
 ) -> CorridorSites:
-    """Service areas on every corridor, each with its Erlang-C sized DC piles.
+    """Service areas at real exits of every corridor, each with its Erlang-C sized DC piles.
 
-    ``value`` holds the DC piles of each site. A corridor whose nodes leave a hole wider than
-    ``spacing_m`` gets the stations the nodes allow and is reported non-compliant.
+    The fewest exits (``candidate`` nodes) keeping every gap within ``spacing_m`` and both ends
+    within half of it on every corridor (:func:`planner.exit_stations.place_at_exits`; a
+    service area at a junction serves every corridor through it, its ``corridor`` lists them,
+    ``;``-joined; ties go to exits of higher ``weight``). ``value`` holds the DC piles of each
+    site. A corridor with a stretch without exits longer than ``spacing_m`` gets a service area
+    at both sides of it and is reported non-compliant.
     """
-    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
-    for c in corridors:
-        pos = _place(c, spacing_m)
-        parts.append(
-            (c.corridor_id, np.asarray(c.node_idx)[pos], c.chainage_m[pos], _flow_at(c, pos))
-        )
-    sites = _stack(parts, np.empty(0))
-    arrivals_h = sites.flow_veh_day * nev_traffic_share * stop_share * peak_hour_share
+    placement = place_at_exits(
+        corridors,
+        candidate=candidate,
+        weight=weight,
+        max_gap_m=spacing_m,
+        max_end_gap_m=spacing_m / 2,
+    )
+    nodes = placement.nodes
+    flow = node_flow(corridors, nodes)
+    arrivals_h = flow * nev_traffic_share * stop_share * peak_hour_share
     try:
         piles = ports_for_loads(
             arrivals_h, session_h=session_h, target_wait_min=target_wait_min, min_ports=min_dc_piles
         )
     except InputError as exc:
         raise InputError(f"corridor flow_veh_day: {exc}") from None
-    return CorridorSites(
-        sites.corridor, sites.node_idx, sites.chainage_m, sites.flow_veh_day, piles.astype(float)
+    first = {c.corridor_id: c for c in corridors}
+    chain = np.array(
+        [
+            _chainage_on(first[str(r).split(";")[0]], int(n))
+            for n, r in zip(nodes, placement.routes, strict=True)
+        ]
     )
+    return CorridorSites(
+        placement.routes, nodes, chain, flow, piles.astype(float), placement.lower_bound
+    )
+
+
+def _chainage_on(corridor: Corridor, node: int) -> float:
+    """Chainage of ``node`` on ``corridor`` (its first visit)."""
+    hit = np.flatnonzero(np.asarray(corridor.node_idx) == node)
+    return float(np.asarray(corridor.chainage_m)[hit[0]]) if hit.size else 0.0
+
+
+def _on(corridor: Corridor, service: CorridorSites) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``service`` on ``corridor`` sorted along it, and their chainage on it (a row
+    appears once per visit: a ring route passes its joint at both ends)."""
+    path = np.asarray(corridor.node_idx, dtype=np.int64)
+    chain = np.asarray(corridor.chainage_m, dtype=float)
+    row_of = {int(n): i for i, n in enumerate(service.node_idx)}
+    visits = [
+        (row_of[int(n)], float(c)) for n, c in zip(path, chain, strict=True) if int(n) in row_of
+    ]
+    rows = np.array([r for r, _ in visits], dtype=np.int64)
+    pos = np.array([c for _, c in visits], dtype=float)
+    order = np.argsort(pos, kind="stable")
+    return rows[order], pos[order]
 
 
 def busiest_corridors(corridors: tuple[Corridor, ...], top: int) -> list[str]:
@@ -162,11 +179,11 @@ def plan_expressway_swaps(
     chosen = set(busiest_corridors(corridors, top))
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
     values: list[np.ndarray] = []
+    taken: set[int] = set()  # a junction service area gets one swap station
     for c in corridors:
-        on = service.corridor == c.corridor_id
-        if c.corridor_id not in chosen or not on.any():
+        on, sa_m = _on(c, service)
+        if c.corridor_id not in chosen or not on.size:
             continue
-        sa_m = service.chainage_m[on]
         ends = np.r_[0.0, sa_m, c.length_m]
         pick = min_stations_for_spacing(
             ends, max_gap_m=spacing_m, max_end_gap_m=spacing_m, on_infeasible="bridge"
@@ -178,10 +195,13 @@ def plan_expressway_swaps(
         mids = np.r_[0.0, (pos_m[1:] + pos_m[:-1]) / 2, c.length_m]
         stretch_km = np.diff(mids) / 1000.0
         flow = service.flow_veh_day[on][pick]
+        nodes = service.node_idx[on][pick]
+        new = np.array([int(n) not in taken for n in nodes], dtype=bool)
+        taken.update(int(n) for n in nodes)
         values.append(
-            flow * nev_traffic_share * swap_capable_share * stretch_km / range_per_pack_km
+            (flow * nev_traffic_share * swap_capable_share * stretch_km / range_per_pack_km)[new]
         )
-        parts.append((c.corridor_id, service.node_idx[on][pick], pos_m, flow))
+        parts.append((c.corridor_id, nodes[new], pos_m[new], flow[new]))
     return _stack(parts, np.concatenate(values) if values else np.empty(0))
 
 
@@ -225,13 +245,13 @@ def corridor_table(
     """One row per corridor: length, largest gap between service areas, compliance, counts."""
     rows = []
     for c in corridors:
-        on = service.corridor == c.corridor_id
+        on, pos_m = _on(c, service)
         length = c.length_m
         rep = spacing_report(
-            service.chainage_m[on],
+            pos_m,
             length,
             max_gap_m=spacing_m,
-            max_end_gap_m=spacing_m,
+            max_end_gap_m=spacing_m / 2,
             start_m=float(c.chainage_m[0]) if c.chainage_m.size else 0.0,
         )
         rows.append(
@@ -244,7 +264,8 @@ def corridor_table(
                 "start_gap_km": rep.start_gap_m / 1000.0,
                 "end_gap_km": rep.end_gap_m / 1000.0,
                 "compliant": rep.compliant,
-                "stations": int(on.sum()),
+                "stations": int(on.size),
+                "stations_arithmetic": max(1, int(np.ceil(length / spacing_m - 1e-9))),
                 "swap_stations": int((swaps.corridor == c.corridor_id).sum()),
                 "mean_flow_veh_day": _mean_flow(c),
             }

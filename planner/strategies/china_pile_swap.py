@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
+from planner.exit_stations import exit_candidates, exit_preference
 from planner.ground import Ground
 from planner.scenario import check_range
 from planner.strategies._piles import (
@@ -55,7 +56,14 @@ from planner.strategies.base import SITE_COLUMNS, Plan, StrategySpec
 
 logger = logging.getLogger(__name__)
 
-EXTRA_COLUMNS = ("dc_piles", "ac_piles", "capacity_swaps_day", "assigned_swaps_day", "capex_cny")
+EXTRA_COLUMNS = (
+    "dc_piles",
+    "ac_piles",
+    "capacity_swaps_day",
+    "assigned_swaps_day",
+    "capex_cny",
+    "flow_veh_day",  # two-way traffic past a corridor site (vehicles/day); NaN off the corridors
+)
 KINDS = ("pile_station", "service_area", "swap_station")
 
 
@@ -253,6 +261,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     corridors = corridor_table(
         ground.corridors, service, express, spacing_m=params.service_area_spacing_km * 1000.0
     )
+    corridors.attrs["lower_bound"] = service.lower_bound
     regions = _region_table(ground, sites, nevs_by_region, swap)
     summary = _summary(
         ground,
@@ -274,6 +283,8 @@ def _service_areas(ground: Ground, params: ChinaPileSwapParams) -> CorridorSites
     """Service areas on every corridor of ``ground``, sized by its traffic."""
     return plan_service_areas(
         ground.corridors,
+        candidate=exit_candidates(ground),
+        weight=exit_preference(ground),
         spacing_m=params.service_area_spacing_km * 1000.0,
         min_dc_piles=params.service_area_min_dc_piles,
         nev_traffic_share=params.nev_traffic_share,
@@ -447,6 +458,7 @@ def _pile_frame(ground: Ground, params: ChinaPileSwapParams, piles: _Piles) -> p
         capacity_swaps_day=np.zeros(n),
         assigned_swaps_day=np.zeros(n),
         capex_cny=piles.dc * params.dc_pile_capex_cny + piles.ac * params.ac_pile_capex_cny,
+        flow_veh_day=np.full(n, np.nan),
     )
 
 
@@ -471,6 +483,7 @@ def _service_frame(
         capacity_swaps_day=np.zeros(dc.size),
         assigned_swaps_day=np.zeros(dc.size),
         capex_cny=dc * params.dc_pile_capex_cny,
+        flow_veh_day=service.flow_veh_day,
     )
 
 
@@ -494,6 +507,7 @@ def _swap_frame(
         capacity_swaps_day=np.full(n, params.swaps_per_day),
         assigned_swaps_day=load,
         capex_cny=np.full(n, params.swap_station_capex_cny),
+        flow_veh_day=np.r_[np.full(n_sw, np.nan), express.flow_veh_day],
     )
 
 
@@ -567,6 +581,10 @@ def _summary(
         "service_areas": int((kind == "service_area").sum()),
         "corridors": len(corridors),
         "corridors_compliant": int(corridors["compliant"].sum()) if len(corridors) else 0,
+        "service_areas_by_spacing_arithmetic": int(corridors["stations_arithmetic"].sum())
+        if len(corridors)
+        else 0,
+        "service_areas_lower_bound": int(corridors.attrs.get("lower_bound", -1)),
         "swap_stations": len(swaps),
         "swap_stations_urban": int(swap.node_idx.size),
         "swap_stations_expressway": len(express),

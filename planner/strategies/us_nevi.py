@@ -4,9 +4,10 @@ Two layers, as in the federal plan (Bipartisan Infrastructure Law, 2021):
 
 1. **Corridor DC fast (NEVI).** On every corridor, the fewest stations on corridor nodes so that
    consecutive stations are at most ``spacing_mi`` apart and each end is within ``end_gap_mi`` of
-   a station (:func:`planner.spacing.place_network_stations`); a station at a junction serves
-   every corridor through it. Each station gets at least ``min_dc_ports`` x ``dc_power_kw``, more
-   where its traffic needs them (Erlang C, :func:`planner.sizing.ports_for_loads`).
+   a station, chosen among the real exits (:func:`planner.exit_stations.place_at_exits`, an
+   exact 0/1 program); a station at a junction serves every corridor through it. Each station
+   gets at least ``min_dc_ports`` x ``dc_power_kw``, more where its traffic needs them
+   (Erlang C, :func:`planner.sizing.ports_for_loads`).
 2. **Community charging.** The rest of the target (500,000 ports nationally, the area's
    population share of it on a city ground) is shared out to regions by EV stock
    (largest-remainder rounding, so the total is exact), split into Level 2 and DC fast by NREL's
@@ -30,10 +31,16 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
-from planner.ground import Corridor, Ground
+from planner.exit_stations import (
+    corridor_spacing_table,
+    exit_candidates,
+    exit_preference,
+    node_flow,
+    place_at_exits,
+)
+from planner.ground import Ground
 from planner.scenario import check_range
 from planner.sizing import ports_for_loads
-from planner.spacing import place_network_stations, route_spacing
 from planner.strategies._alloc import apportion
 from planner.strategies._regions import region_codes
 from planner.strategies._us_community import (
@@ -82,6 +89,8 @@ CORRIDOR_COLUMNS = (
     "end_gap_mi",
     "stations_placed",
     "stations_shared",
+    "stations_arithmetic",
+    "stations_lower_bound",
 )
 # NREL 2017 (Wood et al., "National Plug-In Electric Vehicle Infrastructure Analysis",
 # DOE/GO-102017-5040, section 4): ~400 corridor DC fast stations ~70 miles apart on average
@@ -192,21 +201,26 @@ def corridor_sites(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Place and size the new corridor DC fast stations; return ``(sites, corridor table)``.
 
-    ``existing_rows`` (rows of ``ground.existing``) are stations that count already. Ports per
-    station: Erlang C on the peak-hour EV stops of the traffic past it, at least
-    ``min_dc_ports``.
+    Stations stand at real exits (:func:`planner.exit_stations.place_at_exits`, the fewest that
+    keep the NEVI spacing on every corridor; among those, exits with more people nearby and
+    junctions). A junction station lists every corridor through it in ``corridor``
+    (``"I-70;I-75"``). ``existing_rows`` (rows of ``ground.existing``) are stations that count
+    already. Ports per station: Erlang C on the peak-hour EV stops of the traffic past it, at
+    least ``min_dc_ports``.
     """
     rows = np.empty(0, dtype=np.int64) if existing_rows is None else existing_rows
     ex = ground.existing
     fixed = np.asarray(ex.node_idx, dtype=np.int64)[rows] if ex is not None else rows
-    placed = place_network_stations(
+    placement = place_at_exits(
         ground.corridors,
+        candidate=exit_candidates(ground),
+        weight=exit_preference(ground),
         max_gap_m=params.spacing_mi * M_PER_MI,
         max_end_gap_m=params.end_gap_mi * M_PER_MI,
         fixed_nodes=fixed,
     )
-    nodes = np.array([n for n, by in placed.items() if by], dtype=np.int64)
-    flow = _node_flow(ground.corridors, nodes)
+    nodes = placement.nodes[placement.new]
+    flow = node_flow(ground.corridors, nodes)
     stops_day = flow * params.ev_share_of_traffic * params.stop_share
     ports = ports_for_loads(
         stops_day * params.peak_hour_factor,
@@ -220,61 +234,40 @@ def corridor_sites(
         kind="corridor_dc",
         dc_ports=ports,
         power_kw=params.dc_power_kw,
-        corridor=np.array([placed[int(n)] for n in nodes], dtype=object),
+        corridor=placement.routes[placement.new],
         capex_usd=ports * params.dc_port_capex_usd,
         flow_veh_day=flow,
         ev_stops_day=stops_day,
     )
-    return sites, _corridor_table(ground.corridors, placed, params)
-
-
-def _node_flow(corridors: Sequence[Corridor], nodes: np.ndarray) -> np.ndarray:
-    """Two-way traffic past each node, summed over the corridors through it (vehicles/day).
-
-    On one corridor a node sees the larger flow of its two adjacent segments.
-    """
-    total = np.zeros(nodes.size)
-    for cor in corridors:
-        path = np.asarray(cor.node_idx, dtype=np.int64)
-        seg = np.nan_to_num(np.asarray(cor.flow_veh_day, dtype=float), nan=0.0)
-        if path.size == 0 or seg.size == 0:
-            continue
-        at_node = np.maximum(np.r_[0.0, seg], np.r_[seg, 0.0])[: path.size]
-        total += pd.Series(at_node).groupby(path).max().reindex(nodes, fill_value=0.0).to_numpy()
-    return total
-
-
-def _corridor_table(
-    corridors: Sequence[Corridor], placed: dict[int, str], params: UsNeviParams
-) -> pd.DataFrame:
-    """One row per corridor (:data:`CORRIDOR_COLUMNS`): length, gaps, compliance, stations."""
-    nodes = np.fromiter(placed, dtype=np.int64, count=len(placed))
-    reports = route_spacing(
-        corridors,
-        nodes,
+    table = corridor_spacing_table(
+        ground.corridors,
+        placement,
         max_gap_m=params.spacing_mi * M_PER_MI,
         max_end_gap_m=params.end_gap_mi * M_PER_MI,
     )
-    rows = []
-    for cor, rep in zip(corridors, reports, strict=True):
-        on = np.unique(np.asarray(cor.node_idx, dtype=np.int64)[np.isin(cor.node_idx, nodes)])
-        own = sum(placed[int(n)] == cor.corridor_id for n in on)
-        km = cor.official_length_km
-        rows.append(
-            (
-                cor.corridor_id,
-                cor.length_m / M_PER_MI,
-                rep.max_gap_m / M_PER_MI,
-                rep.compliant,
-                on.size,
-                km * 1000.0 / M_PER_MI if km else math.nan,
-                rep.start_gap_m / M_PER_MI,
-                rep.end_gap_m / M_PER_MI,
-                own,
-                on.size - own,
-            )
-        )
-    return pd.DataFrame(rows, columns=list(CORRIDOR_COLUMNS))
+    return sites, _corridor_table(table)
+
+
+def _corridor_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The shared spacing table in miles (:data:`CORRIDOR_COLUMNS`)."""
+    out = pd.DataFrame(
+        {
+            "corridor": table["corridor"],
+            "length_mi": table["length_m"] / M_PER_MI,
+            "max_gap_mi": table["max_gap_m"] / M_PER_MI,
+            "compliant": table["compliant"],
+            "stations": table["stations"],
+            "official_length_mi": table["official_length_km"] * 1000.0 / M_PER_MI,
+            "start_gap_mi": table["start_gap_m"] / M_PER_MI,
+            "end_gap_mi": table["end_gap_m"] / M_PER_MI,
+            "stations_placed": table["stations_placed"],
+            "stations_shared": table["stations_shared"],
+            "stations_arithmetic": table["stations_arithmetic"],
+            "stations_lower_bound": table["stations_lower_bound"],
+        }
+    )
+    out.attrs["network_lower_bound"] = table.attrs.get("network_lower_bound")
+    return out
 
 
 def existing_corridor_rows(ground: Ground, params: UsNeviParams) -> np.ndarray:
@@ -488,6 +481,7 @@ def _summary(
         "corridor_length_mi": length_mi,
         "corridor_session_h": params.dc_session_h,
         "stations_by_spacing_arithmetic": length_mi / params.spacing_mi,
+        "stations_lower_bound": corridors.attrs.get("network_lower_bound"),
         "nrel_2017": {
             **NREL_2017,
             "stations_at_its_spacing": length_mi / NREL_2017["avg_spacing_mi"],
