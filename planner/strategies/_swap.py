@@ -161,7 +161,7 @@ def site_swap_stations(
     min_share: float,
     max_sites: int,
     method: str,
-    time_limit_s: float,
+    time_limit_s: float | None,
     seed: int,
     copies: np.ndarray | None = None,
 ) -> SwapSiting:
@@ -259,7 +259,7 @@ def urban_swaps(
     max_sites: int,
     max_points: int,
     method: str,
-    time_limit_s: float,
+    time_limit_s: float | None,
     seed: int,
 ) -> UrbanSwaps:
     """Site urban swap stations for the swaps per day ``want`` at each demand point of ``ground``.
