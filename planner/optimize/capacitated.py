@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -120,14 +120,7 @@ def solve_capacitated_max_coverage(
     engine: Method = "heuristic"
     status = "heuristic"
     if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and solved):
-        outcome = model.solve(
-            p=p,
-            need=None,
-            max_sites=None,
-            integer=True,
-            time_limit_s=remaining(deadline),
-            seed=seed,
-        )
+        outcome = _engine(model, integer=True, p=p, deadline=deadline, seed=seed)
         if outcome.status in ("optimal", *LIMIT_STATUSES) and math.isfinite(outcome.bound):
             engine, status, bound = "exact", outcome.status, min(bound, outcome.bound)
             found = model.sites(outcome) if outcome.x is not None else selected
@@ -260,20 +253,15 @@ def _cover_engine(
     colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
     servings = np.cumsum(np.sort(np.minimum(colw, model.cap))[::-1])
     lower = float(np.searchsorted(servings, need * (1 - RTOL)) + 1)
-    lp = _relaxation(model, p=None, need=need, max_sites=max_sites, deadline=deadline, seed=seed)
+    lp = _engine(model, integer=False, need=need, max_sites=max_sites, deadline=deadline, seed=seed)
     if lp is not None and lp.status == "optimal":
         lower = max(lower, float(math.ceil(lp.bound - 1e-6)))
     if lower >= selected.shape[0]:  # the bound proves greedy's answer
         return selected, lower, "heuristic", "heuristic"
     solved = lp is not None and lp.status == "optimal"
     if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and solved):
-        outcome = model.solve(
-            p=None,
-            need=need,
-            max_sites=max_sites,
-            integer=True,
-            time_limit_s=remaining(deadline),
-            seed=seed,
+        outcome = _engine(
+            model, integer=True, need=need, max_sites=max_sites, deadline=deadline, seed=seed
         )
         # HiGHS's bound is trusted unless the greedy answer in hand disproves it (seen with a
         # share of 1e-6: "optimal" at 2 sites where 1 serves it)
@@ -286,27 +274,53 @@ def _cover_engine(
     return selected, lower, "heuristic", "heuristic"
 
 
-def _relaxation(
+@overload
+def _engine(
     model: Model,
     *,
-    p: int | None,
-    need: float | None,
-    max_sites: int | None,
+    integer: Literal[True],
+    p: int | None = None,
+    need: float | None = None,
+    max_sites: int | None = None,
+    deadline: float,
+    seed: int,
+) -> HighsOutcome: ...
+@overload
+def _engine(
+    model: Model,
+    *,
+    integer: Literal[False],
+    p: int | None = None,
+    need: float | None = None,
+    max_sites: int | None = None,
+    deadline: float,
+    seed: int,
+) -> HighsOutcome | None: ...
+def _engine(
+    model: Model,
+    *,
+    integer: bool,
+    p: int | None = None,
+    need: float | None = None,
+    max_sites: int | None = None,
     deadline: float,
     seed: int,
 ) -> HighsOutcome | None:
-    """The LP relaxation, within :data:`LP_ITERATION_WORK` (``None`` above
-    :data:`LP_BOUND_MAX_NNZ`). ``method="auto"`` runs branch-and-bound only when it solves:
+    """HiGHS on the model within what is left of the caller's time limit: branch-and-bound, or
+    the LP relaxation within :data:`LP_ITERATION_WORK` (``None`` above
+    :data:`LP_BOUND_MAX_NNZ`). ``method="auto"`` runs branch-and-bound only when that LP solves:
     HiGHS's branch-and-bound does not heed an iteration limit, and its root is this LP."""
-    if model.nnz > LP_BOUND_MAX_NNZ:
-        return None
-    lines = model.m + 2 * model.n + 2 * model.nnz
-    iterations = int(min(LP_MAX_ITERATIONS, max(LP_MIN_ITERATIONS, LP_ITERATION_WORK // lines)))
+    iterations = None
+    if not integer:
+        if model.nnz > LP_BOUND_MAX_NNZ:
+            return None
+        lines = model.m + 2 * model.n + 2 * model.nnz
+        iterations = int(min(LP_MAX_ITERATIONS, max(LP_MIN_ITERATIONS, LP_ITERATION_WORK // lines)))
     return model.solve(
         p=p,
         need=need,
         max_sites=max_sites,
-        integer=False,
+        integer=integer,
         time_limit_s=remaining(deadline),
         seed=seed,
         iterations=iterations,
@@ -417,7 +431,7 @@ def _max_bound(
     colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
     single = np.minimum(colw, cap)
     cheap = min(float(np.sort(single)[::-1][:p].sum()), float(model.w.sum()))
-    lp = _relaxation(model, p=p, need=None, max_sites=None, deadline=deadline, seed=seed)
+    lp = _engine(model, integer=False, p=p, deadline=deadline, seed=seed)
     if lp is None or lp.status != "optimal":
         return cheap, False
     return min(cheap, lp.bound), True
