@@ -352,8 +352,14 @@ def _complete(model: Model, selected: np.ndarray, need: float, *, seed: int) -> 
         offer = np.bincount(model.col, weights=left[model.row], minlength=model.n)
         offer = np.minimum(offer, model.cap)
         offer[sites] = -1.0
+        if offer.max() <= 0:
+            # no closed site reaches unserved demand, but one may take served demand over and
+            # free capacity elsewhere: the one that could serve the most
+            colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
+            offer = np.minimum(colw, model.cap)
+            offer[sites] = -1.0
         j = int(np.argmax(offer))
-        if offer[j] <= 0:
+        if offer[j] <= 0:  # every useful site is open
             return sites
         sites = np.union1d(sites, [j])
 
