@@ -159,21 +159,39 @@ def test_dual_lp_solver_picks_interior_point_for_uneven_sparse_instances() -> No
 
 
 def test_lp_is_planned_by_its_size_and_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
+    """Without a deadline the LP has no time limit (HiGHS's iteration limit bounds it); with
+    one, half of the time left on a frozen clock."""
+    from types import SimpleNamespace
 
-    from planner.optimize import mclp
+    from planner.optimize import _cover_model, mclp
 
+    monkeypatch.setattr(_cover_model, "time", SimpleNamespace(perf_counter=lambda: 100.0))
     csr, _ = _instance(3)
     work = csr.shape[1] * csr.nnz
-    assert mclp._lp_plan(csr, math.inf) == (True, mclp.LP_CAP_MIN_S)
+    assert mclp._lp_plan(csr, math.inf) == (True, None)
     monkeypatch.setattr(mclp, "LP_BOUND_MAX_WORK", work - 1)
     assert mclp._lp_plan(csr, math.inf) == (False, None)
     monkeypatch.setattr(mclp, "LP_BOUND_MAX_WORK", work)
     monkeypatch.setattr(mclp, "LP_SECONDS_PER_WORK", 1.0 / work)  # expected: 1 s
-    solve, limit = mclp._lp_plan(csr, time.perf_counter() + 10.0)
-    assert solve and limit is not None and 4.0 < limit <= 5.0  # half of the time left
-    assert mclp._lp_plan(csr, math.inf) == (True, max(mclp.LP_CAP_MIN_S, mclp.LP_CAP_FACTOR))
-    assert mclp._lp_plan(csr, time.perf_counter() + 1.5) == (False, None)
+    assert mclp._lp_plan(csr, 110.0) == (True, 5.0)  # half of the time left
+    assert mclp._lp_plan(csr, math.inf) == (True, None)
+    assert mclp._lp_plan(csr, 101.5) == (False, None)
+
+
+def test_lp_without_a_time_limit_stops_at_its_iteration_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The LP relaxation is bounded by simplex iterations, not seconds: with a limit of one
+    iteration it stops (status work_limit) and the search goes on without it."""
+    from planner.optimize import mclp
+
+    csr, w = _instance(3)
+    assert mclp._lp_relaxation(csr, w, 2, time_limit_s=None, seed=0) is not None
+    monkeypatch.setattr(mclp, "LP_MIN_ITERATIONS", 1)
+    monkeypatch.setattr(mclp, "LP_ITERATIONS_PER_CANDIDATE", 0)
+    outcome = max_coverage_lp(csr, w, 2, time_limit_s=None, seed=0, solver="simplex", iterations=1)
+    assert outcome.status == "work_limit"
+    assert mclp._lp_relaxation(csr, w, 2, time_limit_s=None, seed=0) is None
 
 
 def test_grouped_lp_bound_is_skipped_past_the_deadline() -> None:

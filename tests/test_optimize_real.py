@@ -29,7 +29,7 @@ def test_set_cover_status_matches_bound(
 ) -> None:
     """An "optimal" answer has bound == objective; every answer reaches the share it was asked."""
     cover, w = shanghai
-    result = optimize.solve_set_cover(cover, w, min_share=0.95, method=method, time_limit_s=30)
+    result = optimize.solve_set_cover(cover, w, min_share=0.95, method=method)
     covered = np.asarray(cover[:, result.selected].sum(axis=1)).ravel() > 0
     assert w[covered].sum() >= 0.95 * w.sum() * (1 - 1e-9)
     assert result.objective == len(result.selected)
@@ -40,7 +40,7 @@ def test_set_cover_status_matches_bound(
 
 def test_exact_cover_not_worse_than_heuristic(shanghai: tuple[sp.csr_array, np.ndarray]) -> None:
     cover, w = shanghai
-    exact = optimize.solve_set_cover(cover, w, min_share=0.95, method="exact", time_limit_s=30)
+    exact = optimize.solve_set_cover(cover, w, min_share=0.95, method="exact")
     heur = optimize.solve_set_cover(cover, w, min_share=0.95, method="heuristic")
     assert exact.objective <= heur.objective
     assert heur.bound <= exact.objective + 1e-9  # the heuristic's bound is a valid lower bound
@@ -48,7 +48,7 @@ def test_exact_cover_not_worse_than_heuristic(shanghai: tuple[sp.csr_array, np.n
 
 def test_max_coverage_bound_is_valid(shanghai: tuple[sp.csr_array, np.ndarray]) -> None:
     cover, w = shanghai
-    exact = optimize.solve_max_coverage(cover, w, 6, method="exact", time_limit_s=30)
+    exact = optimize.solve_max_coverage(cover, w, 6, method="exact")
     heur = optimize.solve_max_coverage(cover, w, 6, method="heuristic")
     assert exact.status == "optimal"
     assert heur.objective <= exact.objective + 1e-6

@@ -458,16 +458,23 @@ def test_head_run_answer_counts_when_the_lp_fails(monkeypatch: Any) -> None:
 
 
 def test_single_thread_lp_limit_is_planned_after_greedy(monkeypatch: Any) -> None:
+    """On a clock that greedy + swaps move 0.4 s on (a fake one: no test waits), the LP's limit
+    is half of what they left of the second."""
     import time
+    from types import SimpleNamespace
 
-    from planner.optimize import mclp, solve_max_coverage
+    from planner.optimize import _cover_model, mclp, solve_max_coverage
 
+    now = [time.perf_counter()]
+    clock = SimpleNamespace(perf_counter=lambda: now[0])
+    monkeypatch.setattr(_cover_model, "time", clock)
+    monkeypatch.setattr(mclp, "time", clock)
     csr, w = _random(13, 300, 40, 0.05)
     limits: list[float | None] = []
     real_lp, real_greedy = mclp._lp_relaxation, mclp.heuristic_selection
 
     def slow_greedy(*a: Any, **k: Any) -> np.ndarray:
-        time.sleep(0.4)
+        now[0] += 0.4
         return np.asarray(real_greedy(*a, **k))
 
     def recording_lp(*a: Any, time_limit_s: float | None, **k: Any) -> Any:
@@ -478,7 +485,7 @@ def test_single_thread_lp_limit_is_planned_after_greedy(monkeypatch: Any) -> Non
     monkeypatch.setattr(mclp, "_lp_relaxation", recording_lp)
     solve_max_coverage(csr, w, 5, method="heuristic", threads=1, time_limit_s=1.0)
     assert len(limits) == 1 and limits[0] is not None
-    assert limits[0] <= 0.5 * 0.6 + 0.05  # half of what greedy left, not of the whole second
+    assert limits[0] == pytest.approx(0.5 * 0.6)  # half of what greedy left, not of 1 s
 
 
 @pytest.mark.parametrize("layout_seed", [34, 38])

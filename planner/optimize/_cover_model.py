@@ -11,7 +11,19 @@ import scipy.sparse as sp
 from planner.optimize import _highs
 from planner.optimize._cover_search import coverage_counts, lagrangian_value
 from planner.optimize._highs import HighsOutcome
-from planner.optimize._result import CoverageResult, Method, settle_bound
+from planner.optimize._result import RTOL, CoverageResult, Method, settle_bound
+
+#: Slack of a share target inside the engines (a hundredth of the :data:`RTOL` accepted when
+#: the answer is checked, so that an engine's answer is rarely short of the check).
+SHARE_SLACK = RTOL / 100
+
+
+def meets_share(covered: np.ndarray, weights: np.ndarray, share: float) -> bool:
+    """Whether rows ``covered`` hold ``share`` of the weight: every row of positive weight
+    when ``share`` is 1, else ``share * total`` within a relative :data:`RTOL`."""
+    if share >= 1.0:
+        return bool(np.all(covered[weights > 0]))
+    return float(weights[covered].sum()) >= share * float(weights.sum()) * (1 - RTOL)
 
 
 def coverage_model(
@@ -41,9 +53,11 @@ def coverage_model(
         y_lower = np.zeros(m)
     else:
         assert share is not None
-        last = sp.hstack([sp.csr_array((1, n)), sp.csr_array(weights[None, :])])
         need = share * float(weights.sum())
-        row_lower = np.concatenate([np.full(m, -np.inf), [need * (1 - 1e-12)]])
+        # stated per unit of the target, so HiGHS's absolute tolerances are relative to it
+        per_need = weights / need if need > 0 else weights
+        last = sp.hstack([sp.csr_array((1, n)), sp.csr_array(per_need[None, :])])
+        row_lower = np.concatenate([np.full(m, -np.inf), [1.0 - SHARE_SLACK if need > 0 else 0.0]])
         row_upper = np.concatenate([np.zeros(m), [np.inf]])
         cost = np.concatenate([np.ones(n), np.zeros(m)])
         y_lower = np.ones(m) if share >= 1.0 else np.zeros(m)
@@ -72,8 +86,10 @@ def max_coverage_lp(
     time_limit_s: float | None,
     seed: int,
     solver: str | None = None,
+    iterations: int | None = None,
 ) -> HighsOutcome:
-    """The LP relaxation of maximum coverage, solved by HiGHS in its dual form.
+    """The LP relaxation of maximum coverage, solved by HiGHS in its dual form (at most
+    ``iterations`` simplex iterations when given).
 
     The dual, ``min sum_i (w_i - u_i) + p lam + sum_j t_j`` s.t. ``t_j + lam >= (C.T u)_j``,
     ``0 <= u <= w``, ``t >= 0``, has one row per candidate instead of one per demand row, and
@@ -102,6 +118,7 @@ def max_coverage_lp(
         time_limit_s=time_limit_s,
         seed=seed,
         lp_solver=solver or dual_lp_solver(csr),
+        iterations=iterations,
     )
     if outcome.x is None or outcome.row_duals is None:
         return HighsOutcome(None, math.nan, math.nan, outcome.status, outcome.seconds, 0)

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
 Method = Literal["exact", "heuristic"]
+
+logger = logging.getLogger(__name__)
+
+#: Statuses whose answer comes with a proven bound but no proof of optimality; the engine
+#: stopped at a limit (``"time_limit"``: the caller's wall-clock limit, the only status that
+#: depends on the machine's load; ``"work_limit"``: a deterministic node or iteration limit).
+LIMIT_STATUSES = ("time_limit", "work_limit")
+#: Relative tolerance of every comparison with the instance's scale: a gap at most this share
+#: of the objective is zero, and a share constraint is met within this share of its target.
+RTOL = 1e-9
+
+
+def weight_unit(total: float) -> float:
+    """The power of two at or above ``total`` (1.0 for zero or a non-finite total).
+
+    Solvers divide weights (and capacities) by it, so that every internal tolerance is relative
+    to the instance's scale; a power of two keeps the division exact, so the answer on weights
+    scaled by ``2**k`` is the same selection.
+    """
+    if not (math.isfinite(total) and total > 0):
+        return 1.0
+    return math.ldexp(1.0, math.frexp(total)[1])
 
 
 def settle_bound(
@@ -18,30 +41,39 @@ def settle_bound(
     """Clip ``bound`` to the achieved ``objective`` and derive the gap and the final status.
 
     A bound is never weaker than the answer in hand (except for an infeasible minimisation,
-    whose bound is kept); a heuristic or time-limited answer with zero gap is proven optimal.
-    Returns ``(bound, gap, status)``.
+    whose bound is kept); a heuristic or limited answer with zero gap is proven optimal, and an
+    answer is labelled ``"optimal"`` only with zero gap (otherwise ``"heuristic"``). Callers
+    pass only feasible answers. Returns ``(bound, gap, status)``.
     """
+    if math.isfinite(objective) and relative_gap(bound, objective, maximize=maximize) > 0:
+        # the answer in hand beats the "bound": an engine's numerics broke it; keep a trivial one
+        logger.warning("bound %.9g disproven by an answer of %.9g; dropped", bound, objective)
+        bound = math.inf if maximize else 0.0
+        status = "heuristic"
     if maximize:
         bound = max(bound, objective)
     elif status != "infeasible":
         bound = min(bound, objective)
     gap = relative_gap(objective, bound, maximize=maximize)
-    if gap == 0.0 and status in ("heuristic", "time_limit"):
+    if gap == 0.0 and status in ("heuristic", *LIMIT_STATUSES):
         status = "optimal"
+    elif gap > 0.0 and status == "optimal":
+        status = "heuristic"
     return float(bound), gap, status
 
 
 def relative_gap(objective: float, bound: float, *, maximize: bool) -> float:
     """Return the relative optimality gap ``|bound - objective| / |objective|``, never negative.
 
-    ``0`` when both are zero; ``inf`` when the objective is zero and the bound is not, or when
-    either is not finite.
+    ``0`` when the slack is at most :data:`RTOL` times the larger of the two (whatever their
+    scale); ``inf`` when the objective is zero and the bound is not, or when either is not
+    finite.
     """
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return math.inf
     slack = bound - objective if maximize else objective - bound
     slack = max(slack, 0.0)
-    if slack <= 1e-9 * max(1.0, abs(objective)):
+    if slack <= RTOL * max(abs(objective), abs(bound)):
         return 0.0
     if objective == 0:
         return math.inf
@@ -66,10 +98,15 @@ class OptimizeResult:
     method
         ``"exact"`` (HiGHS branch-and-bound) or ``"heuristic"`` (greedy plus local search).
     status
-        The engine's true status: ``"optimal"`` (proven, gap 0), ``"time_limit"``,
-        ``"infeasible"``, ``"heuristic"`` (a local optimum with a certified gap), ...
+        ``"optimal"`` (proven: gap 0), ``"heuristic"`` (a feasible answer with a certified
+        gap), ``"work_limit"`` (branch-and-bound stopped at its deterministic node limit),
+        ``"time_limit"`` (stopped at the caller's ``time_limit_s``), ``"infeasible"``.
     seconds
         Wall time of the call.
+    time_limit_s
+        The caller's wall-clock limit, ``None`` without one. With a limit the answer may
+        depend on the machine's load (``summary()`` then says ``load_dependent``); without
+        one every budget counts work and a seeded call gives the same answer on any load.
     """
 
     selected: np.ndarray
@@ -79,6 +116,7 @@ class OptimizeResult:
     method: Method
     status: str
     seconds: float
+    time_limit_s: float | None = field(default=None, kw_only=True)
 
     def summary(self) -> dict[str, Any]:
         """Return the scalar fields as a JSON-friendly dict (arrays reduced to their size)."""
@@ -92,6 +130,12 @@ class OptimizeResult:
             else:
                 out[item.name] = value
         out["n_selected"] = int(self.selected.shape[0])
+        out["load_dependent"] = self.time_limit_s is not None
+        if self.time_limit_s is not None:
+            out["load_dependent_reason"] = (
+                f"wall-clock time_limit_s={self.time_limit_s:g}: the answer may change with "
+                "the machine's load"
+            )
         return out
 
 
@@ -192,3 +236,33 @@ def capacitated_result(
         unmet=max(total - served, 0.0),
         load=np.asarray(assignment.sum(axis=0)).ravel(),
     )
+
+
+_R = TypeVar("_R", bound=OptimizeResult)
+#: Fields in the unit of the weights (rescaled by :func:`in_units`).
+_WEIGHT_FIELDS = ("covered_weight", "served_weight", "unmet", "load", "assignment")
+
+
+def in_units(
+    result: _R, unit: float, *, objective_in_weights: bool, time_limit_s: float | None
+) -> _R:
+    """``result``, solved on weights divided by ``unit`` (see :func:`weight_unit`), stated in the
+    caller's unit (exact: ``unit`` is a power of two), with the caller's ``time_limit_s``.
+
+    ``objective_in_weights``: the objective and bound are weights too (maximum coverage), not
+    site counts.
+    """
+    changes: dict[str, Any] = {"time_limit_s": time_limit_s}
+    if unit != 1.0:
+        for name in _WEIGHT_FIELDS:
+            if name == "assignment" and not isinstance(result, CapacitatedResult):
+                continue  # p-median's assignment holds site indices
+            if hasattr(result, name):
+                value = getattr(result, name)
+                changes[name] = (
+                    value * unit if not sp.issparse(value) else sp.csr_array(value * unit)
+                )
+        if objective_in_weights:
+            changes["objective"] = result.objective * unit
+            changes["bound"] = result.bound * unit
+    return replace(result, **changes)

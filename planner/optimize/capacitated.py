@@ -14,21 +14,25 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import InputError
-from planner.optimize import _highs
+from planner.errors import InputError, PlannerError
+from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._result import (
+    LIMIT_STATUSES,
+    RTOL,
     CapacitatedResult,
     Method,
     capacitated_result,
+    in_units,
     settle_bound,
+    weight_unit,
 )
 from planner.optimize._slack_capacity import as_capacitated, capacity_is_slack
 from planner.optimize._validate import (
@@ -48,10 +52,16 @@ logger = logging.getLogger(__name__)
 #: ``method="auto"`` runs HiGHS branch-and-bound up to this many coverage pairs (after merging
 #: identical rows); above it, greedy + optimal assignment with the LP bound.
 AUTO_EXACT_MAX_NNZ = 200_000
-#: Budget of the exact attempt under ``method="auto"`` when no ``time_limit_s`` is given.
-AUTO_TIME_BUDGET_S = 30.0
 #: Largest model (pairs) for which the heuristic's LP bound is computed; above it a cheap bound.
 LP_BOUND_MAX_NNZ = 2_000_000
+#: Work budget of that LP: ``LP_ITERATION_WORK / (rows + columns)`` simplex iterations, within
+#: ``[LP_MIN_ITERATIONS, LP_MAX_ITERATIONS]`` (a count, not seconds: the same answer on any
+#: load). A city swap model of 875 cells x 900 sites (34,468 pairs) needs about 50,000
+#: iterations (95 s on a loaded 2-core machine): it gets 2,700 and falls back on the cheap bound,
+#: as it did within the 30 s limit of earlier versions.
+LP_ITERATION_WORK = 2e8
+LP_MIN_ITERATIONS = 1_000
+LP_MAX_ITERATIONS = 200_000
 
 
 def solve_capacitated_max_coverage(
@@ -100,28 +110,25 @@ def solve_capacitated_max_coverage(
         )
         return as_capacitated(matrix, w, coverage_only)
     deadline = started + limit if limit is not None else math.inf
+    # weights and capacities in a unit of the total weight: tolerances follow the scale
+    unit = weight_unit(float(w.sum()))
+    w, cap = w / unit, cap / unit
     reduced = reduce_rows(matrix, w, seed=seed)
-    model = _Model.build(reduced, cap)
-    exact = method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ)
+    model = Model.build(reduced, cap)
     selected = greedy_sites(reduced.matrix, reduced.weights, cap, p)
-    if exact:
-        outcome = model.solve(
-            p=p,
-            need=None,
-            max_sites=None,
-            integer=True,
-            time_limit_s=_budget(method, deadline),
-            seed=seed,
-        )
-        if outcome.x is not None:
-            selected = model.sites(outcome)
-        bound = outcome.bound
-        engine: Method = "exact"
-        status = outcome.status
-    else:
-        bound = _max_bound(model, reduced, cap, p, deadline=deadline, seed=seed)
-        engine, status = "heuristic", "heuristic"
-    return _result(
+    bound, solved = _max_bound(model, cap, p, deadline=deadline, seed=seed)
+    engine: Method = "heuristic"
+    status = "heuristic"
+    if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and solved):
+        outcome = _engine(model, integer=True, p=p, deadline=deadline, seed=seed)
+        if outcome.status in ("optimal", *LIMIT_STATUSES) and math.isfinite(outcome.bound):
+            engine, status, bound = "exact", outcome.status, min(bound, outcome.bound)
+            found = model.sites(outcome) if outcome.x is not None else selected
+            if found.shape[0] == p and _served(model, found, seed) >= _served(
+                model, selected, seed
+            ):
+                selected = found
+    result = _result(
         matrix,
         w,
         reduced,
@@ -134,6 +141,7 @@ def solve_capacitated_max_coverage(
         started=started,
         seed=seed,
     )
+    return in_units(result, unit, objective_in_weights=True, time_limit_s=limit)
 
 
 def solve_capacitated_set_cover(
@@ -193,19 +201,28 @@ def solve_capacitated_set_cover(
         if max_sites is None or cover.selected.shape[0] <= max_sites:
             return as_capacitated(matrix, w, cover)
     deadline = started + limit if limit is not None else math.inf
+    unit = weight_unit(float(w.sum()))
+    w, cap = w / unit, cap / unit
     reduced = reduce_rows(matrix, w, seed=seed)
-    model = _Model.build(reduced, cap)
+    model = Model.build(reduced, cap)
     total = float(w.sum())
     need = share * total
     _check_reachable(model, reduced, cap, need, total, max_sites, deadline=deadline, seed=seed)
     selected = greedy_sites(reduced.matrix, reduced.weights, cap, n, need=need)
+    selected = _complete(model, selected, need, seed=seed)
     selected = _prune(model, selected, need, seed=seed, deadline=deadline)
     if max_sites is not None and selected.shape[0] > max_sites:
         selected = greedy_sites(reduced.matrix, reduced.weights, cap, max_sites)
     selected, bound, engine, status = _cover_engine(
         model, selected, need, max_sites, method=method, deadline=deadline, seed=seed
     )
-    return _result(
+    selected = _complete(model, selected, need, seed=seed)
+    if max_sites is not None and selected.shape[0] > max_sites:
+        raise PlannerError(
+            f"capacitated set cover: no answer within max_sites={max_sites} was found "
+            f"(best: {selected.shape[0]} sites); pass method='exact' or raise max_sites"
+        )
+    result = _result(
         matrix,
         w,
         reduced,
@@ -218,10 +235,11 @@ def solve_capacitated_set_cover(
         started=started,
         seed=seed,
     )
+    return in_units(result, unit, objective_in_weights=False, time_limit_s=limit)
 
 
 def _cover_engine(
-    model: _Model,
+    model: Model,
     selected: np.ndarray,
     need: float,
     max_sites: int | None,
@@ -231,158 +249,119 @@ def _cover_engine(
     seed: int,
 ) -> tuple[np.ndarray, float, Method, str]:
     """HiGHS (exact; the greedy answer is kept unless HiGHS returns one), or greedy with a bound."""
-    if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ):
-        outcome = model.solve(
-            p=None,
-            need=need,
-            max_sites=max_sites,
-            integer=True,
-            time_limit_s=_budget(method, deadline),
-            seed=seed,
-        )
-        if outcome.x is not None:
-            selected = model.sites(outcome)
-        bound = math.ceil(outcome.bound - 1e-6) if math.isfinite(outcome.bound) else 0.0
-        return selected, float(bound), "exact", outcome.status
     # cheap bound: fewest sites whose best single-site servings could add up to ``need``
     colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
     servings = np.cumsum(np.sort(np.minimum(colw, model.cap))[::-1])
-    lower = float(np.searchsorted(servings, need * (1 - 1e-9)) + 1)
-    if model.nnz <= LP_BOUND_MAX_NNZ:
-        lp = model.solve(
-            p=None,
-            need=need,
-            max_sites=max_sites,
-            integer=False,
-            time_limit_s=remaining(deadline),
-            seed=seed,
+    lower = float(np.searchsorted(servings, need * (1 - RTOL)) + 1)
+    lp = _engine(model, integer=False, need=need, max_sites=max_sites, deadline=deadline, seed=seed)
+    if lp is not None and lp.status == "optimal":
+        lower = max(lower, float(math.ceil(lp.bound - 1e-6)))
+    if lower >= selected.shape[0]:  # the bound proves greedy's answer
+        return selected, lower, "heuristic", "heuristic"
+    solved = lp is not None and lp.status == "optimal"
+    if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and solved):
+        outcome = _engine(
+            model, integer=True, need=need, max_sites=max_sites, deadline=deadline, seed=seed
         )
-        if lp.status == "optimal":
-            lower = max(lower, float(math.ceil(lp.bound - 1e-6)))
+        # HiGHS's bound is trusted unless the greedy answer in hand disproves it (seen with a
+        # share of 1e-6: "optimal" at 2 sites where 1 serves it)
+        bound = math.ceil(outcome.bound - 1e-6) if math.isfinite(outcome.bound) else 0.0
+        if outcome.status in ("optimal", *LIMIT_STATUSES) and bound <= selected.shape[0]:
+            if outcome.x is not None and _serves(model, model.sites(outcome), need, seed=seed):
+                selected = model.sites(outcome)
+            return selected, float(max(bound, lower)), "exact", outcome.status
+        logger.info("capacitated cover: HiGHS %s, bound %g; greedy kept", outcome.status, bound)
     return selected, lower, "heuristic", "heuristic"
 
 
-def _budget(method: str, deadline: float) -> float | None:
-    budget = remaining(deadline)
-    return AUTO_TIME_BUDGET_S if method == "auto" and budget is None else budget
-
-
-class _Model:
-    """The capacitated model of a reduced instance, as sparse blocks ready for HiGHS."""
-
-    def __init__(self, csr: sp.csr_array, w: np.ndarray, cap: np.ndarray) -> None:
-        self.csr = csr
-        self.w = w
-        self.cap = cap
-        self.m, self.n = csr.shape
-        self.nnz = int(csr.nnz)
-        self.row = np.repeat(np.arange(self.m), np.diff(csr.indptr))
-        self.col = csr.indices.astype(np.int64)
-
-    @classmethod
-    def build(cls, reduced: Reduced, cap: np.ndarray) -> _Model:
-        """Model of the reduced (merged-row) instance."""
-        return cls(reduced.matrix, reduced.weights, cap)
-
-    def solve(
-        self,
-        *,
-        p: int | None,
-        need: float | None,
-        max_sites: int | None,
-        integer: bool,
-        time_limit_s: float | None,
-        seed: int,
-    ) -> HighsOutcome:
-        """Solve max coverage (``p``) or set cover (``need``)."""
-        m, n, nnz = self.m, self.n, self.nnz
-        e = np.arange(nnz)
-        demand = sp.csr_array((np.ones(nnz), (self.row, e)), shape=(m, nnz))
-        cap_z = sp.csr_array((np.ones(nnz), (self.col, e)), shape=(n, nnz))
-        cap_x = sp.diags_array(-self.cap, format="csr")
-        link_z = sp.eye_array(nnz, format="csr")
-        link_x = sp.csr_array(
-            (-np.minimum(self.w[self.row], self.cap[self.col]), (e, self.col)), shape=(nnz, n)
-        )
-        blocks: list[list[Any]] = [[demand, None], [cap_z, cap_x], [link_z, link_x]]
-        lower = [np.full(m, -np.inf), np.full(n, -np.inf), np.full(nnz, -np.inf)]
-        upper = [self.w, np.zeros(n), np.zeros(nnz)]
-        if p is not None:
-            blocks.append([None, sp.csr_array(np.ones((1, n)))])
-            lower.append(np.array([float(p)]))
-            upper.append(np.array([float(p)]))
-            cost = np.concatenate([np.ones(nnz), np.zeros(n)])
-        else:
-            assert need is not None
-            blocks.append([sp.csr_array(np.ones((1, nnz))), None])
-            lower.append(np.array([need * (1 - 1e-9)]))
-            upper.append(np.array([np.inf]))
-            if max_sites is not None:
-                blocks.append([None, sp.csr_array(np.ones((1, n)))])
-                lower.append(np.array([-np.inf]))
-                upper.append(np.array([float(max_sites)]))
-            cost = np.concatenate([np.zeros(nnz), np.ones(n)])
-        a = sp.csc_array(sp.bmat(blocks, format="csc"))
-        x_lower, x_upper = np.zeros(n), np.ones(n)
-        return _highs.solve(
-            a,
-            cost=cost,
-            col_lower=np.concatenate([np.zeros(nnz), x_lower]),
-            col_upper=np.concatenate([np.full(nnz, np.inf), x_upper]),
-            row_lower=np.concatenate(lower),
-            row_upper=np.concatenate(upper),
-            integer=np.concatenate([np.zeros(nnz, bool), np.ones(n, bool)]) if integer else None,
-            maximize=p is not None,
-            time_limit_s=time_limit_s,
-            seed=seed,
-        )
-
-    def assign(
-        self, sites: np.ndarray, *, seed: int, time_limit_s: float | None = None
-    ) -> np.ndarray | None:
-        """Best assignment amounts (per entry) for a fixed set of open sites.
-
-        A max-flow LP over the entries of the open sites only: ``max sum z`` s.t. each row
-        serves at most its weight and each site at most its capacity. ``None`` when HiGHS
-        returns no solution (time limit).
-        """
-        is_open = np.zeros(self.n, dtype=bool)
-        is_open[sites] = True
-        z = np.zeros(self.nnz)
-        e = np.flatnonzero(is_open[self.col])
-        if e.size == 0:
-            return z
-        rows, row_of = np.unique(self.row[e], return_inverse=True)
-        cols, col_of = np.unique(self.col[e], return_inverse=True)
-        k = np.arange(e.size)
-        a = sp.vstack(
-            [
-                sp.csr_array((np.ones(e.size), (row_of, k)), shape=(rows.size, e.size)),
-                sp.csr_array((np.ones(e.size), (col_of, k)), shape=(cols.size, e.size)),
-            ],
-            format="csc",
-        )
-        outcome = _highs.solve(
-            sp.csc_array(a),
-            cost=np.ones(e.size),
-            col_lower=np.zeros(e.size),
-            col_upper=np.minimum(self.w[self.row[e]], self.cap[self.col[e]]),
-            row_lower=np.full(rows.size + cols.size, -np.inf),
-            row_upper=np.concatenate([self.w[rows], self.cap[cols]]),
-            integer=None,
-            maximize=True,
-            time_limit_s=time_limit_s,
-            seed=seed,
-        )
-        if outcome.x is None:
+@overload
+def _engine(
+    model: Model,
+    *,
+    integer: Literal[True],
+    p: int | None = None,
+    need: float | None = None,
+    max_sites: int | None = None,
+    deadline: float,
+    seed: int,
+) -> HighsOutcome: ...
+@overload
+def _engine(
+    model: Model,
+    *,
+    integer: Literal[False],
+    p: int | None = None,
+    need: float | None = None,
+    max_sites: int | None = None,
+    deadline: float,
+    seed: int,
+) -> HighsOutcome | None: ...
+def _engine(
+    model: Model,
+    *,
+    integer: bool,
+    p: int | None = None,
+    need: float | None = None,
+    max_sites: int | None = None,
+    deadline: float,
+    seed: int,
+) -> HighsOutcome | None:
+    """HiGHS on the model within what is left of the caller's time limit: branch-and-bound, or
+    the LP relaxation within :data:`LP_ITERATION_WORK` (``None`` above
+    :data:`LP_BOUND_MAX_NNZ`). ``method="auto"`` runs branch-and-bound only when that LP solves:
+    HiGHS's branch-and-bound does not heed an iteration limit, and its root is this LP."""
+    iterations = None
+    if not integer:
+        if model.nnz > LP_BOUND_MAX_NNZ:
             return None
-        z[e] = np.clip(outcome.x, 0.0, None)
-        return z
+        lines = model.m + 2 * model.n + 2 * model.nnz
+        iterations = int(min(LP_MAX_ITERATIONS, max(LP_MIN_ITERATIONS, LP_ITERATION_WORK // lines)))
+    return model.solve(
+        p=p,
+        need=need,
+        max_sites=max_sites,
+        integer=integer,
+        time_limit_s=remaining(deadline),
+        seed=seed,
+        iterations=iterations,
+    )
 
-    def sites(self, outcome: HighsOutcome) -> np.ndarray:
-        """Open sites of a solution."""
-        assert outcome.x is not None
-        return np.flatnonzero(outcome.x[self.nnz :] > 0.5).astype(np.int64)
+
+def _served(model: Model, sites: np.ndarray, seed: int) -> float:
+    """Weight the best assignment to ``sites`` serves."""
+    z = model.assign(sites, seed=seed) if sites.size else None
+    return float(z.sum()) if z is not None else 0.0
+
+
+def _serves(model: Model, sites: np.ndarray, need: float, *, seed: int) -> bool:
+    """Whether the best assignment to ``sites`` serves ``need`` (within a relative RTOL)."""
+    z = model.assign(sites, seed=seed) if sites.size else np.zeros(model.nnz)
+    return z is not None and float(z.sum()) >= need * (1 - RTOL)
+
+
+def _complete(model: Model, selected: np.ndarray, need: float, *, seed: int) -> np.ndarray:
+    """``selected`` plus, while its best assignment serves less than ``need``, the closed site
+    that can serve the most of the demand left unserved (greedy's own filling can strand demand
+    that a re-optimised assignment would serve, or leave ``need`` out of reach)."""
+    sites = np.unique(np.asarray(selected, dtype=np.int64))
+    while True:
+        z = model.assign(sites, seed=seed) if sites.size else np.zeros(model.nnz)
+        if z is None or float(z.sum()) >= need * (1 - RTOL):
+            return sites
+        left = np.clip(model.w - np.bincount(model.row, weights=z, minlength=model.m), 0, None)
+        offer = np.bincount(model.col, weights=left[model.row], minlength=model.n)
+        offer = np.minimum(offer, model.cap)
+        offer[sites] = -1.0
+        if offer.max() <= 0:
+            # no closed site reaches unserved demand, but one may take served demand over and
+            # free capacity elsewhere: the one that could serve the most
+            colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
+            offer = np.minimum(colw, model.cap)
+            offer[sites] = -1.0
+        j = int(np.argmax(offer))
+        if offer[j] <= 0:  # every useful site is open
+            return sites
+        sites = np.union1d(sites, [j])
 
 
 def greedy_sites(
@@ -426,7 +405,7 @@ def greedy_sites(
 
 
 def _prune(
-    model: _Model, selected: np.ndarray, need: float, *, seed: int, deadline: float
+    model: Model, selected: np.ndarray, need: float, *, seed: int, deadline: float
 ) -> np.ndarray:
     """Drop sites (least loaded first) while the optimal assignment still serves ``need``.
 
@@ -445,28 +424,27 @@ def _prune(
         if not trial:
             break
         zt = model.assign(np.asarray(trial), seed=seed)
-        if zt is not None and zt.sum() >= need * (1 - 1e-9):
+        if zt is not None and zt.sum() >= need * (1 - RTOL):
             sites = trial
     return np.sort(np.asarray(sites, dtype=np.int64))
 
 
 def _max_bound(
-    model: _Model, reduced: Reduced, cap: np.ndarray, p: int, *, deadline: float, seed: int
-) -> float:
-    """Upper bound: LP relaxation when affordable, else the best ``p`` single-site servings."""
+    model: Model, cap: np.ndarray, p: int, *, deadline: float, seed: int
+) -> tuple[float, bool]:
+    """Upper bound: the LP relaxation when it solves (see :func:`_relaxation`), else the best
+    ``p`` single-site servings; and whether the LP solved."""
     colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
     single = np.minimum(colw, cap)
     cheap = min(float(np.sort(single)[::-1][:p].sum()), float(model.w.sum()))
-    if model.nnz > LP_BOUND_MAX_NNZ:
-        return cheap
-    lp = model.solve(
-        p=p, need=None, max_sites=None, integer=False, time_limit_s=remaining(deadline), seed=seed
-    )
-    return min(cheap, lp.bound) if lp.status == "optimal" else cheap
+    lp = _engine(model, integer=False, p=p, deadline=deadline, seed=seed)
+    if lp is None or lp.status != "optimal":
+        return cheap, False
+    return min(cheap, lp.bound), True
 
 
 def _check_reachable(
-    model: _Model,
+    model: Model,
     reduced: Reduced,
     cap: np.ndarray,
     need: float,
@@ -480,7 +458,7 @@ def _check_reachable(
     z = model.assign(np.arange(model.n), seed=seed)
     reachable = float(z.sum()) if z is not None else 0.0
     limit_text = f"with all {model.n} candidates open"
-    if reachable >= need * (1 - 1e-9) and max_sites is not None and max_sites < model.n:
+    if reachable >= need * (1 - RTOL) and max_sites is not None and max_sites < model.n:
         best = solve_capacitated_max_coverage(
             model.csr,
             model.w,
@@ -490,9 +468,9 @@ def _check_reachable(
             time_limit_s=remaining(deadline),
             seed=seed,
         )
-        if best.bound < need * (1 - 1e-9):
+        if best.bound < need * (1 - RTOL):
             reachable, limit_text = best.objective, f"with max_sites={max_sites}"
-    if reachable < need * (1 - 1e-9):
+    if reachable < need * (1 - RTOL):
         share = reachable / total if total > 0 else 0.0
         raise InputError(
             f"min_share: expected a share that capacity and coverage can serve {limit_text} "
@@ -505,7 +483,7 @@ def _result(
     matrix: sp.csr_array,
     w: np.ndarray,
     reduced: Reduced,
-    model: _Model,
+    model: Model,
     selected: np.ndarray,
     *,
     bound: float,
@@ -520,7 +498,7 @@ def _result(
     z = model.assign(selected, seed=seed) if selected.size and model.nnz else None
     if z is None:
         z = np.zeros(model.nnz)
-    assignment = _spread(matrix, w, reduced, model, z)
+    assignment = spread(matrix, w, reduced, model, within_limits(model, z))
     objective = float(assignment.sum()) if maximize else float(selected.shape[0])
     bound, gap, status = settle_bound(objective, bound, status, maximize=maximize)
     return capacitated_result(
@@ -534,17 +512,3 @@ def _result(
         status=status,
         seconds=time.perf_counter() - started,
     )
-
-
-def _spread(
-    matrix: sp.csr_array, w: np.ndarray, reduced: Reduced, model: _Model, z: np.ndarray
-) -> sp.csr_array:
-    """Split each merged row's amounts over its original rows in proportion to their weights."""
-    merged = sp.csr_array((z, (model.row, model.col)), shape=(model.m, model.n))
-    keep = np.flatnonzero(reduced.rows >= 0)
-    group = reduced.rows[keep]
-    share = w[keep] / reduced.weights[group]
-    rows = sp.coo_array(sp.diags_array(share) @ sp.csr_array(merged[group]))
-    result = sp.coo_array((rows.data, (keep[rows.row], rows.col)), shape=matrix.shape).tocsr()
-    result.eliminate_zeros()
-    return sp.csr_array(result)

@@ -18,17 +18,22 @@ import scipy.sparse as sp
 
 from planner.errors import InputError
 from planner.optimize._cover_bounds import grouped_lp_bound
-from planner.optimize._cover_model import coverage_model, coverage_result, picked, remaining
+from planner.optimize._cover_model import (
+    SHARE_SLACK,
+    coverage_model,
+    coverage_result,
+    meets_share,
+    picked,
+    remaining,
+)
 from planner.optimize._cover_search import coverage_counts, lazy_greedy, reduce_rows
-from planner.optimize._result import CoverageResult, Method
+from planner.optimize._result import LIMIT_STATUSES, CoverageResult, Method, in_units, weight_unit
 from planner.optimize._validate import Problems, as_coverage, as_weights, check_options, check_share
 
 logger = logging.getLogger(__name__)
 
 #: ``method="auto"`` runs HiGHS when the reduced model has at most this many pairs.
 AUTO_EXACT_MAX_NNZ = 400_000
-#: Budget of the exact attempt under ``method="auto"`` when no ``time_limit_s`` is given.
-AUTO_TIME_BUDGET_S = 30.0
 #: The LP relaxation certifies heuristic answers up to this many pairs; above, the LP of a
 #: grouped instance (:mod:`planner.optimize._cover_bounds`) within this many pairs does (a
 #: town-scale 3 km set cover of 1.7 M pairs: 7.9 s for the full LP).
@@ -58,7 +63,9 @@ def solve_set_cover(
         ``"exact"`` (HiGHS), ``"heuristic"`` (greedy + redundant-site removal, certified by the
         LP bound) or ``"auto"`` (exact when the reduced model is small).
     time_limit_s
-        Wall-clock budget.
+        Wall-clock budget (``None``: none; every budget then counts work, so a seeded call
+        gives the same answer on any machine load). With a limit the answer may depend on the
+        load (``summary()["load_dependent"]``).
     seed
         Seed of HiGHS and of the row-merging hash.
 
@@ -91,15 +98,18 @@ def solve_set_cover(
             "or add candidates / a larger radius"
         )
     deadline = started + limit if limit is not None else math.inf
-    reduced = reduce_rows(matrix, w, seed=seed)
+    # weights in a unit of their total, so every tolerance is relative to the instance's scale
+    ws = w / weight_unit(total)
+    reduced = reduce_rows(matrix, ws, seed=seed)
     # shares are kept on the original total (dropped rows have no weight or no cover)
-    need = share * total
+    need = share * float(ws.sum())
     selected, bound, engine, status = _solve(
         reduced.matrix, reduced.weights, need, method=method, deadline=deadline, seed=seed
     )
-    return coverage_result(
+    selected = _meet_share(matrix, ws, selected, share)
+    result = coverage_result(
         matrix,
-        w,
+        ws,
         selected,
         bound=bound,
         maximize=False,
@@ -107,6 +117,23 @@ def solve_set_cover(
         status=status,
         started=started,
     )
+    return in_units(result, weight_unit(total), objective_in_weights=False, time_limit_s=limit)
+
+
+def _meet_share(
+    matrix: sp.csr_array, w: np.ndarray, selected: np.ndarray, share: float
+) -> np.ndarray:
+    """``selected``, with sites added greedily when it covers less than ``share`` (an engine's
+    answer within its tolerances, say); the result is then no longer proven optimal unless the
+    bound proves it."""
+    covered = coverage_counts(matrix, selected) > 0
+    if meets_share(covered, w, share):
+        return selected
+    csc = sp.csc_array(matrix)
+    target = float(w[w > 0].sum()) if share >= 1.0 else share * float(w.sum())
+    extra, covered = lazy_greedy(csc, w, csc.shape[1], covered=covered, target=target)
+    logger.info("set cover: %d site(s) added to meet the share", extra.shape[0])
+    return np.union1d(selected, extra)
 
 
 def _solve(
@@ -121,24 +148,26 @@ def _solve(
     exact = method == "exact" or (method == "auto" and csr.nnz <= AUTO_EXACT_MAX_NNZ)
     lower = _cheap_bound(csc, w, need)
     if exact:
-        budget = remaining(deadline)
-        if method == "auto" and budget is None:
-            budget = AUTO_TIME_BUDGET_S
         outcome = coverage_model(
             csr,
             w,
             p=None,
             share=share,
             integer=True,
-            time_limit_s=budget,
+            time_limit_s=remaining(deadline),
             seed=seed,
         )
-        if outcome.x is not None and outcome.objective <= selected.shape[0] + 1e-9:
-            selected = picked(outcome, csr.shape[1])
-        bound = (
-            max(lower, math.ceil(outcome.bound - 1e-6)) if math.isfinite(outcome.bound) else lower
-        )
-        return selected, float(bound), "exact", outcome.status
+        mip_bound = math.ceil(outcome.bound - 1e-6) if math.isfinite(outcome.bound) else lower
+        if outcome.status not in ("optimal", *LIMIT_STATUSES) or mip_bound > selected.shape[0]:
+            # an engine failure, or a bound greedy's answer disproves: keep greedy's answer and
+            # the bound proven without HiGHS
+            logger.info("set cover: HiGHS %s, bound %g; greedy kept", outcome.status, mip_bound)
+            return selected, lower, "heuristic", "heuristic"
+        if outcome.x is not None and outcome.objective <= selected.shape[0] + 0.5:
+            found = picked(outcome, csr.shape[1])
+            if meets_share(coverage_counts(csr, found) > 0, w, share):
+                selected = found
+        return selected, float(max(lower, mip_bound)), "exact", outcome.status
     if csr.nnz <= LP_BOUND_MAX_NNZ:
         lp = coverage_model(
             csr, w, p=None, share=share, integer=False, time_limit_s=remaining(deadline), seed=seed
@@ -155,7 +184,7 @@ def _solve(
 
 def greedy_cover(csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, need: float) -> np.ndarray:
     """Greedy by uncovered weight until ``need`` is covered, then drop redundant sites."""
-    selected, _ = lazy_greedy(csc, w, csc.shape[1], target=need * (1 - 1e-12))
+    selected, _ = lazy_greedy(csc, w, csc.shape[1], target=need * (1 - SHARE_SLACK))
     # drop sites whose removal keeps the target, the least useful first
     keep = list(selected[::-1])
     counts = coverage_counts(csr, np.asarray(keep, dtype=np.int64))
@@ -163,7 +192,7 @@ def greedy_cover(csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, need: floa
     for j in list(keep):
         rows = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
         lost = float(w[rows[counts[rows] == 1]].sum())
-        if covered_w - lost >= need * (1 - 1e-12):
+        if covered_w - lost >= need * (1 - SHARE_SLACK):
             counts[rows] -= 1
             covered_w -= lost
             keep.remove(j)

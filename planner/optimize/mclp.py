@@ -44,7 +44,7 @@ from planner.optimize._mclp_search import (
     with_head,
     work_cap,
 )
-from planner.optimize._result import CoverageResult, Method
+from planner.optimize._result import RTOL, CoverageResult, Method, in_units, weight_unit
 from planner.optimize._validate import (
     Problems,
     as_count,
@@ -60,8 +60,6 @@ logger = logging.getLogger(__name__)
 #: optimal and the model left by reduced-cost fixing (rows merged) has at most this many
 #: coverage pairs.
 AUTO_EXACT_MAX_NNZ = 100_000
-#: Budget of that exact attempt when no ``time_limit_s`` is given.
-AUTO_TIME_BUDGET_S = 30.0
 #: Heuristic answers are certified by the LP relaxation (solved by HiGHS in its dual form, which
 #: also guides the search) when candidates x pairs is at most this; above it by the grouped LP and
 #: the Lagrangian relaxation (see :func:`_large_bound`). Measured LP times near the cap: the
@@ -73,12 +71,13 @@ LP_BOUND_MAX_WORK = 4e9
 #: ``LP_TIME_SHARE`` of the time left, which is then its HiGHS time limit.
 LP_SECONDS_PER_WORK = 1e-9
 LP_TIME_SHARE = 0.5
-#: Without a time limit the LP still stops after ``LP_CAP_FACTOR`` times its expected time, at
-#: least ``LP_CAP_MIN_S`` (the large-instance bounds are used instead): random matrices without
-#: geography took 13-18x the estimate (200,000 x 200 at 5 %: 7.2 s; 200,000 x 1,000 at 1.9 %:
-#: more than 50 s). Only such an LP makes the answer depend on the machine's speed.
-LP_CAP_FACTOR = 5.0
-LP_CAP_MIN_S = 5.0
+#: Without a time limit the LP stops after ``LP_ITERATIONS_PER_CANDIDATE`` simplex iterations
+#: per candidate (the dual form has one row per candidate), at least ``LP_MIN_ITERATIONS`` (the
+#: large-instance bounds are used instead): a count of work, so the answer does not depend on
+#: the machine's load. Random matrices without geography took 13-18x the time estimate above
+#: (200,000 x 200 at 5 %: 7.2 s; 200,000 x 1,000 at 1.9 %: more than 50 s).
+LP_ITERATIONS_PER_CANDIDATE = 20
+LP_MIN_ITERATIONS = 20_000
 #: Pair budget of the grouped instance whose LP bounds the larger instances.
 GROUPED_LP_MAX_PAIRS = 400_000
 #: Share of a time limit the improvement phases may use when the bound is the Lagrangian one
@@ -122,7 +121,10 @@ def solve_max_coverage(
         :data:`AUTO_EXACT_MAX_NNZ`).
     time_limit_s
         Wall-clock budget; the exact engine returns its best solution and status
-        ``"time_limit"`` when it runs out.
+        ``"time_limit"`` when it runs out. ``None`` (the default): every budget counts work
+        (swaps, simplex iterations, branch-and-bound nodes), so a seeded call gives the same
+        answer on an idle and on a loaded machine; with a limit it may not
+        (``summary()["load_dependent"]``).
     seed
         Seed of HiGHS, of the row-merging hash and of the heuristic's random choices.
     threads
@@ -151,7 +153,12 @@ def solve_max_coverage(
     workers = as_threads(threads, problems)
     problems.raise_if_any()
     deadline = started + limit if limit is not None else math.inf
-    reduced = reduce_rows(matrix, w, seed=seed)
+    # weights in a unit of their total, so every tolerance is relative to the instance's scale
+    unit = weight_unit(float(w.sum()))
+    ws = w / unit
+    reduced = reduce_rows(matrix, ws, seed=seed)
+    # with integer weights the optimum is a whole number of original units
+    grain = 1.0 / unit if bool(np.all(w == np.round(w))) else 0.0
     selected, bound, engine, status = _solve(
         reduced.matrix,
         reduced.weights,
@@ -160,17 +167,19 @@ def solve_max_coverage(
         deadline=deadline,
         seed=seed,
         threads=workers,
+        grain=grain,
     )
     result = coverage_result(
         matrix,
-        w,
-        selected,
+        ws,
+        pad(selected, p, n_cand),
         bound=bound,
         maximize=True,
         method=engine,
         status=status,
         started=started,
     )
+    result = in_units(result, unit, objective_in_weights=True, time_limit_s=limit)
     logger.info(
         "max coverage p=%d on %s: %.6g (bound %.6g, gap %.3g%%, %s/%s) in %.2fs",
         p,
@@ -194,13 +203,15 @@ def _solve(
     deadline: float,
     seed: int,
     threads: int = 1,
+    grain: float = 0.0,
 ) -> tuple[np.ndarray, float, Method, str]:
-    """Solve the reduced instance; return selection, bound, engine and status."""
+    """Solve the reduced instance; return selection, bound, engine and status (``grain``: the
+    optimum is a multiple of it, 0 when unknown)."""
     if csr.shape[0] == 0:  # nothing coverable: any p sites are optimal
         return np.arange(p), 0.0, "heuristic", "optimal"
     csc = sp.csc_array(csr)
     rng = np.random.default_rng(seed)
-    integral = bool(np.all(w == np.round(w)))
+    integral = grain
     if method == "exact":
         selected = heuristic_selection(csr, csc, w, p, deadline=deadline)
         return _exact(csr, w, p, selected, budget=remaining(deadline), seed=seed, integral=integral)
@@ -245,7 +256,7 @@ def _search(
     deadline: float,
     seed: int,
     threads: int,
-    integral: bool,
+    integral: float,
 ) -> tuple[np.ndarray, HighsOutcome | None]:
     """Greedy + swaps, the LP relaxation and the search; return the selection and the LP.
 
@@ -315,7 +326,7 @@ def _settle(
     method: str,
     deadline: float,
     seed: int,
-    integral: bool,
+    integral: float,
 ) -> tuple[np.ndarray, float, Method, str]:
     """Certify the heuristic answer ``selected`` by the LP bound (or, without an LP, by the
     large-instance bound); with ``method="auto"``, escalate to HiGHS branch-and-bound when it
@@ -346,7 +357,7 @@ def _auto_exact(
     *,
     deadline: float,
     seed: int,
-    integral: bool,
+    integral: float,
 ) -> tuple[np.ndarray, float, Method, str] | None:
     """HiGHS branch-and-bound on the columns that may still be in an answer as good as
     ``selected`` (:func:`reach_columns`, all columns without an LP), when that model has at
@@ -378,7 +389,7 @@ def _auto_exact(
         weights,
         p,
         start,
-        budget=AUTO_TIME_BUDGET_S if budget is None else budget,
+        budget=budget,
         seed=seed,
         integral=integral,
     )
@@ -426,7 +437,8 @@ def _lp_relaxation(
     csr: sp.csr_array, w: np.ndarray, p: int, *, time_limit_s: float | None, seed: int
 ) -> HighsOutcome | None:
     """The LP relaxation by HiGHS, when it solves to optimality."""
-    lp = max_coverage_lp(csr, w, p, time_limit_s=time_limit_s, seed=seed)
+    iterations = max(LP_MIN_ITERATIONS, LP_ITERATIONS_PER_CANDIDATE * csr.shape[1])
+    lp = max_coverage_lp(csr, w, p, time_limit_s=time_limit_s, seed=seed, iterations=iterations)
     return lp if lp.status == "optimal" and math.isfinite(lp.bound) else None
 
 
@@ -435,15 +447,15 @@ def _lp_plan(csr: sp.csr_array, deadline: float) -> tuple[bool, float | None]:
 
     Not above :data:`LP_BOUND_MAX_WORK`; under a time limit, only when its expected time
     (:data:`LP_SECONDS_PER_WORK`) fits :data:`LP_TIME_SHARE` of the time left, which is then its
-    limit: the search keeps the rest whether or not the LP finishes. Without a time limit its
-    limit is :data:`LP_CAP_FACTOR` times the expected time, at least :data:`LP_CAP_MIN_S`.
+    limit: the search keeps the rest whether or not the LP finishes. Without a time limit it
+    is bounded by :data:`LP_ITERATIONS_PER_CANDIDATE` instead.
     """
     work = float(csr.shape[1]) * float(csr.nnz)
     if work > LP_BOUND_MAX_WORK:
         return False, None
     left = remaining(deadline)
-    if left is None:  # capped all the same: the estimate can be far off on unusual matrices
-        return True, max(LP_CAP_MIN_S, LP_CAP_FACTOR * LP_SECONDS_PER_WORK * work)
+    if left is None:  # bounded by simplex iterations instead (see :func:`_lp_relaxation`)
+        return True, None
     budget = LP_TIME_SHARE * left
     if LP_SECONDS_PER_WORK * work > budget:
         logger.debug(
@@ -461,7 +473,7 @@ def _exact(
     *,
     budget: float | None,
     seed: int,
-    integral: bool,
+    integral: float,
 ) -> tuple[np.ndarray, float, Method, str]:
     """HiGHS branch-and-bound started from ``selected``."""
     value = selection_value(csr, w, selected)
@@ -474,12 +486,14 @@ def _exact(
         time_limit_s=budget,
         seed=seed,
     )
-    if outcome.x is not None and outcome.objective >= value - 1e-9 * max(1.0, value):
+    if outcome.x is not None and outcome.objective >= value - RTOL * max(1.0, value):
         selected = picked(outcome, csr.shape[1])
     bound = _floor(outcome.bound, integral) if math.isfinite(outcome.bound) else math.inf
     return pad(selected, p, csr.shape[1]), bound, "exact", outcome.status
 
 
-def _floor(bound: float, integral: bool) -> float:
-    """With integer weights the optimum is an integer: round a bound down to one."""
-    return float(math.floor(bound + 1e-6)) if integral and math.isfinite(bound) else bound
+def _floor(bound: float, grain: float) -> float:
+    """When the optimum is a multiple of ``grain`` (integer weights), round a bound down to one."""
+    if grain <= 0 or not math.isfinite(bound):
+        return bound
+    return float(math.floor(bound / grain + 1e-6)) * grain

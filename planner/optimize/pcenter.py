@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from planner.optimize._cover_model import coverage_model, picked, remaining
 from planner.optimize._mclp_search import pad
-from planner.optimize._result import AssignmentResult, Method
+from planner.optimize._result import AssignmentResult, Method, in_units
 from planner.optimize._validate import Problems, as_cost, as_count, check_options
 from planner.optimize.lscp import greedy_cover
 from planner.optimize.pmedian import _check_rows, allowed_pairs, assignment_result
@@ -76,7 +76,7 @@ def solve_p_center(
     exact = method == "exact" or (method == "auto" and raw.nnz <= AUTO_EXACT_MAX_PAIRS)
     selected, bound, status = _search(raw, p, exact=exact, deadline=deadline, seed=seed)
     engine: Method = "exact" if exact else "heuristic"
-    return assignment_result(
+    result = assignment_result(
         raw,
         np.ones(raw.shape[0]),
         pad(selected, p, n),
@@ -86,6 +86,7 @@ def solve_p_center(
         started=started,
         objective_kind="max",
     )
+    return in_units(result, 1.0, objective_in_weights=False, time_limit_s=limit)
 
 
 def _search(

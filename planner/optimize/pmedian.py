@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from planner.errors import InputError
 from planner.optimize import _highs
 from planner.optimize._cover_model import remaining
+from planner.optimize._mclp_search import pad
 from planner.optimize._median_search import (
     Entries,
     interchange,
@@ -27,7 +28,15 @@ from planner.optimize._median_search import (
     lazy_greedy,
     state_of,
 )
-from planner.optimize._result import AssignmentResult, Method, relative_gap
+from planner.optimize._result import (
+    LIMIT_STATUSES,
+    RTOL,
+    AssignmentResult,
+    Method,
+    in_units,
+    settle_bound,
+    weight_unit,
+)
 from planner.optimize._validate import Problems, as_cost, as_count, as_weights, check_options
 
 logger = logging.getLogger(__name__)
@@ -35,8 +44,6 @@ logger = logging.getLogger(__name__)
 #: ``method="auto"`` escalates to HiGHS when the heuristic is not proven optimal and the
 #: instance has at most this many allowed pairs.
 AUTO_EXACT_MAX_PAIRS = 20_000
-#: Budget of that exact attempt when no ``time_limit_s`` is given.
-AUTO_TIME_BUDGET_S = 30.0
 #: The iterated local search stops after ``clip(PATIENCE_WORK / pairs, 10, 60)`` kicks without
 #: improvement or ``clip(KICK_WORK / pairs, 20, 500)`` kicks in all (each kick costs a few
 #: passes over the allowed pairs); the Lagrangian bound runs ``clip(LAGRANGE_WORK / pairs, 30,
@@ -74,7 +81,8 @@ def solve_p_median(
         answer is not proven optimal and the instance is small, see
         :data:`AUTO_EXACT_MAX_PAIRS`).
     time_limit_s
-        Wall-clock budget.
+        Wall-clock budget (``None``: budgets count work, so a seeded call gives the same answer
+        on any machine load; with a limit it may not, see ``summary()["load_dependent"]``).
     seed
         Seed of the local-search kicks and of HiGHS.
 
@@ -102,14 +110,27 @@ def solve_p_median(
     raw = allowed_pairs(matrix)
     _check_rows(raw)
     deadline = started + limit if limit is not None else math.inf
-    weighted = sp.csr_array((raw.data * w[_rows(raw)], raw.indices, raw.indptr), shape=raw.shape)
-    entries = Entries.from_csr(weighted)
+    weighted = raw.data * w[_rows(raw)]
+    # weighted costs in a unit of the dearest assignment's total, so that every tolerance is
+    # relative to the instance's scale; with integer weighted costs the optimum is a whole
+    # number of original units
+    unit = weight_unit(float(np.maximum.reduceat(weighted, raw.indptr[:-1]).sum()))
+    grain = 1.0 / unit if bool(np.all(weighted == np.round(weighted))) else 0.0
+    scaled = sp.csr_array((weighted / unit, raw.indices, raw.indptr), shape=raw.shape)
+    entries = Entries.from_csr(scaled)
     selected, bound, engine, status = _solve(
-        entries, p, method=method, deadline=deadline, seed=seed, limit=limit
+        entries, p, method=method, deadline=deadline, seed=seed, grain=grain
     )
-    return assignment_result(
-        raw, w, selected, bound=bound, method=engine, status=status, started=started
+    result = assignment_result(
+        raw,
+        w,
+        pad(selected, p, n),
+        bound=bound * unit,
+        method=engine,
+        status=status,
+        started=started,
     )
+    return in_units(result, 1.0, objective_in_weights=False, time_limit_s=limit)
 
 
 def allowed_pairs(matrix: np.ndarray | sp.csr_array) -> sp.csr_array:
@@ -137,7 +158,7 @@ def _check_rows(raw: sp.csr_array) -> None:
 
 
 def _solve(
-    entries: Entries, p: int, *, method: str, deadline: float, seed: int, limit: float | None
+    entries: Entries, p: int, *, method: str, deadline: float, seed: int, grain: float
 ) -> tuple[np.ndarray, float, Method, str]:
     """Heuristic with a Lagrangian bound; HiGHS when asked or when auto finds it worthwhile."""
     rng = np.random.default_rng(seed)
@@ -158,15 +179,11 @@ def _solve(
     from_bound, state_b = interchange(entries, chosen, deadline=deadline)
     if state_b.total < state.total:
         best, state = from_bound, state_b
-    integral = bool(np.all(entries.cost == np.round(entries.cost)))
-    target = math.ceil(bound - 1e-6) if integral else bound
-    proven = state.total <= target + 1e-9 * max(1.0, abs(target))
+    target = math.ceil(bound / grain - 1e-6) * grain if grain > 0 else bound
+    proven = state.total <= target + RTOL * max(1.0, abs(target))
     small = entries.cost.shape[0] <= AUTO_EXACT_MAX_PAIRS
     if method == "exact" or (method == "auto" and not proven and small):
-        budget = remaining(deadline)
-        if method == "auto" and budget is None:
-            budget = AUTO_TIME_BUDGET_S
-        return _exact(entries, p, best, bound=target, time_limit_s=budget, seed=seed)
+        return _exact(entries, p, best, bound=target, time_limit_s=remaining(deadline), seed=seed)
     if not proven:
         best, state = iterated_search(
             entries,
@@ -219,8 +236,12 @@ def _exact(
         seed=seed,
     )
     selected = start
-    if outcome.x is not None and outcome.objective <= state.total + 1e-9 * max(1.0, state.total):
-        selected = np.flatnonzero(outcome.x[nnz:] > 0.5)
+    if outcome.status not in ("optimal", *LIMIT_STATUSES):
+        logger.info("p-median: HiGHS ended with %s; heuristic answer kept", outcome.status)
+        return selected, float(bound), "heuristic", "heuristic"
+    found = np.flatnonzero(outcome.x[nnz:] > 0.5) if outcome.x is not None else start
+    if found.shape[0] == p and outcome.objective <= state.total + RTOL * max(1.0, state.total):
+        selected = found
     best_bound = max(bound, outcome.bound) if math.isfinite(outcome.bound) else bound
     return selected, float(best_bound), "exact", outcome.status
 
@@ -256,13 +277,13 @@ def assignment_result(
         objective = float((weights * cost).sum())
     total_w = float(weights[assigned].sum())
     mean = float((weights[assigned] * cost[assigned]).sum() / total_w) if total_w > 0 else 0.0
-    gap = relative_gap(objective, bound, maximize=False)
-    if gap == 0.0 and status in ("heuristic", "time_limit"):
-        status = "optimal"
+    if unassigned:  # not a solution: nothing is proven about it
+        status = "infeasible" if status == "infeasible" else "heuristic"
+    bound, gap, status = settle_bound(objective, bound, status, maximize=False)
     return AssignmentResult(
         selected=selected,
         objective=objective,
-        bound=float(min(bound, objective)),
+        bound=bound,
         gap=gap,
         method=method,
         status=status,

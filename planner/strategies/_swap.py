@@ -161,7 +161,7 @@ def site_swap_stations(
     min_share: float,
     max_sites: int,
     method: str,
-    time_limit_s: float,
+    time_limit_s: float | None,
     seed: int,
     copies: np.ndarray | None = None,
     min_load: float = 0.0,
@@ -272,7 +272,7 @@ def urban_swaps(
     max_sites: int,
     max_points: int,
     method: str,
-    time_limit_s: float,
+    time_limit_s: float | None,
     seed: int,
     min_load: float = 0.0,
 ) -> UrbanSwaps:

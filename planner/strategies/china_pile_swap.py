@@ -108,7 +108,7 @@ class ChinaPileSwapParams:
     max_swap_stations: int = 3715  # cn_swap_stations (EVCIPA 2024-04)
     swap_max_demand_points: int = 10_000
     swap_method: Literal["auto", "exact", "heuristic"] = "auto"
-    swap_time_limit_s: float = 30.0
+    swap_time_limit_s: float | None = None  # None: work budgets, the same plan on any load
     expressway_swap_top_corridors: int = 18  # NIO: 9 north-south + 9 east-west expressways
     expressway_swap_spacing_km: float = 100.0  # ASSUMPTION
     # -- costs
@@ -129,7 +129,6 @@ class ChinaPileSwapParams:
             "range_per_pack_km",
             "swaps_per_day",
             "swap_radius_km",
-            "swap_time_limit_s",
             "expressway_swap_spacing_km",
             "usd_per_cny",
         )
@@ -141,6 +140,8 @@ class ChinaPileSwapParams:
                 low_open=True,
                 fix=f"give {name} a positive value",
             )
+        if self.swap_time_limit_s is not None:
+            check_range("swap_time_limit_s", self.swap_time_limit_s, low=0.0, low_open=True)
         # a car cannot average more (24 h at 80 km/h); larger values only blow up swap demand
         check_range(
             "daily_distance_km",
@@ -599,6 +600,7 @@ def _summary(
         "swap_demand_cells": swap.cells,
         "swap_aggregation_cell_m": swap.cell_m,
         "swap_optimizer": swap.result,
+        "load_dependent": params.swap_time_limit_s is not None,
         "capex_cny": float(sites["capex_cny"].sum()),
         "capex_usd": float(sites["capex_usd"].sum()),
         "capex_cny_by_kind": {k: float(sites.loc[kind == k, "capex_cny"].sum()) for k in KINDS},

@@ -77,7 +77,7 @@ class CoverageParams:
     model: Model = "mclp"
     min_share: float = 0.95
     method: Literal["auto", "exact", "heuristic"] = "auto"
-    time_limit_s: float = 10.0
+    time_limit_s: float | None = None
     ev_per_capita: float = 0.0107
     public_sessions_per_ev_day: float = 0.1
     peak_hour_share: float = 0.12
@@ -127,9 +127,10 @@ class CoverageParams:
             "dc_session_h",
             "ac_session_h",
             "target_wait_min",
-            "time_limit_s",
         ):
             check_range(name, getattr(self, name), low=0.0, low_open=True)
+        if self.time_limit_s is not None:  # None: budgets count work, not seconds
+            check_range("time_limit_s", self.time_limit_s, low=0.0, low_open=True)
 
     @property
     def radius_m(self) -> float:
@@ -463,6 +464,7 @@ def _summary(
         "dc_ports": int(sites["dc_ports"].sum()),
         "ac_ports": int(sites["ac_ports"].sum()),
         "capex_usd": float(sites["capex_usd"].sum()),
+        **_load_dependence(params.time_limit_s),
         "optimizer": {
             "model": params.model,
             "method": result.method,
@@ -473,6 +475,16 @@ def _summary(
             "seconds": float(result.seconds),
         },
         "strategy_seconds": round(seconds, 3),
+    }
+
+
+def _load_dependence(time_limit_s: float | None) -> dict[str, Any]:
+    """Whether the plan may change with the machine's load (a wall-clock limit), and why."""
+    if time_limit_s is None:
+        return {"load_dependent": False}
+    return {
+        "load_dependent": True,
+        "load_dependent_reason": f"optimizer wall-clock time_limit_s={time_limit_s:g}",
     }
 
 
