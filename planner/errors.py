@@ -33,5 +33,5 @@ class OutputError(InputError):
 
 def describe(value: object, *, limit: int = 60) -> str:
     """Return a short ``repr`` of ``value`` for an error message."""
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line: an array's repr spans several
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -49,6 +49,7 @@ def test_p_above_candidates_names_the_range() -> None:
         (np.ones(3), "one weight per row"),
         (np.ones((4, 1)), "1-D"),
         (["a", "b", "c", "d"], "numbers"),
+        (np.array([1.0 + 1j, 2.0, 1.0, 1.0]), "real numbers"),
     ],
 )
 def test_bad_weights(weights: Any, needle: str) -> None:
@@ -164,3 +165,11 @@ def test_every_problem_reported_at_once() -> None:
 def test_input_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="p:"):
         solve_max_coverage(COVER, WEIGHTS, 0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_complex_costs_are_refused_in_one_line(sparse: bool) -> None:
+    cost = np.asarray(COST, dtype=complex)
+    with pytest.raises(InputError, match="real") as info:
+        solve_p_median(sp.csr_array(cost) if sparse else cost, np.ones(cost.shape[0]), 1)
+    assert "\n" not in str(info.value)

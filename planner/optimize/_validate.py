@@ -66,6 +66,15 @@ def as_coverage(coverage: Any, problems: Problems, *, name: str = "coverage") ->
     return matrix
 
 
+def _real(value: Any) -> np.ndarray:
+    """``value`` as float64; complex numbers raise :class:`TypeError` (numpy would drop their
+    imaginary part with only a warning)."""
+    raw = np.asarray(value)
+    if np.iscomplexobj(raw):
+        raise TypeError("complex numbers")
+    return np.asarray(raw, dtype=np.float64)
+
+
 def as_weights(
     weights: Any, n_rows: int, problems: Problems, *, name: str = "weights"
 ) -> np.ndarray:
@@ -73,9 +82,9 @@ def as_weights(
     if weights is None:
         return np.ones(n_rows)
     try:
-        array = np.asarray(weights, dtype=np.float64)
+        array = _real(weights)
     except (TypeError, ValueError):
-        problems.add(name, "a 1-D array of numbers", describe(weights), "pass numeric weights")
+        problems.add(name, "a 1-D array of real numbers", describe(weights), "pass real weights")
         return np.ones(n_rows)
     if array.ndim != 1 or array.shape[0] != n_rows:
         problems.add(
@@ -178,9 +187,9 @@ def as_capacity(
 ) -> np.ndarray:
     """Return one finite non-negative capacity per candidate (a scalar is broadcast)."""
     try:
-        array = np.asarray(value, dtype=np.float64)
+        array = _real(value)
     except (TypeError, ValueError):
-        problems.add(name, "numbers", describe(value), "pass one capacity per candidate")
+        problems.add(name, "real numbers", describe(value), "pass one capacity per candidate")
         return np.ones(n_cols)
     if array.ndim == 0:
         array = np.full(n_cols, float(array))
@@ -208,15 +217,18 @@ def as_cost(cost: Any, problems: Problems, *, name: str = "cost") -> np.ndarray 
         if cost.ndim != 2 or 0 in cost.shape:
             problems.add(name, "a non-empty 2-D matrix", _shape_text(cost), "pass demand x sites")
             return np.zeros((0, 0))
+        if np.iscomplexobj(cost.data if hasattr(cost, "data") else cost.toarray()):
+            problems.add(name, "real costs", "complex numbers", "pass real numbers")
+            return np.zeros((0, 0))
         matrix = sp.csr_array(cost, dtype=np.float64)
         matrix.sum_duplicates()
         matrix.sort_indices()
         _check_cost_values(matrix.data, problems, name=name, sparse=True)
         return matrix
     try:
-        array = np.asarray(cost, dtype=np.float64)
+        array = _real(cost)
     except (TypeError, ValueError):
-        problems.add(name, "a 2-D array of costs", describe(cost), "pass numbers")
+        problems.add(name, "a 2-D array of real costs", describe(cost), "pass real numbers")
         return np.zeros((0, 0))
     if array.ndim != 2 or 0 in array.shape:
         problems.add(name, "a non-empty 2-D matrix", _shape_text(array), "pass demand x sites")
