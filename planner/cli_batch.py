@@ -203,7 +203,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         frame = pd.DataFrame(rows)
         write_csv(frame, stage / "sweep.csv")
         title = f"{strategy} ({args.country}): {len(jobs)} scenarios of " + ", ".join(grid)
-        table = write_frontier(frame, stage, title=title)
+        table = write_frontier(frame, stage, title=title, params=list(grid), country=args.country)
     failed = frame[frame["status"] != "ok"]
     print(
         f"planner sweep: {len(jobs) - len(failed)} of {len(jobs)} scenarios planned, "

@@ -50,7 +50,13 @@ def frontier_table(sweep: pd.DataFrame) -> pd.DataFrame:
     return ok
 
 
-def _figure(table: pd.DataFrame, *, title: str) -> object:
+def _label(row: pd.Series, params: list[str]) -> str:
+    return f"{row['scenario']} " + ", ".join(
+        f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in params
+    )
+
+
+def _figure(table: pd.DataFrame, *, title: str, credit_text: str, params: list[str]) -> object:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,30 +80,44 @@ def _figure(table: pd.DataFrame, *, title: str) -> object:
         color=FRONTIER_COLOUR,
         zorder=2,
     )
-    for scenario, x, y in zip(table["scenario"], capex_bn, share, strict=True):
-        ax.annotate(str(scenario), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    for (_, row), x, y in zip(table.iterrows(), capex_bn, share, strict=True):
+        ax.annotate(
+            _label(row, params), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7
+        )
     ax.set_xlabel("capex (billion USD)")
     ax.set_ylabel("people within 10 km of a charging site (%)")
     ax.set_title(title, fontsize=10)
+    ax.margins(x=0.25, y=0.08)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    fig.text(0.01, 0.01, _CREDIT, fontsize=6, color="#555555")
+    fig.text(0.01, 0.01, credit_text, fontsize=5, color="#555555")
     return fig
 
 
 SCENARIO_LINK = "scenarios/{}/map.html"
-_CREDIT = (
-    "Road data © OpenStreetMap contributors (ODbL); places © GeoNames (CC-BY 4.0); "
-    "US Census / Natural Earth boundaries"
-)
 
 
-def write_frontier(sweep: pd.DataFrame, out: Path, *, title: str) -> pd.DataFrame:
-    """Write ``frontier.png`` and ``frontier.html`` into ``out``; returns the frontier table."""
+def credit(country: str) -> str:
+    """The data credit of a national plan of ``country`` (as its exported files carry it)."""
+    from planner import ATTRIBUTION
+    from planner.boundaries import national_credit
+
+    extra = national_credit("national", country)
+    return f"{ATTRIBUTION}; {extra}" if extra else ATTRIBUTION
+
+
+def write_frontier(
+    sweep: pd.DataFrame, out: Path, *, title: str, params: list[str], country: str
+) -> pd.DataFrame:
+    """Write ``frontier.png`` and ``frontier.html`` into ``out``; returns the frontier table.
+
+    ``params`` are the grid's columns of ``sweep`` (shown beside each point).
+    """
     from planner._atomic import write_bytes_atomic, write_text_atomic
 
     table = frontier_table(sweep)
-    fig = _figure(table, title=title)
+    credit_text = credit(country)
+    fig = _figure(table, title=title, credit_text=credit_text, params=params)
     for fmt in ("png", "svg"):
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt)  # type: ignore[attr-defined]
@@ -105,11 +125,14 @@ def write_frontier(sweep: pd.DataFrame, out: Path, *, title: str) -> pd.DataFram
             write_bytes_atomic(out / "frontier.png", buffer.getvalue())
         else:
             svg = buffer.getvalue().decode("utf-8")
-    write_text_atomic(out / "frontier.html", _page(table, svg[svg.index("<svg") :], title=title))
+    write_text_atomic(
+        out / "frontier.html",
+        _page(table, svg[svg.index("<svg") :], title=title, credit_text=credit_text),
+    )
     return table
 
 
-def _page(table: pd.DataFrame, svg: str, *, title: str) -> str:
+def _page(table: pd.DataFrame, svg: str, *, title: str, credit_text: str) -> str:
     shown = table.drop(columns=["status", "error"], errors="ignore")
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
     body = []
@@ -131,7 +154,7 @@ def _page(table: pd.DataFrame, svg: str, *, title: str) -> str:
         "(another scenario costs no more and covers no less). Data: "
         '<a href="sweep.csv">sweep.csv</a>.</p>'
         f"{svg}<table><tr>{head}</tr>{''.join(body)}</table>"
-        f"<p><small>{html.escape(_CREDIT)}</small></p></body></html>"
+        f"<p><small>{html.escape(credit_text)}</small></p></body></html>"
     )
 
 
