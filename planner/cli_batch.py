@@ -41,16 +41,23 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(sub: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=description, epilog=_EPILOG
+    )
+    return parser
+
+
 def add_batch(sub: Any, names: str) -> None:
     """``planner batch``: the ``plan`` options, a folder of extracts or a places CSV."""
     from planner.cli import _common, _positive_float, _positive_int
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "batch",
-        help="plan many cities at once on Dask (a folder of OSM extracts or a places CSV)",
-        description="Plan every city of --osm-dir or --places, one Dask task per city; a city "
-        "already planned in --out is skipped unless --overwrite.",
-        epilog=_EPILOG,
+        "plan many cities at once on Dask (a folder of OSM extracts or a places CSV)",
+        "Plan every city of --osm-dir or --places, one Dask task per city; a city already "
+        "planned in --out is skipped unless --overwrite.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--osm-dir", type=Path, help="folder of OSM extracts, one city per file")
@@ -79,12 +86,12 @@ def add_sweep(sub: Any, names: str) -> None:
     """``planner sweep``: national plans over a parameter grid, and their frontier."""
     from planner.cli import _common
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "sweep",
-        help="national plans over a grid of parameters on Dask, and their cost-coverage frontier",
-        description="Plan every combination of the --grid values on the national ground; write "
-        "sweep.csv, frontier.png and frontier.html.",
-        epilog=_EPILOG,
+        "national plans over a grid of parameters on Dask, and their cost-coverage frontier",
+        "Plan every combination of the --grid values on the national ground; write sweep.csv, "
+        "frontier.png and frontier.html.",
     )
     p.add_argument("--country", choices=("us", "cn"), required=True)
     p.add_argument("--strategy", help=f"strategy ({names}); default us-nevi / china-pile-swap")
