@@ -80,14 +80,21 @@ def _figure(table: pd.DataFrame, *, title: str, credit_text: str, params: list[s
         color=FRONTIER_COLOUR,
         zorder=2,
     )
+    middle = float(capex_bn.mean()) if len(capex_bn) else 0.0
     for (_, row), x, y in zip(table.iterrows(), capex_bn, share, strict=True):
+        right = x > middle  # labels of the right half go left of their point
         ax.annotate(
-            _label(row, params), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7
+            _label(row, params),
+            (x, y),
+            xytext=(-4 if right else 4, 4),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=7,
         )
     ax.set_xlabel("capex (billion USD)")
     ax.set_ylabel("people within 10 km of a charging site (%)")
     ax.set_title(title, fontsize=10)
-    ax.margins(x=0.25, y=0.08)
+    ax.margins(x=0.1, y=0.08)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.text(0.01, 0.01, credit_text, fontsize=5, color="#555555")
