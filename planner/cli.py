@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub, names)
     _add_demo(sub)
     _verbosity(sub.add_parser("strategies", help="list the registered strategies"))
+    from planner.cli_batch import add_batch, add_sweep
+
+    add_batch(sub, names)
+    add_sweep(sub, names)
     return parser
 
 
@@ -326,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the command; turn every exception into one line on stderr and an exit status."""
     try:
-        from planner import workflows
+        from planner import cli_batch, workflows
 
         handler = {
             "plan": workflows.cmd_plan,
@@ -334,11 +338,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             "compare": workflows.cmd_compare,
             "demo": workflows.cmd_demo,
             "strategies": workflows.cmd_strategies,
+            "batch": cli_batch.cmd_batch,
+            "sweep": cli_batch.cmd_sweep,
         }[args.command]
         t0 = time.perf_counter()
-        handler(args)
+        status = handler(args)  # batch and sweep return EXIT_SOME_FAILED when some failed
         logger.info("done in %.1f s", time.perf_counter() - t0)
-        return 0
+        return int(status or 0)
     except InputError as exc:
         print(f"planner: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,0 +1,113 @@
+"""``planner batch`` on a 2-worker local Dask cluster: real OSM extracts and one broken file.
+
+Each city's ``sites.geojson`` must equal, byte for byte, the one ``planner plan`` writes for
+the same extract serially; the coverage plans use the deterministic heuristic with a generous
+time limit, so the answer cannot depend on how loaded the machine is.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+from planner.batch import city_name, osm_dir_sources, places_sources
+from planner.cli import main
+from planner.errors import InputError
+
+CITIES = {
+    "us_felton_ca": "us_felton_ca.osm.pbf",
+    "us_west_oakland": "us_west_oakland.osm.bz2",
+    "cn_nantong": "cn_nantong.osm",
+}
+BROKEN = "bad_missing_nodes"
+SCENARIO = 'sites = 6\nmethod = "heuristic"\ntime_limit_s = 900.0\n'
+
+
+@pytest.fixture(scope="module")
+def extracts(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("extracts")
+    for name in (*CITIES.values(), f"{BROKEN}.osm"):
+        shutil.copy(shared_data / "osm" / name, folder / name)
+    (folder / "scenario.toml").write_text(SCENARIO)
+    return folder
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "cities.csv", newline="") as handle:
+        return {row["city"]: row for row in csv.DictReader(handle)}
+
+
+def test_batch_plans_each_city_like_plan_and_resumes(
+    extracts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "batch"
+    scenario = str(extracts / "scenario.toml")
+    argv = ["batch", "--osm-dir", str(extracts), "--scenario", scenario, "--out", str(out)]
+    assert main([*argv, "--workers", "2", "-q"]) == 3  # the broken file failed
+    rows = _rows(out)
+    assert sorted(rows) == sorted([*CITIES, BROKEN])
+    assert rows[BROKEN]["status"] == "failed"
+    assert "missing" in rows[BROKEN]["error"] and "\n" not in rows[BROKEN]["error"]
+    assert not (out / BROKEN).exists()
+    for city, extract in CITIES.items():
+        assert rows[city]["status"] == "planned", rows[city]
+        serial = tmp_path / f"serial_{city}"
+        plan = ["plan", "--osm", str(extracts / extract), "--scenario", scenario]
+        assert main([*plan, "--out", str(serial), "-q"]) == 0
+        for name in ("sites.geojson", "regions.csv"):
+            if (serial / name).exists():
+                assert (out / city / name).read_bytes() == (serial / name).read_bytes(), name
+        summary = json.loads((serial / "summary.json").read_text())
+        assert int(rows[city]["sites"]) == summary["site_count"]
+        assert float(rows[city]["within_radius_covered_share"]) == pytest.approx(
+            summary["within_radius_covered_share"], abs=1e-12
+        )
+        assert (out / city / "map.html").stat().st_size > 0
+    every = gpd.read_file(out / "all_sites.gpkg")
+    assert every["city"].value_counts().to_dict() == {
+        city: len(gpd.read_file(out / city / "sites.geojson")) for city in CITIES
+    }
+    index = (out / "index.html").read_text()
+    assert all(f'href="{city}/map.html"' in index for city in CITIES)
+    assert "OpenStreetMap" in index
+    capsys.readouterr()
+
+    before = {city: (out / city / "sites.geojson").stat().st_mtime_ns for city in CITIES}
+    assert main([*argv, "--workers", "2", "-q"]) == 3
+    again = _rows(out)
+    assert {city: again[city]["status"] for city in CITIES} == dict.fromkeys(CITIES, "skipped")
+    assert again[BROKEN]["status"] == "failed"
+    assert before == {city: (out / city / "sites.geojson").stat().st_mtime_ns for city in CITIES}
+    assert "3 skipped, 1 failed of 4 cities" in capsys.readouterr().out
+
+
+def test_batch_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch", "--osm-dir", str(tmp_path / "none"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("planner: error: --osm-dir:") and "\n" not in err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"no \.osm"):
+        osm_dir_sources(tmp_path / "empty")
+
+
+def test_places_csv_names_and_boxes(tmp_path: Path) -> None:
+    places = tmp_path / "places.csv"
+    places.write_text(
+        "name,place,west,south,east,north\n"
+        'Bangor ME,"Bangor, Maine, USA",,,,\n'
+        ",,-122.3,37.8,-122.28,37.82\n"
+    )
+    assert places_sources(places) == {
+        "Bangor_ME": "Bangor, Maine, USA",
+        "-122.3_37.8_-122.28_37.82": (-122.3, 37.8, -122.28, 37.82),
+    }
+    places.write_text("name,place\nx,\n")
+    with pytest.raises(InputError, match="line 2"):
+        places_sources(places)
+    assert city_name("São Paulo/centre") == "S_o_Paulo_centre"
+    assert city_name("..") == "city"
