@@ -15,10 +15,15 @@ interchanges); a station on a node serves every route through it (junctions, con
 * minimise ``sum x_j (1 - eps w_j)``: the count first (``eps * sum w < 1``), then the preference
   ``w`` in ``[0, 1]`` (people nearby, junctions) among the minimum solutions.
 
-Where two consecutive candidates of a route are farther apart than ``max_gap_m`` no placement can
-comply: both get a station (the gap is then as short as the exits allow) and the route is
-reported non-compliant. The solve is deterministic (one thread, fixed seed) and runs to proven
-optimality (no time limit); its dual bound proves the count minimal.
+With ``between_exits`` (service areas, which stand on the road between interchanges), the nodes
+of that mask also become candidates, but only inside a stretch of a route where the candidates
+alone cannot meet the rule: between two consecutive candidates farther apart than ``max_gap_m``,
+or between a route end and its first candidate farther than ``max_end_gap_m``
+(:func:`between_exit_candidates`). Stations that must be reached from an exit (NEVI) leave it
+``None``. Where two consecutive candidates of a route are still farther apart than ``max_gap_m``
+no placement can comply: both get a station (the gap is then as short as the exits allow) and
+the route is reported non-compliant. The solve is deterministic (one thread, fixed seed) and runs
+to proven optimality (no time limit); its dual bound proves the count minimal.
 """
 
 from __future__ import annotations
@@ -120,6 +125,9 @@ class ExitPlacement:
     forced
         Stations forced at the two sides of a stretch without exits longer than the rule, or
         at the exit nearest to a route end with no exit within the end rule.
+    at_exit
+        Boolean per node of ``nodes``: at a candidate exit (``False``: between exits, on a
+        node of ``between_exits``).
     """
 
     nodes: np.ndarray
@@ -128,6 +136,7 @@ class ExitPlacement:
     lower_bound: int
     route_minimum: dict[str, int]
     forced: int
+    at_exit: np.ndarray
 
 
 def place_at_exits(
@@ -138,6 +147,7 @@ def place_at_exits(
     max_gap_m: float,
     max_end_gap_m: float,
     fixed_nodes: np.ndarray | None = None,
+    between_exits: np.ndarray | None = None,
 ) -> ExitPlacement:
     """Fewest stations on the candidate nodes meeting the spacing rule on every route.
 
@@ -153,6 +163,10 @@ def place_at_exits(
         The spacing rule, metres.
     fixed_nodes
         Nodes with a station already (they count, at no cost).
+    between_exits
+        Boolean per network node: a station may also stand there, but only inside a stretch
+        where the candidates cannot meet the rule (:func:`between_exit_candidates`); ``None``
+        (the default): stations at candidates only.
 
     Returns
     -------
@@ -166,16 +180,26 @@ def place_at_exits(
         if not (math.isfinite(value) and value > 0):
             raise InputError(f"{name}: expected a finite distance > 0 in metres, got {value!r}")
     fixed = np.unique(np.asarray([] if fixed_nodes is None else fixed_nodes, dtype=np.int64))
-    rows, forced, minimum = _constraints(
-        routes, cand | np.isin(np.arange(cand.size), fixed), max_gap_m, max_end_gap_m
-    )
+    at_exit = cand | np.isin(np.arange(cand.size), fixed)
+    allowed = at_exit
+    if between_exits is not None:
+        between = np.asarray(between_exits, dtype=bool)
+        if between.shape != cand.shape:
+            raise InputError(
+                f"between_exits: expected one value per node ({cand.size}), got {between.size}"
+            )
+        allowed = at_exit | between_exit_candidates(
+            routes, at_exit, between, max_gap_m=max_gap_m, max_end_gap_m=max_end_gap_m
+        )
+    rows, forced, minimum = _constraints(routes, allowed, max_gap_m, max_end_gap_m)
     must = np.unique(np.r_[fixed, np.asarray(forced, dtype=np.int64)])
     x, bound = _solve(rows, w, must, cand.size)
     nodes = np.flatnonzero(x)
     on = _routes_through(routes, nodes)
     logger.info(
-        "exit stations: %d stations (lower bound %d), %d forced by stretches without exits",
-        nodes.size, bound, len(set(forced)),
+        "exit stations: %d stations (%d between exits, lower bound %d), %d forced by stretches "
+        "without candidates",
+        nodes.size, int((~at_exit[nodes]).sum()), bound, len(set(forced)),
     )  # fmt: skip
     return ExitPlacement(
         nodes=nodes.astype(np.int64),
@@ -184,7 +208,62 @@ def place_at_exits(
         lower_bound=bound,
         route_minimum=minimum,
         forced=len(set(forced) - set(fixed.tolist())),
+        at_exit=at_exit[nodes],
     )
+
+
+def between_exit_candidates(
+    routes: Sequence[Route],
+    candidate: np.ndarray,
+    between: np.ndarray,
+    *,
+    max_gap_m: float,
+    max_end_gap_m: float,
+) -> np.ndarray:
+    """Nodes of ``between`` (not candidates) inside a stretch the candidates cannot serve.
+
+    On each route, a node lies in such a stretch when the candidates before and after it along
+    the route are more than ``max_gap_m`` apart, or when no candidate lies between it and a route
+    end that is more than ``max_end_gap_m`` from the nearest candidate (or the route has none).
+
+    Parameters
+    ----------
+    routes
+        The routes (``corridor_id``, ``node_idx``, ``chainage_m``).
+    candidate, between
+        Boolean per network node: the exits, and the nodes that may hold a station between them.
+    max_gap_m, max_end_gap_m
+        The spacing rule, metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per network node.
+    """
+    cand = np.asarray(candidate, dtype=bool)
+    extra = np.zeros(cand.shape, dtype=bool)
+    for route in routes:
+        nodes = np.asarray(route.node_idx, dtype=np.int64)
+        if nodes.size == 0:
+            continue
+        pos = np.asarray(route.chainage_m, dtype=float)
+        pos = pos - pos[0]
+        p = pos[cand[nodes]]
+        k = np.searchsorted(p, pos, side="right")  # candidates at or before each node
+        prev = p[np.maximum(k - 1, 0)] if p.size else pos
+        nxt = p[np.minimum(k, p.size - 1)] if p.size else pos
+        has_prev, has_next = k > 0, k < p.size
+        need = np.where(
+            has_prev & has_next,
+            nxt - prev > max_gap_m + _TOL_M,
+            np.where(
+                has_prev,
+                pos[-1] - prev > max_end_gap_m + _TOL_M,
+                ~has_next | (nxt > max_end_gap_m + _TOL_M),
+            ),
+        )
+        extra[nodes[need & between[nodes] & ~cand[nodes]]] = True
+    return extra
 
 
 def _constraints(

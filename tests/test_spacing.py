@@ -262,3 +262,31 @@ def test_place_at_exits_prefers_heavier_exits_among_minimum_solutions() -> None:
     )
     assert placed.nodes.size == 2
     assert set(placed.nodes.tolist()) == {3, 7}
+
+
+def test_place_at_exits_between_exits_only_inside_stretches_without_exits() -> None:
+    """A 200 km route, nodes every 10 km, exits only up to 30 km and from 150 km: at exits the
+    120 km hole cannot comply; with ``between_exits`` the fewest stations (5: the first <= 20
+    km, the last >= 180 km, 3 gaps of <= 50 km cannot span 160 km) comply, and only the nodes
+    inside the hole hold stations off the exits."""
+    from planner.exit_stations import between_exit_candidates, place_at_exits
+    from planner.spacing import route_spacing
+
+    pos = np.arange(0, 201, 10) * 1000.0
+    route = Corridor("R", np.arange(pos.size), pos, np.zeros(pos.size - 1))
+    exits = (pos <= 30_000.0) | (pos >= 150_000.0)
+    between = np.ones(pos.size, bool)
+    between[9] = False  # 90 km: not on the road (say, outside the country)
+    rule = {"max_gap_m": 50_000.0, "max_end_gap_m": 25_000.0}
+    at_exits = place_at_exits([route], candidate=exits, weight=np.zeros(pos.size), **rule)
+    assert at_exits.forced == 2 and at_exits.at_exit.all()
+    assert not route_spacing([route], at_exits.nodes, **rule)[0].compliant
+    extra = between_exit_candidates([route], exits, between, **rule)
+    assert np.flatnonzero(extra).tolist() == [4, 5, 6, 7, 8, 10, 11, 12, 13, 14]
+    placed = place_at_exits(
+        [route], candidate=exits, weight=np.zeros(pos.size), between_exits=between, **rule
+    )
+    assert placed.nodes.size == placed.lower_bound == 5
+    assert route_spacing([route], placed.nodes, **rule)[0].compliant
+    assert (placed.at_exit == exits[placed.nodes]).all() and not placed.at_exit.all()
+    assert extra[placed.nodes[~placed.at_exit]].all()

@@ -2,7 +2,11 @@
 
 Service areas stand at most ``spacing_m`` apart along every corridor (JTG B01-2014: 50 km on
 average) and within half of it from each corridor end, at the fewest real exits that allow it
-(:func:`planner.exit_stations.place_at_exits`, one exact program over the whole network).
+(:func:`planner.exit_stations.place_at_exits`, one exact program over the whole network). A
+service area is a facility of its own on the road, not an interchange: where the exits alone
+cannot meet the spacing (a stretch without listed exits longer than the rule, or an end farther
+than half of it), it may stand on the corridor's polyline between them
+(:func:`between_exit_nodes`), and the site says so (``at_exit`` ``False``).
 Each gets at least ``min_dc_piles`` DC piles, more where the corridor's traffic needs them: the
 peak-hour arrivals ``flow x NEV share x stop share x peak-hour share`` sized by Erlang C.
 
@@ -20,7 +24,7 @@ import pandas as pd
 
 from planner.errors import InputError
 from planner.exit_stations import node_flow, place_at_exits
-from planner.ground import Corridor
+from planner.ground import Corridor, Ground
 from planner.sizing import ports_for_loads
 from planner.spacing import min_stations_for_spacing, spacing_report
 
@@ -86,6 +90,7 @@ def plan_service_areas(
     peak_hour_share: float,
     session_h: float,
     target_wait_min: float,
+    between_exits: np.ndarray | None = None,
 ) -> CorridorSites:
     """Service areas at real exits of every corridor, each with its Erlang-C sized DC piles.
 
@@ -93,8 +98,10 @@ def plan_service_areas(
     within half of it on every corridor (:func:`planner.exit_stations.place_at_exits`; a
     service area at a junction serves every corridor through it, its ``corridor`` lists them,
     ``;``-joined; ties go to exits of higher ``weight``). ``value`` holds the DC piles of each
-    site. A corridor with a stretch without exits longer than ``spacing_m`` gets a service area
-    at both sides of it and is reported non-compliant.
+    site. With ``between_exits`` (boolean per node), service areas may also stand on those nodes
+    inside stretches where the exits cannot meet the rule; a corridor whose stretch is still
+    longer than ``spacing_m`` gets a service area at both sides of it and is reported
+    non-compliant.
     """
     placement = place_at_exits(
         corridors,
@@ -102,6 +109,7 @@ def plan_service_areas(
         weight=weight,
         max_gap_m=spacing_m,
         max_end_gap_m=spacing_m / 2,
+        between_exits=between_exits,
     )
     nodes = placement.nodes
     flow = node_flow(corridors, nodes)
@@ -122,6 +130,24 @@ def plan_service_areas(
     return CorridorSites(
         placement.routes, nodes, chain, flow, piles.astype(float), placement.lower_bound
     )
+
+
+def between_exit_nodes(ground: Ground) -> np.ndarray:
+    """Boolean per ground node: a service area may stand there between exits.
+
+    Every node of a corridor polyline (on a national ground: the Travel Mapping shaping points
+    between interchanges), inside the country on a national ground.
+    """
+    mask = np.zeros(int(np.asarray(ground.node_x_m).shape[0]), dtype=bool)
+    for cor in ground.corridors:
+        mask[np.asarray(cor.node_idx, dtype=np.int64)] = True
+    if ground.scale == "national" and mask.any():
+        from planner.boundaries import locate
+
+        on = np.flatnonzero(mask)
+        inside = locate(ground.node_lon[on], ground.node_lat[on], ground.country).inside
+        mask[on[~np.asarray(inside, dtype=bool)]] = False
+    return mask
 
 
 def _chainage_on(corridor: Corridor, node: int) -> float:

@@ -46,6 +46,7 @@ from planner.strategies._piles import (
 from planner.strategies._regions import nearest_point_value
 from planner.strategies._service_areas import (
     CorridorSites,
+    between_exit_nodes,
     busy_enough,
     corridor_table,
     plan_expressway_swaps,
@@ -63,6 +64,7 @@ EXTRA_COLUMNS = (
     "assigned_swaps_day",
     "capex_cny",
     "flow_veh_day",  # two-way traffic past a corridor site (vehicles/day); NaN off the corridors
+    "at_exit",  # at a real interchange (False: pile stations, service areas between exits)
 )
 KINDS = ("pile_station", "service_area", "swap_station")
 
@@ -293,6 +295,7 @@ def _service_areas(ground: Ground, params: ChinaPileSwapParams) -> CorridorSites
         peak_hour_share=params.peak_hour_share,
         session_h=params.dc_session_h,
         target_wait_min=params.target_wait_min,
+        between_exits=between_exit_nodes(ground),
     )
 
 
@@ -438,6 +441,7 @@ def _site_table(
     sites["ports"] = sites["dc_ports"] + sites["ac_ports"]
     sites["state"] = sites["state"].astype(str)
     sites["corridor"] = sites["corridor"].astype(str)
+    sites["at_exit"] = exit_candidates(ground)[sites["node_idx"].to_numpy(np.int64)]
     sites["capex_usd"] = sites["capex_cny"].astype(float) * params.usd_per_cny
     return sites[[*SITE_COLUMNS, *EXTRA_COLUMNS]].reset_index(drop=True)
 
