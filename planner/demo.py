@@ -96,7 +96,7 @@ def run_demo(
         The HTML pages written.
     """
     from planner import ATTRIBUTION
-    from planner.compare import run_comparison
+    from planner.comparison import run_comparison
     from planner.grounds import national_ground
 
     say = progress or (lambda _: None)
