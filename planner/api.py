@@ -353,8 +353,8 @@ def compare(
     existing, demand, demand_column, demand_config, candidates, cache_dir
         The city ground's inputs, as :func:`plan_city` takes them (``network=`` only).
     progress, inputs
-        As :func:`plan_city` takes them (steps ``"ground"`` and ``"planning"``); ``inputs``
-        is recorded in each plan's summary.
+        As :func:`plan_city` takes them (steps ``"city ground"`` or ``"national ground"``,
+        then ``"planning (<names>)"``); ``inputs`` is recorded in each plan's summary.
 
     Returns
     -------
@@ -405,12 +405,12 @@ def compare(
         seed=seed,
     )
     timer = _Timer(progress)
-    with timer.step("ground"):
+    with timer.step("city ground" if network is not None else "national ground"):
         if network is not None:
             ground = city_ground(_network(network, cache_dir=cache_dir), **ground_inputs)
         else:
             ground = national_ground(str(country), seed=seed)
-    with timer.step("planning"):
+    with timer.step(f"planning ({', '.join(names)})"):
         result = run_comparison(ground, names, same=same, scenarios=chosen, seed=seed)
     recorded = (
         inputs
