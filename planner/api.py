@@ -209,14 +209,7 @@ def plan_city(
             overrides[key] = value
     chosen = strategy_params(strategy, scenario, caller="plan_city", **overrides)
     radius = _service_radius(chosen, radius_km=radius_km, radius_min=radius_min)
-    city = _city_inputs(
-        existing=existing,
-        demand=demand,
-        demand_column=demand_column,
-        demand_config=demand_config,
-        candidates=candidates,
-        seed=seed,
-    )
+    city = _city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
     timer = _Timer(progress)
     with timer.step("loading network"):
         net = _network(network, cache_dir=cache_dir)
@@ -396,14 +389,7 @@ def compare(
             f"compare: {', '.join(given)} apply to a city ground (network=), not to "
             f"country={country!r}"
         )
-    ground_inputs = _city_inputs(
-        existing=existing,
-        demand=demand,
-        demand_column=demand_column,
-        demand_config=demand_config,
-        candidates=candidates,
-        seed=seed,
-    )
+    ground_inputs = _city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
     timer = _Timer(progress)
     with timer.step("city ground" if network is not None else "national ground"):
         if network is not None:
@@ -518,13 +504,14 @@ def _compared_items(items: object) -> list[Plan | str]:
 
 def _network(source: Source, *, cache_dir: str | Path | None) -> RoadNetwork:
     """``source`` itself when it is a network, else the network it names."""
+    from planner import network
+
     if isinstance(source, RoadNetwork):
         return source
-    return load_network(source, cache_dir=cache_dir)
+    return network.load_network(source, cache_dir=cache_dir)
 
 
 def _city_inputs(
-    *,
     existing: Table,
     demand: Table,
     demand_column: str,
