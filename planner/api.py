@@ -20,7 +20,6 @@ from typing import Any
 
 import pandas as pd
 
-from planner import ATTRIBUTION
 from planner.errors import InputError, describe
 from planner.network import RoadNetwork, load_network
 from planner.plan import Comparison, Plan
@@ -436,6 +435,8 @@ def finish_summary(
     Adds ``strategy``, ``inputs``, ``ground`` (name, scale, CRS, counts, provenance),
     ``site_count``, ``timings_s`` and ``attribution``.
     """
+    from planner.export import plan_attribution
+
     g = plan.ground
     plan.summary.setdefault("strategy", plan.strategy)
     plan.summary["inputs"] = dict(inputs)
@@ -453,7 +454,7 @@ def finish_summary(
     }
     plan.summary["site_count"] = len(plan.sites)
     plan.summary["timings_s"] = dict(timings)
-    plan.summary["attribution"] = ATTRIBUTION
+    plan.summary["attribution"] = plan_attribution(plan)
     return plan
 
 

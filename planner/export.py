@@ -203,6 +203,12 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     return write_text_atomic(path, buffer.getvalue())
 
 
+def plan_attribution(plan: Plan) -> str:
+    """The credit line of a plan's files and ``summary.json``: OpenStreetMap, GeoNames and the
+    ground's other sources."""
+    return _attribution(plan)
+
+
 def write_plan(
     plan: Plan, out_dir: str | Path, *, formats: Sequence[str] = ("geojson",)
 ) -> dict[str, Path]:

@@ -341,7 +341,7 @@ def test_compare_checks_before_the_ground(tmp_path: Path) -> None:
         planner.compare(["coverage", "grid-baseline"], network=missing, scenarios={"us-nevi": {}})
     with pytest.raises(InputError, match="grid-baseline has no cost model"):
         planner.compare(["us-nevi", "grid-baseline"], network=missing, same="capex")
-    with pytest.raises(InputError, match="unknown key.*'sitez'"):
+    with pytest.raises(InputError, match=r"unknown key.*'sitez'"):
         planner.compare(
             ["coverage", "grid-baseline"], network=missing, scenarios={"coverage": {"sitez": 1}}
         )
