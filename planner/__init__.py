@@ -1,7 +1,7 @@
 """planner: plan EV charging infrastructure on real OpenStreetMap networks.
 
 The pipeline reads like the package tree: ``network`` -> ``demand`` -> ``candidates``
--> ``optimize`` -> ``strategies`` -> ``compare`` / ``maps`` / ``export`` -> ``cli``.
+-> ``optimize`` -> ``strategies`` -> ``comparison`` / ``maps`` / ``export`` -> ``cli``.
 
 The Python API (``docs/api.md``)::
 
@@ -32,7 +32,7 @@ _LAZY = {
     "load_network": "planner.api",
     "plan_city": "planner.api",
     "plan_national": "planner.api",
-    "compare": "planner",  # the submodule planner.compare, callable as planner.api.compare
+    "compare": "planner.api",
     "strategy_params": "planner.api",
     "Plan": "planner.plan",
     "Comparison": "planner.plan",
@@ -42,8 +42,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from planner import compare
-    from planner.api import load_network, plan_city, plan_national, strategy_params
+    from planner.api import compare, load_network, plan_city, plan_national, strategy_params
     from planner.errors import InputError
     from planner.network import RoadNetwork
     from planner.plan import Comparison, Plan
@@ -54,8 +53,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'planner' has no attribute {name!r}")
-    if module == "planner":  # a submodule
-        return importlib.import_module(f"planner.{name}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -13,17 +13,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from planner import ATTRIBUTION
 from planner.errors import InputError, describe
 from planner.network import RoadNetwork, load_network
 from planner.plan import Comparison, Plan
+from planner.reach import ServiceRadius
 from planner.strategies.base import Plan as StrategyPlan
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,9 @@ DEFAULT_RADIUS_KM = 3.0
 Scenario = str | Path | Mapping[str, Any] | object | None
 Source = RoadNetwork | str | Path | Sequence[float]
 Table = str | Path | pd.DataFrame | None
+#: A progress hook: called with a step's name, it returns the context manager the step runs in
+#: (the command line's progress bar); see ``progress=`` of :func:`plan_city`.
+Progress = Callable[[str], AbstractContextManager[Any]]
 
 __all__ = [
     "DEFAULT_STRATEGY",
@@ -48,16 +51,19 @@ __all__ = [
 
 
 class _Timer:
-    """Wall-clock seconds of named steps, for ``summary["timings_s"]``."""
+    """Wall-clock seconds of named steps, for ``summary["timings_s"]``; each step runs inside
+    ``progress(name)`` when a progress hook is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self.timings: dict[str, float] = {}
+        self._progress = progress
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
         logger.info("%s ...", name)
-        yield
+        with self._progress(name) if self._progress is not None else nullcontext():
+            yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
 
 
@@ -118,6 +124,7 @@ def plan_city(
     strategy: str = "coverage",
     sites: int | None = None,
     radius_km: float | None = None,
+    radius_min: float | None = None,
     existing: Table = None,
     demand: Table = None,
     demand_column: str = "demand",
@@ -127,6 +134,8 @@ def plan_city(
     scenario: Scenario = None,
     seed: int = 0,
     cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    inputs: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> Plan:
     """Plan charging sites in a city on its OpenStreetMap street network.
@@ -145,6 +154,9 @@ def plan_city(
     radius_km
         Service radius in network km (coverage; default 3). For other strategies, the radius
         of the plan's ``within_radius_*`` figures only.
+    radius_min
+        Service radius in minutes of driving instead (edge travel times from ``maxspeed`` or
+        ``data/road_speeds.csv``); as ``radius_km`` for other strategies.
     existing
         Existing stations: an AFDC CSV, a GeoJSON/GeoPackage path, or a GeoDataFrame of
         points with ``dc_ports``/``ac_ports`` (any CRS).
@@ -165,6 +177,12 @@ def plan_city(
         Random seed, 0 to 2**32 - 1.
     cache_dir
         Cache of online downloads (default ``~/.cache/planner``).
+    progress
+        Called with each step's name (``"loading network"``, ``"demand and candidates"``,
+        ``"planning (<strategy>)"``); the step runs inside the context manager it returns.
+    inputs
+        What ``summary["inputs"]`` records (default: these arguments); the command line
+        records its own options.
     **params
         Any other parameter of the strategy, e.g. ``model="pmedian"`` or ``time_limit_s=2``.
 
@@ -184,38 +202,38 @@ def plan_city(
     overrides = dict(params)
     if sites is not None:  # refused by name unless the strategy has a site count
         overrides["sites"] = sites
-    if radius_km is not None and "radius_km" in _field_names(spec.params_type):
-        overrides["radius_km"] = radius_km
+    fields = _field_names(spec.params_type)
+    for key, value in (("radius_km", radius_km), ("radius_min", radius_min)):
+        if value is not None and key in fields:
+            overrides[key] = value
     chosen = strategy_params(strategy, scenario, caller="plan_city", **overrides)
-    figure_radius_km = float(getattr(chosen, "radius_km", radius_km or DEFAULT_RADIUS_KM))
-    city = _city_inputs(
-        existing=existing,
-        demand=demand,
-        demand_column=demand_column,
-        demand_config=demand_config,
-        candidates=candidates,
-        seed=seed,
-    )
-    timer = _Timer()
+    radius = _service_radius(chosen, radius_km=radius_km, radius_min=radius_min)
+    city = _city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
+    timer = _Timer(progress)
     with timer.step("loading network"):
         net = _network(network, cache_dir=cache_dir)
     with timer.step("demand and candidates"):
         ground = city_ground(net, country=country, **city)
     with timer.step(f"planning ({strategy})"):
         core = spec.plan(ground, chosen, seed=seed)
-    core.summary.update(_within_radius(core, figure_radius_km * 1000.0))
-    inputs = {
-        "network": net.source or net.name,
-        "strategy": strategy,
-        "existing": _described(existing),
-        "demand": _described(demand),
-        "candidates": candidates,
-        "country": country,
-        "scenario": _described(scenario),
-        "seed": seed,
-        "params": overrides,
-    }
-    return Plan(finish_summary(core, inputs=inputs, timings=timer.timings))
+    core.summary.update(_within_radius(core, radius))
+    core.summary.setdefault("service_radius", radius.label)
+    recorded = (
+        inputs
+        if inputs is not None
+        else {
+            "network": net.source or net.name,
+            "strategy": strategy,
+            "existing": _described(existing),
+            "demand": _described(demand),
+            "candidates": candidates,
+            "country": country,
+            "scenario": _described(scenario),
+            "seed": seed,
+            "params": overrides,
+        }
+    )
+    return Plan(finish_summary(core, inputs=recorded, timings=timer.timings))
 
 
 def plan_national(
@@ -225,6 +243,8 @@ def plan_national(
     osm: str | Path | None = None,
     scenario: Scenario = None,
     seed: int = 0,
+    progress: Progress | None = None,
+    inputs: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> Plan:
     """Plan a country's charging network on its national corridor network (offline).
@@ -243,6 +263,8 @@ def plan_national(
     seed
         Random seed, 0 to 2**32 - 1; the same seed gives the same plan as
         ``planner national --seed``.
+    progress, inputs
+        As :func:`plan_city` takes them (steps ``"national ground"``, ``"planning (<name>)"``).
     **params
         Any parameter of the strategy, e.g. ``target_ports=250_000``.
 
@@ -265,20 +287,24 @@ def plan_national(
     spec = get_strategy(name)
     chosen = strategy_params(name, scenario, caller="plan_national", **params)
     check_seed(seed)
-    timer = _Timer()
+    timer = _Timer(progress)
     with timer.step("national ground"):
         ground = national_ground(code, osm=osm, seed=seed)
     with timer.step(f"planning ({name})"):
         core = spec.plan(ground, chosen, seed=seed)
-    inputs = {
-        "country": code,
-        "strategy": name,
-        "osm": _described(osm),
-        "scenario": _described(scenario),
-        "seed": seed,
-        "params": params,
-    }
-    return Plan(finish_summary(core, inputs=inputs, timings=timer.timings))
+    recorded = (
+        inputs
+        if inputs is not None
+        else {
+            "country": code,
+            "strategy": name,
+            "osm": _described(osm),
+            "scenario": _described(scenario),
+            "seed": seed,
+            "params": params,
+        }
+    )
+    return Plan(finish_summary(core, inputs=recorded, timings=timer.timings))
 
 
 def compare(
@@ -295,6 +321,8 @@ def compare(
     demand_config: Scenario = None,
     candidates: int = 1500,
     cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Compare plans, or run several strategies on one ground and compare them.
 
@@ -316,6 +344,9 @@ def compare(
         Random seed, 0 to 2**32 - 1.
     existing, demand, demand_column, demand_config, candidates, cache_dir
         The city ground's inputs, as :func:`plan_city` takes them (``network=`` only).
+    progress, inputs
+        As :func:`plan_city` takes them (steps ``"city ground"`` or ``"national ground"``,
+        then ``"planning (<names>)"``); ``inputs`` is recorded in each plan's summary.
 
     Returns
     -------
@@ -327,7 +358,7 @@ def compare(
     >>> cmp = planner.compare(["us-nevi", "china-pile-swap"], country="us")  # doctest: +SKIP
     >>> cmp.metrics.set_index("strategy")["ports_per_1000_ev"]  # doctest: +SKIP
     """
-    from planner.compare import metrics_table, run_comparison
+    from planner.comparison import check_same, metrics_table, run_comparison
     from planner.grounds import city_ground, national_ground
     from planner.strategies.base import check_seed
 
@@ -348,30 +379,52 @@ def compare(
             "compare: expected exactly one of country= (a national ground) or network= (a "
             "city) to run the strategies on; e.g. country='us'"
         )
-    if country is not None:
-        given = [k for k, v in city.items() if v is not None]
-        if given:
-            raise InputError(
-                f"compare: {', '.join(given)} apply to a city ground (network=), not to "
-                f"country={country!r}"
-            )
-        ground = national_ground(country, seed=seed)
-    else:
-        assert network is not None
-        inputs = _city_inputs(
-            existing=existing,
-            demand=demand,
-            demand_column=demand_column,
-            demand_config=demand_config,
-            candidates=candidates,
-            seed=seed,
-        )
-        ground = city_ground(_network(network, cache_dir=cache_dir), **inputs)
     names = [str(item) for item in items]
-    result = run_comparison(ground, names, same=same, scenarios=dict(scenarios or {}), seed=seed)
-    inputs = {"strategies": names, "same": same, "seed": seed, "country": country}
-    wrapped = tuple(Plan(finish_summary(p, inputs=inputs, timings={})) for p in result.plans)
+    chosen = _compared_scenarios(names, scenarios)
+    check_same(names, same)
+    given = [k for k, v in city.items() if v is not None]
+    if country is not None and given:
+        raise InputError(
+            f"compare: {', '.join(given)} apply to a city ground (network=), not to "
+            f"country={country!r}"
+        )
+    ground_inputs = _city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
+    timer = _Timer(progress)
+    with timer.step("city ground" if network is not None else "national ground"):
+        if network is not None:
+            ground = city_ground(_network(network, cache_dir=cache_dir), **ground_inputs)
+        else:
+            ground = national_ground(str(country), seed=seed)
+    with timer.step(f"planning ({', '.join(names)})"):
+        result = run_comparison(ground, names, same=same, scenarios=chosen, seed=seed)
+    recorded = (
+        inputs
+        if inputs is not None
+        else {
+            "strategies": names,
+            "same": same,
+            "seed": seed,
+            "country": country,
+        }
+    )
+    wrapped = tuple(
+        Plan(finish_summary(p, inputs=recorded, timings=timer.timings)) for p in result.plans
+    )
     return Comparison(wrapped, result.metrics, result.params, result.same)
+
+
+def _compared_scenarios(
+    names: Sequence[str], scenarios: Mapping[str, Scenario] | None
+) -> dict[str, Any]:
+    """Each named strategy's parameters, checked before any ground is built."""
+    given = dict(scenarios or {})
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise InputError(
+            f"scenarios: {', '.join(map(repr, unknown))} is not one of the compared strategies "
+            f"({', '.join(names)}); key the scenarios by strategy name"
+        )
+    return {name: strategy_params(name, given[name], caller="compare") for name in given}
 
 
 def finish_summary(
@@ -382,6 +435,8 @@ def finish_summary(
     Adds ``strategy``, ``inputs``, ``ground`` (name, scale, CRS, counts, provenance),
     ``site_count``, ``timings_s`` and ``attribution``.
     """
+    from planner.export import plan_attribution
+
     g = plan.ground
     plan.summary.setdefault("strategy", plan.strategy)
     plan.summary["inputs"] = dict(inputs)
@@ -399,15 +454,30 @@ def finish_summary(
     }
     plan.summary["site_count"] = len(plan.sites)
     plan.summary["timings_s"] = dict(timings)
-    plan.summary["attribution"] = ATTRIBUTION
+    plan.summary["attribution"] = plan_attribution(plan)
     return plan
 
 
-def _within_radius(plan: StrategyPlan, radius_m: float) -> dict[str, float]:
-    """``within_radius_*``: demand share within ``radius_m`` of a site, mean and p95 distance."""
+def _service_radius(
+    params: Any, *, radius_km: float | None, radius_min: float | None
+) -> ServiceRadius:
+    """A city plan's service radius (of its ``within_radius_*`` figures and map): minutes of
+    driving when given (``radius_min=`` or the strategy's), else the strategy's ``radius_km``,
+    else ``radius_km=``, else :data:`DEFAULT_RADIUS_KM`."""
+    minutes = radius_min if radius_min is not None else getattr(params, "radius_min", None)
+    if minutes is not None:
+        return ServiceRadius(radius_min=float(minutes))
+    km = getattr(params, "radius_km", radius_km if radius_km is not None else DEFAULT_RADIUS_KM)
+    return ServiceRadius(radius_m=float(km) * 1000.0)
+
+
+def _within_radius(plan: StrategyPlan, radius: ServiceRadius) -> dict[str, float]:
+    """``within_radius_*``: demand share within ``radius`` of a site, mean and p95 distance
+    (and travel time with a radius in minutes)."""
     from planner.strategies.coverage import coverage_figures
 
-    figures = coverage_figures(plan.ground, plan.sites["node_idx"].to_numpy(), radius_m)
+    nodes = plan.sites["node_idx"].to_numpy()
+    figures = coverage_figures(plan.ground, nodes, radius.radius_m, radius_min=radius.radius_min)
     return {f"within_radius_{key}": value for key, value in figures.items()}
 
 
@@ -435,13 +505,14 @@ def _compared_items(items: object) -> list[Plan | str]:
 
 def _network(source: Source, *, cache_dir: str | Path | None) -> RoadNetwork:
     """``source`` itself when it is a network, else the network it names."""
+    from planner import network
+
     if isinstance(source, RoadNetwork):
         return source
-    return load_network(source, cache_dir=cache_dir)
+    return network.load_network(source, cache_dir=cache_dir)
 
 
 def _city_inputs(
-    *,
     existing: Table,
     demand: Table,
     demand_column: str,

@@ -116,6 +116,16 @@ def _out_folder(text: str) -> Path:
     return Path(text)
 
 
+def _format(p: argparse.ArgumentParser) -> None:
+    """``--format``: the formats of a plan's tables (checked by the command)."""
+    p.add_argument(
+        "--format",
+        default="geojson",
+        help="comma list of geojson, gpkg, parquet: the formats of the plan's tables "
+        "(default geojson)",
+    )
+
+
 def _verbosity(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
@@ -232,6 +242,7 @@ def _add_plan(sub: Any, names: str) -> None:
         "--strategy", default="coverage", help=f"strategy ({names}); default coverage"
     )
     plan.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
+    _format(plan)
     _common(plan)
 
 
@@ -247,6 +258,7 @@ def _add_national(sub: Any, names: str) -> None:
     nat.add_argument("--osm", type=Path, help="country-wide .osm.pbf: use its motorways instead")
     nat.add_argument("--strategy", default=None, help=f"strategy ({names}); default by country")
     nat.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
+    _format(nat)
     _common(nat)
 
 
@@ -274,6 +286,7 @@ def _add_compare(sub: Any, names: str) -> None:
         default=[],
         help="NAME=FILE parameters for one strategy (repeatable)",
     )
+    _format(cmp_)
     _common(cmp_)
 
 

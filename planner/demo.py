@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,28 +96,37 @@ def run_demo(
     list of pathlib.Path
         The HTML pages written.
     """
-    from planner import ATTRIBUTION
-    from planner.compare import run_comparison
-    from planner.grounds import national_ground
+    from planner.api import compare
 
     say = progress or (lambda _: None)
     pages = []
     for cc in COUNTRIES:
-        say(f"{cc.upper()}: national ground")
-        ground = national_ground(cc, seed=seed)
-        say(f"{cc.upper()}: planning {' and '.join(STRATEGIES)}")
-        result = run_comparison(ground, list(STRATEGIES), same="none", scenarios={}, seed=seed)
+        result = compare(
+            list(STRATEGIES),
+            country=cc,
+            seed=seed,
+            progress=_announced(say, cc.upper()),
+            inputs=dict(inputs or {}),
+        )
+        plans = [p.core for p in result.plans]
         say(f"{cc.upper()}: writing plans, metrics and equity tables")
-        for plan in result.plans:
-            plan.summary.update(
-                {"inputs": dict(inputs or {}), "site_count": len(plan.sites)},
-                attribution=ATTRIBUTION,
-            )
+        for plan in plans:
             _write_plan_files(plan, out / cc / plan.strategy)
-        _write_tables(result, out, cc)
+        _write_tables(plans, result.metrics, out, cc)
         say(f"{cc.upper()}: comparison map and report")
-        pages += _write_pages(result, out, cc, offline_assets=offline_assets)
+        pages += _write_pages(plans, result, out, cc, offline_assets=offline_assets)
     return pages
+
+
+def _announced(say: Callable[[str], None], prefix: str) -> Callable[[str], Any]:
+    """A progress hook of :func:`planner.compare` that announces each step with ``say``."""
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        say(f"{prefix}: {name}")
+        yield
+
+    return step
 
 
 def _write_plan_files(plan: Any, folder: Path) -> None:
@@ -130,22 +140,22 @@ def _write_plan_files(plan: Any, folder: Path) -> None:
     geojson.unlink()
 
 
-def _write_tables(result: Any, out: Path, cc: str) -> None:
+def _write_tables(plans: list[Any], metrics: Any, out: Path, cc: str) -> None:
     from planner.equity import equity_by_region
     from planner.export import write_csv
 
-    write_csv(result.metrics, out / f"{cc}_metrics.csv")
-    write_csv(equity_by_region(result.plans), out / f"{cc}_equity.csv")
+    write_csv(metrics, out / f"{cc}_metrics.csv")
+    write_csv(equity_by_region(plans), out / f"{cc}_equity.csv")
 
 
-def _write_pages(result: Any, out: Path, cc: str, *, offline_assets: bool) -> list[Path]:
+def _write_pages(
+    plans: list[Any], result: Any, out: Path, cc: str, *, offline_assets: bool
+) -> list[Path]:
     from planner.maps import compare_map, write_map
     from planner.report import write_report
 
-    title = f"{result.plans[0].ground.name}: {' vs '.join(STRATEGIES)}"
-    page = compare_map(
-        list(result.plans), result.metrics, offline_assets=offline_assets, title=title
-    )
+    title = f"{plans[0].ground.name}: {' vs '.join(STRATEGIES)}"
+    page = compare_map(plans, result.metrics, offline_assets=offline_assets, title=title)
     compare = write_map(page, out / f"{cc}_compare.html", offline_assets=offline_assets)
     links = {
         "Comparison map": compare.name,
@@ -153,11 +163,11 @@ def _write_pages(result: Any, out: Path, cc: str, *, offline_assets: bool) -> li
         "Equity by region (CSV)": f"{cc}_equity.csv",
         **{
             f"{p.strategy} sites (GeoJSON, gzip)": f"{cc}/{p.strategy}/sites.geojson.gz"
-            for p in result.plans
+            for p in plans
         },
     }
     report = write_report(
-        list(result.plans),
+        plans,
         result.metrics,
         out,
         params=result.params,

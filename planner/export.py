@@ -201,6 +201,12 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     return write_text_atomic(path, buffer.getvalue())
 
 
+def plan_attribution(plan: Plan) -> str:
+    """The credit line of a plan's files and ``summary.json``: OpenStreetMap, GeoNames and the
+    ground's other sources."""
+    return _attribution(plan)
+
+
 def write_plan(
     plan: Plan, out_dir: str | Path, *, formats: Sequence[str] = ("geojson",)
 ) -> dict[str, Path]:
@@ -226,14 +232,16 @@ def write_plan(
     return written
 
 
-def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
-    """``formats`` without repeats, each one of :data:`PLAN_FORMATS`; else :class:`InputError`."""
+def check_formats(formats: Sequence[str], *, option: str = "formats") -> tuple[str, ...]:
+    """``formats`` without repeats, each one of :data:`PLAN_FORMATS`; else :class:`InputError`
+    naming ``option``."""
     items = (formats,) if isinstance(formats, str) else tuple(formats)
     bad = [f for f in items if f not in PLAN_FORMATS]
     if bad or not items:
+        shown = repr(",".join(map(str, items))) if option.startswith("--") else describe(formats)
         raise InputError(
-            f"formats: expected one or more of {', '.join(PLAN_FORMATS)}, got "
-            f"{describe(formats)}; e.g. geojson,gpkg"
+            f"{option}: expected one or more of {', '.join(PLAN_FORMATS)}, got {shown}; "
+            "e.g. geojson,gpkg"
         )
     return tuple(dict.fromkeys(items))
 

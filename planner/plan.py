@@ -153,7 +153,8 @@ class Plan:
         from planner.maps import city_map, national_map
 
         if self.ground.scale == "city":
-            radius = self.core.summary.get("radius_m") if self.strategy == "coverage" else None
+            coverage = self.strategy == "coverage"
+            radius = _service_area_radius(self.core.summary) if coverage else None
             map_options.setdefault("coverage_radius_m", radius)
             m = city_map(self.core, **map_options)
         else:
@@ -195,6 +196,17 @@ class Plan:
         return write_plan_layers(self.core, path, driver=driver, layers=layers)
 
 
+def _service_area_radius(summary: Mapping[str, Any]) -> float | None:
+    """The radius of a coverage plan's service areas on its map: ``radius_m``, or for a
+    drive-time plan (``radius_min``, read by the map from the summary) any positive number,
+    here its radius in seconds."""
+    if summary.get("radius_m"):
+        return float(summary["radius_m"])
+    if summary.get("radius_min"):
+        return float(summary["radius_min"]) * 60.0
+    return None
+
+
 def _resize(m: Any, *, width: int | str | None, height: int | str | None) -> None:
     """Set the size of ``m``'s page in a notebook."""
     if width is None and height is None:
@@ -217,7 +229,7 @@ class Comparison:
     metrics
         One row per plan: demand share within 1/3/5/10 km, distance to fast charging, corridor
         gaps, sites and ports by kind, installed kW, capex, ports per 1,000 EVs
-        (:func:`planner.compare.plan_metrics`).
+        (:func:`planner.comparison.plan_metrics`).
     params
         The parameters each strategy ran with, by strategy name.
     same

@@ -194,7 +194,7 @@ def run_scenario_job(job: ScenarioJob) -> dict[str, Any]:
 
 def scenario_row(job: ScenarioJob, plan: Any) -> dict[str, Any]:
     """The ``sweep.csv`` row of a scenario's plan: its parameters, then :data:`FIGURES`."""
-    from planner.compare import plan_metrics
+    from planner.comparison import plan_metrics
 
     metrics = plan_metrics(plan.core)
     corridors = plan.corridors

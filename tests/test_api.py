@@ -7,6 +7,8 @@ back with geopandas/pyogrio/pyarrow, and the national plan against the CLI's own
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import folium
@@ -293,3 +295,64 @@ def test_national_plan_equals_the_cli(tmp_path: Path) -> None:
     assert plan.regions["region"].tolist() == regions["region"].tolist()
     assert plan.regions["sites"].tolist() == regions["sites"].tolist()
     assert plan.regions["ports_dc"].tolist() == regions["ports_dc"].tolist()
+
+
+def test_progress_hook_inputs_and_radius_min(grid: planner.RoadNetwork) -> None:
+    """The named steps run inside the hook, in order; ``inputs=`` is what the summary records;
+    ``radius_min`` sets the service radius of a coverage plan and the within-radius figures of
+    any other strategy."""
+    import networkx as nx
+
+    seen: list[str] = []
+
+    @contextmanager
+    def hook(name: str) -> Iterator[None]:
+        seen.append(name)
+        yield
+
+    plan = planner.plan_city(grid, sites=3, radius_min=4, progress=hook, inputs={"by": "test"})
+    assert seen == ["loading network", "demand and candidates", "planning (coverage)"]
+    assert list(plan.summary["timings_s"]) == seen
+    assert dict(plan.summary["inputs"]) == {"by": "test"}
+    assert plan.summary["radius_min"] == 4.0 and plan.summary["service_radius"] == "4 min"
+    base = planner.plan_city(grid, strategy="grid-baseline", radius_min=0.5)
+    assert base.summary["service_radius"] == "0.5 min"
+    # recomputed with networkx: demand within 30 s of driving of a grid-baseline site
+    graph = nx.DiGraph()
+    for u, v, w in grid.edges[["u", "v", "travel_time_s"]].itertuples(index=False):
+        if not graph.has_edge(v, u) or graph[v][u]["w"] > w:
+            graph.add_edge(int(v), int(u), w=float(w))  # reversed: from demand to site
+    sites = set(base.core.sites["node_idx"].astype(int).tolist())
+    dist = nx.multi_source_dijkstra_path_length(graph, sites, weight="w")
+    demand = base.ground.demand
+    within = np.array([dist.get(int(n), np.inf) <= 30.0 for n in demand.node_idx])
+    share = float(demand.demand[within].sum() / demand.demand.sum())
+    assert 0 < share < 1
+    assert base.summary["within_radius_covered_share"] == pytest.approx(share, abs=1e-9)
+    seen.clear()
+    planner.compare(["coverage", "grid-baseline"], network=grid, progress=hook)
+    assert seen == ["city ground", "planning (coverage, grid-baseline)"]
+
+
+def test_compare_checks_before_the_ground(tmp_path: Path) -> None:
+    """Scenario keys and ``same="capex"`` are refused before the (missing) network is read."""
+    missing = tmp_path / "missing.osm"
+    with pytest.raises(InputError, match="'us-nevi' is not one of the compared strategies"):
+        planner.compare(["coverage", "grid-baseline"], network=missing, scenarios={"us-nevi": {}})
+    with pytest.raises(InputError, match="grid-baseline has no cost model"):
+        planner.compare(["us-nevi", "grid-baseline"], network=missing, same="capex")
+    with pytest.raises(InputError, match=r"unknown key.*'sitez'"):
+        planner.compare(
+            ["coverage", "grid-baseline"], network=missing, scenarios={"coverage": {"sitez": 1}}
+        )
+
+
+def test_compare_is_the_api_function() -> None:
+    """``planner.compare`` is the function; the metrics live in ``planner.comparison``."""
+    import inspect
+
+    from planner import comparison
+
+    assert inspect.isfunction(planner.compare)
+    assert planner.compare is planner.api.compare
+    assert not callable(comparison) and callable(comparison.plan_metrics)

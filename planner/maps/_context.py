@@ -148,7 +148,7 @@ def desert_layer(plan: Plan, *, show: bool = False) -> DesertLayer | None:
     Circle radius (px) grows with the square root of the place's population. ``None`` when no
     place lies beyond 10 km.
     """
-    from planner.compare import evaluation_points
+    from planner.comparison import evaluation_points
     from planner.equity import DESERT_BANDS_KM, dc_distance_m
 
     points = evaluation_points(plan.ground)

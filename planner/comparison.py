@@ -21,19 +21,14 @@ the corridor graph; the metrics table says which (``distance``). At national sca
 are measured on the populated places themselves (``Ground.evaluation``), weighted by population,
 because the demand cells the strategies plan on (~250 km2) are coarser than the distance bands.
 
-The module is also the API's ``planner.compare``: calling it, as in
-``planner.compare(["us-nevi", "china-pile-swap"], country="us")``, runs
-:func:`planner.api.compare` (its functions stay reachable as ``planner.compare.plan_metrics``).
+The API's :func:`planner.compare` runs :func:`run_comparison` and wraps its plans.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import math
-import sys
-import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -213,6 +208,21 @@ def _knob_value(plan: Plan, name: str) -> float:
     )
 
 
+def check_same(names: Sequence[str], same: str) -> None:
+    """``same`` is ``none``, ``ports`` or ``capex``, and with ``capex`` every strategy of
+    ``names`` has a cost model; else a one-line :class:`InputError`."""
+    from planner.strategies import get_strategy
+
+    if same not in ("none", "capex", "ports"):
+        raise InputError(f"same: expected one of none, capex, ports, got {same!r}")
+    missing = [n for n in names if same == "capex" and not get_strategy(n).has_cost_model]
+    if missing:
+        raise InputError(
+            f"same capex: strategy {', '.join(missing)} has no cost model; compare the same "
+            "ports or none (--same ports, same='ports')"
+        )
+
+
 def run_comparison(
     ground: Ground,
     names: Sequence[str],
@@ -231,17 +241,12 @@ def run_comparison(
     from planner.scenario import params_from_mapping, scenario_mapping
     from planner.strategies import get_strategy
 
-    if same not in ("none", "capex", "ports"):
-        raise InputError(f"same: expected one of none, capex, ports, got {same!r}")
+    check_same(names, same)
     plans: list[Plan] = []
     used: dict[str, dict[str, Any]] = {}
     reference = math.nan
     for i, name in enumerate(names):
         spec = get_strategy(name)
-        if same == "capex" and not spec.has_cost_model:
-            raise InputError(
-                f"--same capex: strategy {name} has no cost model; use --same ports or none"
-            )
         given = scenarios.get(name) if scenarios else None
         base = scenario_mapping(given, spec.params_type, option="--scenario")
         params: Any = params_from_mapping(spec.params_type, base, where=f"scenario ({name})")
@@ -351,22 +356,3 @@ def _match_budget(
             f"{reference:,.0f}",
         )
     return plan, params
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`planner.api.compare` (the package's ``planner.compare``
-    names both: a submodule import would otherwise replace the function with the module)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from planner.api import compare
-
-        return compare(*args, **kwargs)
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        from planner.api import compare
-
-        return inspect.signature(compare)
-
-
-sys.modules[__name__].__class__ = _CallableModule
