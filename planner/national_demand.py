@@ -3,7 +3,7 @@
 :func:`national_demand` is the demand of a national ground:
 
 * **United States**: the 83,848 populated 2020 census-tract centres of population of the 50
-  states + DC (``data/us_tract_centers.csv``, US Census Bureau, public domain; 331,449,281
+  states + DC (``data/us_tract_centers.csv.gz``, US Census Bureau, public domain; 331,449,281
   people, the official 2020 count). Community ports follow each state's EV stock (the strategy
   weights regions by it); inside a state they follow the tracts' people.
 * **China**: the 2020 census population of each of the 359 mainland prefecture-level units that
@@ -35,7 +35,7 @@ from planner.places import lonlat_to_unit_xyz
 
 logger = logging.getLogger(__name__)
 
-US_TRACTS_FILE = "us_tract_centers.csv"
+US_TRACTS_FILE = "us_tract_centers.csv.gz"
 CN_PREFECTURES_FILE = "cn_prefectures.csv"
 #: Farthest an outside demand point's people move to an inside point of their region, km.
 MAX_MOVE_KM = 100.0

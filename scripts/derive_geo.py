@@ -8,7 +8,7 @@ Writes (never verbatim copies: simplified, rounded, only the columns planner rea
 * ``data/boundaries_cn.geojson``: the 31 mainland provinces + Hong Kong, Macau, Taiwan, Natural
   Earth 1:10m admin-1 as simplified by FTChinese/map-geojson (MIT, (c) 2016 FTChinese), simplified
   again the same way.
-* ``data/us_tract_centers.csv``: the 2020 census-tract centres of population of the 50 states
+* ``data/us_tract_centers.csv.gz``: the 2020 census-tract centres of population of the 50 states
   + DC with people (US Census Bureau, public domain): ``region``, ``population``, ``lon``, ``lat``
   (5 decimals).
 * ``data/cn_prefectures.csv``: China's mainland prefecture-level units with a 2020 census
@@ -94,7 +94,9 @@ def tracts(geo: Path, out: Path, states: gpd.GeoDataFrame) -> pd.DataFrame:
             "lat": keep["latitude"].astype(float).round(POINT_DECIMALS),
         }
     )
-    table.to_csv(out / "us_tract_centers.csv", index=False)
+    table.to_csv(
+        out / "us_tract_centers.csv.gz", index=False, compression={"method": "gzip", "mtime": 0}
+    )
     print(
         f"tracts: {len(raw):,} rows, {len(table):,} kept (50 states + DC, population > 0), "
         f"{table['population'].sum():,} people"
