@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,6 +60,9 @@ ATTRIBUTION = (
 WAYPOINT_TABLE = "highway_waypoints.csv.gz"
 _ROUTE_TABLES = {"us": "us_interstates.csv", "cn": "cn_expressways.csv"}
 _KM_PER_MI = 1.609344
+# Travel Mapping labels a route's end at an international border with both codes: "USA/CAN",
+# "MEX/USA", "CHN/HKG", "AK/YT".
+_BORDER_LABEL = re.compile(r"^[A-Z]{2,3}/[A-Z]{2,3}$")
 _WAYPOINT_COLUMNS = (
     "country", "piece", "route", "group", "root_pos", "root", "seq", "label", "hidden",
     "in_country", "region", "lon", "lat",
@@ -277,7 +281,7 @@ def build_corridor_network(
     if len(waypoints) == 0:
         raise InputError(f"waypoints: expected the waypoints of {country!r}, got an empty table")
     # 1. each piece: its segments in order, each turned to continue the previous one
-    pieces = [_piece_order(g) for _, g in waypoints.groupby("piece", sort=True)]
+    pieces = [_trim_abroad(_piece_order(g)) for _, g in waypoints.groupby("piece", sort=True)]
     ordered = pd.concat(pieces, ignore_index=True)
     # 2. waypoints at one point (1e-5 degrees) are one node
     key = np.round(ordered["lon"].to_numpy(float) * 1e5).astype(np.int64) * 100_000_000 + np.round(
@@ -334,6 +338,32 @@ def _piece_order(piece: pd.DataFrame) -> pd.DataFrame:
             seg = seg.iloc[::-1]
         out.append(seg)
     return pd.concat(out)
+
+
+def _trim_abroad(piece: pd.DataFrame) -> pd.DataFrame:
+    """Cut a piece's end that runs on abroad to a border crossing (G94 on the Hong Kong-Zhuhai-
+    Macau Bridge): the waypoints outside the country beyond the first one past the border go.
+
+    The modelled route then ends just past the border (the border lies on its last edge, so ends
+    measured to it are not shortened), where the plan's obligation ends. Only ends labelled as a
+    border crossing are cut; a coastal end outside a coarse polygon stays.
+    """
+    inside = piece["in_country"].to_numpy() == 1
+    if not inside.any():
+        return piece
+    labels = piece["label"].astype(str).to_numpy()
+    lo, hi = 0, len(piece)
+    first, last = int(np.argmax(inside)), len(piece) - 1 - int(np.argmax(inside[::-1]))
+    if not inside[0] and _BORDER_LABEL.match(labels[0]):
+        lo = max(first - 1, 0)
+    if not inside[-1] and _BORDER_LABEL.match(labels[-1]):
+        hi = min(last + 2, len(piece))
+    if (lo, hi) != (0, len(piece)):
+        logger.debug(
+            "%s: %d waypoints abroad beyond a border crossing cut",
+            piece["route"].iloc[0], len(piece) - (hi - lo),
+        )  # fmt: skip
+    return piece.iloc[lo:hi]
 
 
 def _nearest(row: pd.Series, points: np.ndarray) -> float:
