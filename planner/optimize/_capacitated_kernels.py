@@ -135,3 +135,36 @@ def interchange(cost, demand, cap, sites, passes, width):  # type: ignore[no-unt
         current[best_out] = best_in
         value, where = regret_assign(cost, demand, cap, current)
     return np.sort(current), value
+
+
+@njit(cache=True)  # type: ignore[misc]
+def swap_estimates(cost, demand, cap, sites, width):  # type: ignore[no-untyped-def]
+    """Every swap :func:`interchange` would try from ``sites``: the position closed, the site
+    opened and the estimated value after the swap (``inf`` when a row finds no room)."""
+    n, k = cost.shape[1], sites.shape[0]
+    _, where = regret_assign(cost, demand, cap, sites)
+    inside = np.zeros(n, dtype=np.bool_)
+    for s in sites:
+        inside[s] = True
+    out = np.empty(k * width, dtype=np.int64)
+    into = np.empty(k * width, dtype=np.int64)
+    value = np.full(k * width, np.inf)
+    trial_sites = sites.copy()
+    count = 0
+    for a in range(k):
+        score = np.zeros(n)
+        for i in range(where.shape[0]):
+            if where[i] == a:
+                score += cost[i]
+        for j in range(n):
+            if inside[j]:
+                score[j] = np.inf
+        for j in np.argsort(score)[:width]:
+            if inside[j]:
+                continue
+            trial_sites[a] = j
+            value[count], _ = regret_assign(cost, demand, cap, trial_sites)
+            out[count], into[count] = a, j
+            count += 1
+        trial_sites[a] = sites[a]
+    return out[:count], into[:count], value[:count]

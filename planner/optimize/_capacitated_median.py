@@ -10,8 +10,8 @@ Model: minimise ``sum_ij c_ij x_ij`` s.t. ``sum_j x_ij = 1`` (every row served i
 * :func:`lagrangian` — the bound of the relaxation of the assignment constraints by
   subgradient: each site's subproblem is a knapsack over rows (0-1 by dynamic programming when
   demands are integers and capacities small, else fractional, which stays a valid bound);
-* :func:`swap_search` — interchange over the open set, moves ranked by the Lagrangian site
-  values, every move priced by the exact reassignment.
+* :func:`swap_search` — interchange over the open set, moves ranked by their regret estimate,
+  every move priced by the exact reassignment.
 
 Every budget counts work (iterations, evaluations), never seconds.
 """
@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from planner.optimize import _highs
-from planner.optimize._capacitated_kernels import regret_assign
+from planner.optimize._capacitated_kernels import regret_assign, swap_estimates
 
 logger = logging.getLogger(__name__)
 
@@ -326,23 +326,23 @@ def lagrangian(problem: Problem, upper: float, *, iterations: int) -> LagrangeOu
     return LagrangeOutcome(bound=best, lam=best_lam, v=best_v, proposals=proposals)
 
 
-def swap_search(problem: Problem, evaluate: Evaluator, v: np.ndarray) -> None:
-    """Interchange from ``evaluate.best``: moves ``(close j, open k)`` ranked by ``v[k] - v[j]``
-    (the change in the Lagrangian value of the open set), the first improving one taken, until
-    :data:`SWAP_CANDIDATES` ranked moves in a row fail or the evaluation budget is spent."""
+def swap_search(problem: Problem, evaluate: Evaluator, width: int) -> None:
+    """Interchange from ``evaluate.best`` priced exactly: the swaps ``(close, open)`` ranked by
+    their regret estimate (:func:`swap_estimates`, ``width`` sites tried per closed one), the
+    first improving one taken, until :data:`SWAP_CANDIDATES` ranked swaps in a row fail or the
+    evaluation budget is spent."""
     while evaluate.best is not None and not evaluate.exhausted:
         current = evaluate.best
-        inside = current.sites
-        outside = np.setdiff1d(np.arange(problem.n), inside)
-        if outside.size == 0:
-            return
-        delta = v[outside][None, :] - v[inside][:, None]
-        order = np.argsort(delta, axis=None, kind="stable")[:SWAP_CANDIDATES]
+        out, into, estimate = swap_estimates(
+            problem.cost, problem.demand, problem.cap, current.sites, width
+        )
         improved = False
-        for flat in order:
-            j, k = np.unravel_index(int(flat), delta.shape)
-            trial = np.sort(np.concatenate([np.delete(inside, j), [outside[k]]]))
-            if evaluate(trial) < current.value * (1 - 1e-12):
+        for k in np.argsort(estimate, kind="stable")[:SWAP_CANDIDATES]:
+            if not math.isfinite(estimate[k]):
+                break
+            trial = current.sites.copy()
+            trial[out[k]] = into[k]
+            if evaluate(np.sort(trial)) < current.value * (1 - 1e-12):
                 improved = True
                 break
             if evaluate.exhausted:

@@ -58,9 +58,10 @@ from planner.optimize._validate import (
 logger = logging.getLogger(__name__)
 
 #: ``method="auto"`` runs HiGHS branch-and-bound on the whole model up to this many
-#: (row, site) pairs when the heuristic's gap is not closed (OR-Library pmedcap 50 x 50: 0.3 to
-#: 2.4 s; 100 x 100 takes 40 s, so those stay with the heuristic and its certified gap).
-AUTO_EXACT_MAX_PAIRS = 2_500
+#: (row, site) pairs when the heuristic's gap is not closed (OR-Library pmedcap 50 x 50 took
+#: 1.5 to 73 s on a loaded machine, 100 x 100 40 s and more: those stay with the heuristic
+#: and its certified gap).
+AUTO_EXACT_MAX_PAIRS = 1_000
 #: Node budget of that branch-and-bound under ``"auto"`` (pmedcap7 needed 55 s for its full
 #: proof on a loaded machine; ``"exact"`` keeps HiGHS's default work limits).
 AUTO_EXACT_NODES = 200
@@ -68,10 +69,10 @@ AUTO_EXACT_NODES = 200
 FIRST_PROPOSALS = 10
 #: Open sets (the best by regret estimate) from which the estimated swap search starts, and its
 #: passes (one best swap each).
-STARTS = 3
+STARTS = 5
 INTERCHANGE_PASSES = 30
 #: Closed sites tried in place of each open one (those serving its rows at least cost).
-SWAP_WIDTH = 20
+SWAP_WIDTH = 30
 
 
 def solve_capacitated_p_median(
@@ -232,7 +233,7 @@ def _heuristic(problem: Problem) -> tuple[Assignment | None, float]:
        steps, each estimated by a regret assignment (:func:`regret_assign`);
     2. swap search with that estimate from the :data:`STARTS` best distinct open sets;
     3. the local optima and the best estimated sets priced exactly, screened by the bound;
-    4. swap search priced exactly from the best, moves ranked by the Lagrangian site values.
+    4. swap search priced exactly from the best, moves ranked by their regret estimate.
     """
     first = lagrangian(problem, math.inf, iterations=LAGRANGE_ITERATIONS // 3)
     evaluate = Evaluator(problem)
@@ -256,7 +257,7 @@ def _heuristic(problem: Problem) -> tuple[Assignment | None, float]:
         evaluate(sites)
     for sites in ranked[: 2 * STARTS]:
         evaluate(sites)
-    swap_search(problem, evaluate, outcome.v)
+    swap_search(problem, evaluate, SWAP_WIDTH)
     return evaluate.best, outcome.bound
 
 
