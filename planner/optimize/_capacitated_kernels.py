@@ -96,6 +96,23 @@ def _improve(cost, demand, sites, room, where):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)  # type: ignore[misc]
+def _replacements(cost, where, inside, a, width):  # type: ignore[no-untyped-def]
+    """The (at most) ``width`` closed sites that would serve the rows of open position ``a``
+    (``where``: position per row) at the least total cost."""
+    score = np.zeros(cost.shape[1])
+    for i in range(where.shape[0]):
+        if where[i] == a:
+            score += cost[i]
+    closed = 0
+    for j in range(cost.shape[1]):
+        if inside[j]:
+            score[j] = np.inf
+        else:
+            closed += 1
+    return np.argsort(score)[: min(width, closed)]
+
+
+@njit(cache=True)  # type: ignore[misc]
 def interchange(cost, demand, cap, sites, passes, width):  # type: ignore[no-untyped-def]
     """Best-improvement swap search from ``sites`` priced by :func:`regret_assign`; returns the
     final open set and its estimated value. Closing a site is tried only against the ``width``
@@ -112,17 +129,7 @@ def interchange(cost, demand, cap, sites, passes, width):  # type: ignore[no-unt
         best_value, best_out, best_in = value, -1, -1
         for a in range(current.shape[0]):
             old = current[a]
-            score = np.zeros(n)
-            for i in range(where.shape[0]):
-                if where[i] == a:
-                    score += cost[i]
-            for j in range(n):
-                if inside[j]:
-                    score[j] = np.inf
-            order = np.argsort(score)[:width]
-            for j in order:
-                if inside[j]:
-                    continue
+            for j in _replacements(cost, where, inside, a, width):
                 current[a] = j
                 trial, _ = regret_assign(cost, demand, cap, current)
                 if trial < best_value - 1e-9 * max(1.0, abs(best_value)):
@@ -152,16 +159,7 @@ def swap_estimates(cost, demand, cap, sites, width):  # type: ignore[no-untyped-
     trial_sites = sites.copy()
     count = 0
     for a in range(k):
-        score = np.zeros(n)
-        for i in range(where.shape[0]):
-            if where[i] == a:
-                score += cost[i]
-        for j in range(n):
-            if inside[j]:
-                score[j] = np.inf
-        for j in np.argsort(score)[:width]:
-            if inside[j]:
-                continue
+        for j in _replacements(cost, where, inside, a, width):
             trial_sites[a] = j
             value[count], _ = regret_assign(cost, demand, cap, trial_sites)
             out[count], into[count] = a, j
