@@ -12,7 +12,8 @@ Cases (each runs in its own subprocess, so the peak memory reported is per case)
 * ``metro-spopt`` planner's heuristic (seed 0) vs spopt 0.7 on each uniform metro instance 0-4:
   the time ratio over layouts where spopt is fastest;
 * ``regional`` seeded MCLP 10,000 x 2,000, p = 100, r = 5 km: objective vs lazy greedy, gap;
-* ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve.
+* ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve;
+* ``pmedcap``, ``capacitated-random``: capacitated models (``scripts/_bench_capacitated.py``).
 
 Usage::
 
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from _bench_capacitated import RUNNERS as CAPACITATED_RUNNERS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -49,6 +51,7 @@ CASES = (
     "metro-spopt",
     "regional",
     "scale",
+    *CAPACITATED_RUNNERS,
 )
 
 #: Best known objectives of metro instances (layout, layout seed) for ``metro-seeds``. Proven
@@ -417,6 +420,7 @@ RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "metro-spopt": case_metro_spopt,
     "regional": case_regional,
     "scale": case_scale,
+    **CAPACITATED_RUNNERS,
 }
 
 

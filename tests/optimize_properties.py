@@ -2,8 +2,9 @@
 
 Shared by ``tests/test_optimize_properties.py`` (a few hundred instances under hypothesis) and
 ``scripts/bench_properties.py`` (10^4 per solver). Everything here is recomputed independently
-of the solvers: coverage by numpy, the best capacitated assignment by scipy's ``linprog``, the
-optimum by enumerating every selection.
+of the solvers: coverage by numpy, the best capacitated assignment by scipy's ``linprog`` (and,
+for the capacitated p-median, the cheapest assignment by scipy's ``milp``), the optimum by
+enumerating every selection.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from planner import optimize
 from planner.errors import InputError
@@ -26,6 +27,7 @@ SOLVERS = (
     "set_cover",
     "capacitated_max_coverage",
     "capacitated_set_cover",
+    "capacitated_p_median",
     "p_median",
     "p_center",
 )
@@ -51,6 +53,7 @@ class Instance:
     share: float
     method: str
     seed: int
+    single_source: bool = True
 
 
 def draw(solver: str, seed: int) -> Instance:
@@ -65,6 +68,8 @@ def draw(solver: str, seed: int) -> Instance:
     cost = np.round(rng.uniform(0, 100, (m, n)), int(rng.integers(0, 3)))
     capacity = rng.uniform(0.0, 0.6, n) * max(float(weights.sum()), 1.0)
     share = float(rng.choice([1.0, 0.5, 0.9, 1e-6, float(rng.uniform(0.05, 1.0))]))
+    if solver == "capacitated_p_median":
+        capacity = capacity * 2.0  # every row must be served: room for it, mostly
     return Instance(
         solver=solver,
         coverage=coverage,
@@ -75,6 +80,7 @@ def draw(solver: str, seed: int) -> Instance:
         share=share,
         method=str(rng.choice(METHODS)),
         seed=int(rng.integers(0, 1000)),
+        single_source=seed % 2 == 0,
     )
 
 
@@ -90,6 +96,9 @@ def solve(inst: Instance) -> Any:
         ),
         "capacitated_set_cover": lambda: optimize.solve_capacitated_set_cover(
             c, w, cap, min_share=inst.share, **opts
+        ),
+        "capacitated_p_median": lambda: optimize.solve_capacitated_p_median(
+            inst.cost, w, cap, inst.p, single_source=inst.single_source, **opts
         ),
         "p_median": lambda: optimize.solve_p_median(inst.cost, w, inst.p, **opts),
         "p_center": lambda: optimize.solve_p_center(inst.cost, inst.p, **opts),
@@ -111,6 +120,28 @@ def served(inst: Instance, sites: tuple[int, ...] | np.ndarray) -> float:
     a[w.shape[0] + cols, np.arange(rows.shape[0])] = 1.0
     out = linprog(-np.ones(rows.shape[0]), A_ub=a, b_ub=np.concatenate([w, cap]), method="highs")
     return float(-out.fun) * total
+
+
+def assigned_cost(inst: Instance, sites: tuple[int, ...] | np.ndarray) -> float:
+    """Least cost of serving every row in full from the open ``sites`` within capacity, one
+    site per row when single-source (scipy's ``milp``; ``nan`` when no assignment exists)."""
+    sites = np.asarray(sites, dtype=np.int64)
+    m, k = inst.weights.shape[0], sites.shape[0]
+    if k == 0:
+        return math.nan
+    total = float(inst.weights.sum()) if float(inst.weights.sum()) > 0 else 1.0
+    one_each = np.kron(np.eye(m), np.ones((1, k)))
+    loads = np.kron(inst.weights[None, :] / total, np.eye(k))
+    out = milp(
+        inst.cost[:, sites].ravel(),
+        constraints=[
+            LinearConstraint(one_each, 1.0, 1.0),
+            LinearConstraint(loads, -np.inf, inst.capacity[sites] / total),
+        ],
+        integrality=np.full(m * k, 1 if inst.single_source else 0),
+        bounds=Bounds(0.0, 1.0),
+    )
+    return float(out.fun) if out.status == 0 else math.nan
 
 
 def covered_weight(inst: Instance, sites: tuple[int, ...] | np.ndarray) -> float:
@@ -139,6 +170,8 @@ def value(inst: Instance, sites: tuple[int, ...] | np.ndarray) -> float:
     if inst.solver == "capacitated_set_cover":
         need = inst.share * float(inst.weights.sum())
         return float(sites.shape[0]) if served(inst, sites) >= need * (1 - SHARE_RTOL) else math.nan
+    if inst.solver == "capacitated_p_median":
+        return assigned_cost(inst, sites)
     if sites.shape[0] == 0:
         return math.nan
     nearest = inst.cost[:, sites].min(axis=1)
@@ -196,7 +229,9 @@ def violations(inst: Instance) -> list[str]:
         return found
     if not _close(result.objective, v):
         found.append(f"objective {result.objective} != recomputed {v}")
-    if inst.solver.startswith("capacitated"):
+    if inst.solver == "capacitated_p_median":
+        found += _share_problems(inst, result)
+    elif inst.solver.startswith("capacitated"):
         found += _assignment_problems(inst, result)
     worse = v < opt * (1 - TOL) if maximize(inst.solver) else v > opt * (1 + TOL) + 1e-300
     better = v > opt * (1 + TOL) if maximize(inst.solver) else v < opt * (1 - TOL)
@@ -228,6 +263,27 @@ def _assignment_problems(inst: Instance, result: Any) -> list[str]:
         problems.append("a row served above its weight")
     if np.any(z.sum(axis=0) > inst.capacity * (1 + 1e-12) + slack):
         problems.append("a site loaded above its capacity")
+    return problems
+
+
+def _share_problems(inst: Instance, result: Any) -> list[str]:
+    """Shares outside open sites, rows not served in full (or split, single-source), a site
+    above its capacity, an objective that is not the cost of the shares."""
+    x = result.shares.toarray()
+    total = max(float(inst.weights.sum()), 1e-300)
+    problems = []
+    is_open = np.zeros(inst.cost.shape[1], dtype=bool)
+    is_open[result.selected] = True
+    if np.any(x < 0) or np.any(x[:, ~is_open] != 0):
+        problems.append("a share outside the open sites")
+    if np.any(np.abs(x.sum(axis=1) - 1.0) > 1e-9):
+        problems.append("a row not served in full")
+    if inst.single_source and np.any((x != 0) & (x != 1)):
+        problems.append("a row split between sites with single_source=True")
+    if np.any(inst.weights @ x > inst.capacity * (1 + 1e-9) + 1e-12 * total):
+        problems.append("a site loaded above its capacity")
+    if not _close(float((x * inst.cost).sum()), result.objective):
+        problems.append(f"objective {result.objective} is not the cost of the shares")
     return problems
 
 
@@ -271,7 +327,11 @@ def invariance_problems(inst: Instance) -> list[str]:
             continue
         if base is None or other is None:
             continue
-        unit = 1.0 if inst.solver in ("set_cover", "capacitated_set_cover") else factor
+        unit = (
+            1.0
+            if inst.solver in ("set_cover", "capacitated_set_cover", "capacitated_p_median")
+            else factor
+        )
         if base.status == other.status == "optimal" and not _close(
             base.objective * unit, other.objective
         ):

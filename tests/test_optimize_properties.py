@@ -27,6 +27,7 @@ EXAMPLES = {
     "set_cover": 60,
     "capacitated_max_coverage": 25,
     "capacitated_set_cover": 25,
+    "capacitated_p_median": 25,
     "p_median": 60,
     "p_center": 60,
 }

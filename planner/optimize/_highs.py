@@ -133,6 +133,7 @@ def solve(
     mip_rel_gap: float = 1e-9,
     lp_solver: str = "choose",
     iterations: int | None = None,
+    options: dict[str, float | int | str] | None = None,
 ) -> HighsOutcome:
     """Solve ``max/min cost @ x`` s.t. ``row_lower <= a @ x <= row_upper``, bounds, integrality.
 
@@ -155,6 +156,9 @@ def solve(
         Simplex iteration limit replacing the default of :func:`work_limits`. Without
         ``time_limit_s`` the run is bounded by those work limits (status ``"work_limit"`` when
         reached), so that it ends whatever the instance, the same way on any machine load.
+    options
+        Further HiGHS options by name (e.g. ``{"objective_bound": 10.0}``: a minimisation
+        prunes every node that cannot beat 10).
 
     Returns
     -------
@@ -172,6 +176,8 @@ def solve(
             highs.setOptionValue(option, value)
     if iterations is not None:
         highs.setOptionValue("simplex_iteration_limit", int(iterations))
+    for name, setting in (options or {}).items():
+        highs.setOptionValue(name, setting)
     a.sort_indices()
     n_row, n_col = a.shape
     integrality = np.asarray(integer, dtype=np.int32) if is_mip else np.zeros(n_col, dtype=np.int32)

@@ -266,3 +266,27 @@ def in_units(
             changes["objective"] = result.objective * unit
             changes["bound"] = result.bound * unit
     return replace(result, **changes)
+
+
+@dataclass(frozen=True, eq=False)
+class CapacitatedMedianResult(OptimizeResult):
+    """Result of :func:`solve_capacitated_p_median`.
+
+    Attributes
+    ----------
+    assignment
+        The site serving each row (single source), or the site serving its largest share
+        (divisible demand).
+    shares
+        ``(demand x candidates)`` CSR matrix of the share of each row's demand served by each
+        site; rows sum to 1, and hold one 1 each with a single source.
+    load
+        Demand served per candidate (zero for unselected ones), at most its capacity.
+    single_source
+        Whether each row was served by one site.
+    """
+
+    assignment: np.ndarray
+    shares: sp.csr_array
+    load: np.ndarray
+    single_source: bool

@@ -1,6 +1,8 @@
 """Benchmark instances: readers for published location problems and seeded synthetic layouts.
 
 * :func:`read_orlib_pmed` — Beasley's OR-Library p-median graphs (``pmed1``-``pmed40``);
+* :func:`read_orlib_pmedcap` — the OR-Library capacitated p-median instances of Osman and
+  Christofides (``pmedcap1.txt``: 20 instances);
 * :func:`read_spopt_sf` — the San Francisco instance of PySAL spopt's test suite;
 * :func:`clustered_layout` — a seeded clustered layout of demand and candidate points (a metro
   area or a national one) with lognormal weights, for coverage benchmarks.
@@ -88,6 +90,56 @@ def read_orlib_pmed(path: str | Path) -> PMedInstance:
     ).tocsr()
     cost = csgraph.shortest_path(graph, method="D", directed=False)
     return PMedInstance(name=path.stem, cost=cost, p=p)
+
+
+@dataclass(frozen=True, eq=False)
+class PMedCapInstance:
+    """An OR-Library capacitated p-median instance: ``cost`` (n x n, every point is a candidate),
+    ``demand``, one ``capacity`` for every site, ``p`` and the ``optimum`` the file states."""
+
+    name: str
+    cost: np.ndarray
+    demand: np.ndarray
+    capacity: float
+    p: int
+    optimum: float
+
+
+def read_orlib_pmedcap(path: str | Path) -> list[PMedCapInstance]:
+    """Read OR-Library ``pmedcap1.txt``: its instances in file order.
+
+    The file gives the number of instances, then per instance ``number optimum``, ``n p
+    capacity`` and ``n`` lines ``index x y demand``. Costs are Euclidean distances truncated to
+    integers, the convention under which the published optima hold (with exact distances
+    pmedcap1's optimum is 728.26, not 713).
+    """
+    path = Path(path)
+    try:
+        tokens = path.read_text().split()
+        count, at = int(tokens[0]), 1
+        out = []
+        for _ in range(count):
+            number, optimum, n, p, capacity = tokens[at : at + 5]
+            at += 5
+            rows = np.asarray(tokens[at : at + 4 * int(n)], dtype=np.float64).reshape(-1, 4)
+            at += 4 * int(n)
+            xy = rows[:, 1:3]
+            distance = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=-1))
+            out.append(
+                PMedCapInstance(
+                    name=f"pmedcap{int(number)}",
+                    cost=np.floor(distance),
+                    demand=rows[:, 3],
+                    capacity=float(capacity),
+                    p=int(p),
+                    optimum=float(optimum),
+                )
+            )
+    except (OSError, ValueError, IndexError) as exc:
+        raise DataError(
+            f"OR-Library file {path} cannot be read ({exc}); pass pmedcap1.txt"
+        ) from None
+    return out
 
 
 def read_orlib_optima(path: str | Path) -> dict[str, float]:
