@@ -20,6 +20,7 @@ STRATEGIES: Mapping[str, str] = {
     "us-nevi": "planner.strategies.us_nevi",
     "china-pile-swap": "planner.strategies.china_pile_swap",
     "grid-baseline": "planner.strategies.grid_baseline",
+    "eu-afir": "planner.strategies.eu_afir",
 }
 
 
