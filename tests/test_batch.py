@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -111,3 +113,50 @@ def test_places_csv_names_and_boxes(tmp_path: Path) -> None:
         places_sources(places)
     assert city_name("São Paulo/centre") == "S_o_Paulo_centre"
     assert city_name("..") == "city"
+
+
+def test_a_second_batch_into_the_same_out_is_refused(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "batch"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(out)], stdout=subprocess.PIPE, stdin=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        argv = ["batch", "--osm-dir", str(shared_data / "osm"), "--out", str(out), "-q"]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err
+        assert f"--out: another planner run (pid {holder.pid}) is writing to {out}" in err
+        assert list(out.iterdir()) == []  # no city planned, no collection file
+    finally:
+        holder.communicate(b"", timeout=60)
+    assert holder.returncode == 0
+
+
+def test_a_dead_batch_lock_is_taken_over(shared_data: Path, tmp_path: Path) -> None:
+    extracts = tmp_path / "extracts"
+    extracts.mkdir()
+    shutil.copy(shared_data / "osm" / "us_west_oakland.osm.bz2", extracts)
+    out = tmp_path / "batch"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lock = tmp_path / ".batch.planner.lock"
+    lock.write_text(dead.stdout)  # left by a run killed with kill -9
+    argv = ["batch", "--osm-dir", str(extracts), "--sites", "2", "--out", str(out)]
+    assert main([*argv, "--workers", "1", "-q"]) == 0
+    assert _rows(out)["us_west_oakland"]["status"] == "planned"
+    assert not lock.exists()
+
+
+# holds the lock of argv[1] (as a batch run does) until its stdin closes
+_HOLD = (
+    "import sys; from planner._outdir import locked_folder\n"
+    "with locked_folder(sys.argv[1]):\n"
+    "    print('held', flush=True); sys.stdin.read()\n"
+)
