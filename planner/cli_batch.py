@@ -172,7 +172,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     ]
     with locked_folder(out):  # one batch at a time into an --out
         results = run_batch(jobs, scheduler=args.scheduler, n_workers=args.workers)
-        write_collection(out, jobs, results)
+        write_collection(out, jobs, results, offline_assets=args.offline_assets)
     counts = {s: sum(r.status == s for r in results) for s in ("planned", "skipped", "failed")}
     print(
         f"planner batch: {counts['planned']} planned, {counts['skipped']} skipped, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
+from planner import assets
 from planner.batch import city_name, osm_dir_sources, places_sources
 from planner.cli import main
 from planner.errors import InputError
@@ -135,7 +137,13 @@ def test_a_second_batch_into_the_same_out_is_refused(
     assert holder.returncode == 0
 
 
-def test_a_dead_batch_lock_is_taken_over(shared_data: Path, tmp_path: Path) -> None:
+def test_a_dead_batch_lock_is_taken_over_and_the_offline_index_needs_no_cdn(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    try:
+        assets.find_assets()
+    except InputError as exc:
+        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.assets")
     extracts = tmp_path / "extracts"
     extracts.mkdir()
     shutil.copy(shared_data / "osm" / "us_west_oakland.osm.bz2", extracts)
@@ -149,9 +157,17 @@ def test_a_dead_batch_lock_is_taken_over(shared_data: Path, tmp_path: Path) -> N
     lock = tmp_path / ".batch.planner.lock"
     lock.write_text(dead.stdout)  # left by a run killed with kill -9
     argv = ["batch", "--osm-dir", str(extracts), "--sites", "2", "--out", str(out)]
-    assert main([*argv, "--workers", "1", "-q"]) == 0
+    assert main([*argv, "--workers", "1", "--offline-assets", "-q"]) == 0
     assert _rows(out)["us_west_oakland"]["status"] == "planned"
     assert not lock.exists()
+    # the index, like the city's map, links only files it ships in assets/, and draws no tiles
+    for page_path in (out / "index.html", out / "us_west_oakland" / "map.html"):
+        page = page_path.read_text(encoding="utf-8")
+        links = re.findall(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"([^\"]+)\"", page)
+        assert links and all((page_path.parent / url).is_file() for url in links), page_path
+        assert not re.search(r"(?:src|href)=[\"'](?:https?:)?//", page), page_path
+        assert "tile.openstreetmap.org" not in page
+    assert 'href="us_west_oakland/map.html"' in (out / "index.html").read_text(encoding="utf-8")
 
 
 # holds the lock of argv[1] (as a batch run does) until its stdin closes
