@@ -7,6 +7,7 @@ time limit, so the answer cannot depend on how loaded the machine is.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from planner import assets
+from planner import _cache, _dask, assets
 from planner.batch import city_name, osm_dir_sources, places_sources
 from planner.cli import main
 from planner.errors import InputError
@@ -176,3 +177,63 @@ _HOLD = (
     "with locked_folder(sys.argv[1]):\n"
     "    print('held', flush=True); sys.stdin.read()\n"
 )
+
+
+def test_places_are_downloaded_once_then_read_from_the_cache(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--places`` end to end without the internet: osmnx's downloads answer with shared
+    extracts, the tasks run on an in-process Dask cluster (so they see the patches)."""
+    ox = pytest.importorskip("osmnx")
+    extracts = {
+        "Nantong, Jiangsu, China": shared_data / "osm" / "cn_nantong.osm",
+        (-122.314, 37.804, -122.29, 37.818): shared_data / "osm" / "us_west_oakland.osm.bz2",
+    }
+    calls: list[object] = []
+
+    def graph(query: object, **kwargs: object) -> object:
+        calls.append(query)
+        assert kwargs["network_type"] == "drive"
+        return ox.graph_from_xml(extracts[query], simplify=False, retain_all=True)
+
+    def features(query: object, *, tags: object) -> object:
+        return ox.features_from_xml(extracts[query], tags=tags)
+
+    monkeypatch.setattr(_cache, "_resolve_host", lambda *args: None)  # the hosts "resolve"
+    monkeypatch.setattr(ox, "graph_from_place", graph)
+    monkeypatch.setattr(ox, "graph_from_bbox", graph)
+    monkeypatch.setattr(ox, "features_from_place", features)
+    monkeypatch.setattr(ox, "features_from_bbox", features)
+    monkeypatch.setattr(_dask, "dask_client", _in_process_client)
+    places = tmp_path / "places.csv"
+    places.write_text(
+        "name,place,west,south,east,north\n"
+        'Nantong,"Nantong, Jiangsu, China",,,,\n'
+        "Oakland,,-122.314,37.804,-122.29,37.818\n"
+    )
+    out, cache = tmp_path / "batch", tmp_path / "cache"
+    argv = ["batch", "--places", str(places), "--sites", "3", "--cache-dir", str(cache)]
+    assert main([*argv, "--out", str(out), "-q"]) == 0
+    assert sorted(map(str, calls)) == sorted(map(str, extracts))  # one download per place
+    assert len(list(cache.rglob("*.graphml"))) == 2
+    rows = _rows(out)
+    assert {rows[c]["status"] for c in ("Nantong", "Oakland")} == {"planned"}
+    assert rows["Oakland"]["source"] == "-122.314,37.804,-122.29,37.818"
+    first = {c: (out / c / "sites.geojson").read_bytes() for c in ("Nantong", "Oakland")}
+
+    assert main([*argv, "--out", str(out), "--overwrite", "-q"]) == 0
+    assert len(calls) == 2  # planned again from the cache, without downloading
+    assert {c: (out / c / "sites.geojson").read_bytes() for c in first} == first
+
+
+@contextlib.contextmanager
+def _in_process_client(scheduler: str | None = None, *, n_workers: int | None = None):  # type: ignore[no-untyped-def]
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
