@@ -53,7 +53,7 @@ def _cpu_s() -> float:
 def _part(name: str, out: Path) -> dict[str, Any]:
     """One measured part, in this (fresh) process."""
     from planner._dask import dask_client, map_tasks, peak_memory_mb, worker_peak_memory_mb
-    from planner.batch import CityResult, plan_city_job
+    from planner.batch import CityResult, plan_city_job, source_size
     from planner.sweep import failed_row, run_scenario_job, sweep_jobs
 
     kind, mode = name.split("-")
@@ -72,7 +72,7 @@ def _part(name: str, out: Path) -> dict[str, Any]:
     else:
         with dask_client(None, n_workers=2) as client:
             if kind == "batch":  # the order run_batch submits in: largest extract first
-                jobs.sort(key=lambda job: -Path(job.source).stat().st_size)
+                jobs.sort(key=lambda job: -source_size(job.source))
             results = map_tasks(client, func, jobs, on_error=on_error)
             workers = worker_peak_memory_mb(client)
             worker_cpu = client.run(_cpu_s)
