@@ -107,6 +107,8 @@ def add_sweep(sub: Any, names: str) -> None:
 
 def quiet_dask(verbose: int) -> None:
     """Dask's own INFO logs (cluster start and stop) only with ``-vv``."""
+    import distributed  # noqa: F401  (its import sets its loggers' levels: set ours after it)
+
     level = logging.INFO if verbose > 1 else logging.ERROR
     for name in ("distributed", "dask"):
         logging.getLogger(name).setLevel(level)

@@ -139,7 +139,7 @@ def test_a_second_batch_into_the_same_out_is_refused(
 
 
 def test_a_dead_batch_lock_is_taken_over_and_the_offline_index_needs_no_cdn(
-    shared_data: Path, tmp_path: Path
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     try:
         assets.find_assets()
@@ -158,7 +158,8 @@ def test_a_dead_batch_lock_is_taken_over_and_the_offline_index_needs_no_cdn(
     lock = tmp_path / ".batch.planner.lock"
     lock.write_text(dead.stdout)  # left by a run killed with kill -9
     argv = ["batch", "--osm-dir", str(extracts), "--sites", "2", "--out", str(out)]
-    assert main([*argv, "--workers", "1", "--offline-assets", "-q"]) == 0
+    assert main([*argv, "--workers", "1", "--offline-assets"]) == 0
+    assert "distributed" not in capsys.readouterr().err  # Dask's INFO logs only with -vv
     assert _rows(out)["us_west_oakland"]["status"] == "planned"
     assert not lock.exists()
     # the index, like the city's map, links only files it ships in assets/, and draws no tiles
