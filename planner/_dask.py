@@ -2,7 +2,8 @@
 
 Without a scheduler address a :class:`~dask.distributed.LocalCluster` sized to the machine (one
 worker process per core, one thread per worker: the planners are single-threaded NumPy/SciPy
-and hold the GIL) starts on loopback, with no dashboard, and is closed when the block ends.
+and hold the GIL) starts on loopback (its HTTP server on a free port, not 8787) and is closed
+when the block ends.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None) -
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # the scheduler serves HTTP even without a dashboard; on 8787 (its default) it
+            # would clash with another cluster: any free port, on loopback
+            dashboard_address="127.0.0.1:0",
         ) as cluster,
         Client(cluster) as client,
     ):

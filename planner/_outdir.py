@@ -343,8 +343,25 @@ def recover(layout: _Layout) -> None:
 
 def recover_folder(out: str | Path) -> None:
     """Lock ``out`` and :func:`recover` it (what every run does first)."""
+    with locked_folder(out):
+        pass
+
+
+@contextlib.contextmanager
+def locked_folder(out: str | Path) -> Iterator[Path]:
+    """Hold the lock of ``out`` for the whole block, after :func:`recover`-ing it.
+
+    The lock every run into ``out`` takes (``planner batch`` holds it while its cities are
+    written into subfolders). A lock file left by a dead run is taken over.
+
+    Raises
+    ------
+    OutputError
+        Another live run holds the lock, or ``out``'s folder is not writable.
+    """
     with _locked(_layout(Path(os.path.abspath(out)))) as layout:
         recover(layout)
+        yield layout.out
 
 
 def _raise_if_signalled() -> None:

@@ -215,7 +215,7 @@ def run_batch(
     from planner._dask import dask_client, map_tasks
 
     # largest extracts first: the longest task starts at once instead of ending the batch alone
-    order = sorted(range(len(jobs)), key=lambda i: -_source_bytes(jobs[i].source))
+    order = sorted(range(len(jobs)), key=lambda i: -source_size(jobs[i].source))
     with dask_client(scheduler, n_workers=n_workers) as client:
         done = map_tasks(
             client,
@@ -227,14 +227,35 @@ def run_batch(
     return [results[i] for i in range(len(jobs))]
 
 
-def _source_bytes(source: str | tuple[float, ...]) -> int:
-    """The size of an extract (0 for a place or a box, planned after the files)."""
+#: About how many bytes of OSM XML one byte of each format holds (planet files: XML ~1.8 TB,
+#: .osm.bz2 ~140 GB, .osm.pbf ~70 GB), so extracts in different formats compare by content.
+XML_BYTES_PER_BYTE = {".osm.pbf": 25.0, ".osm.bz2": 13.0, ".osm": 1.0}
+
+
+def source_size(source: str | tuple[float, ...]) -> float:
+    """An extract's size as OSM XML bytes (0 for a place or a box, planned after the files).
+
+    Orders a batch largest first: a city's plan costs roughly in proportion to its network.
+    """
     path = Path(source) if isinstance(source, str) else None
-    return path.stat().st_size if path is not None and path.is_file() else 0
+    if path is None or not path.is_file():
+        return 0.0
+    suffix = next((s for s in OSM_SUFFIXES if path.name.endswith(s)), ".osm")
+    return path.stat().st_size * XML_BYTES_PER_BYTE[suffix]
 
 
-def write_collection(out: Path, jobs: Sequence[CityJob], results: Sequence[CityResult]) -> None:
-    """``cities.csv``, ``all_sites.gpkg`` and ``index.html`` of the cities in ``out``."""
+def write_collection(
+    out: Path,
+    jobs: Sequence[CityJob],
+    results: Sequence[CityResult],
+    *,
+    offline_assets: bool = False,
+) -> None:
+    """``cities.csv``, ``all_sites.gpkg`` and ``index.html`` of the cities in ``out``.
+
+    With ``offline_assets`` the index, like each city's map, draws no web tiles and links the
+    copies of Leaflet and its styles in ``out/assets/`` (:func:`planner.maps.write_map`).
+    """
     import pandas as pd
 
     from planner.export import write_csv
@@ -243,7 +264,7 @@ def write_collection(out: Path, jobs: Sequence[CityJob], results: Sequence[CityR
     write_csv(pd.DataFrame(rows), out / "cities.csv")
     planned = [job for job in jobs if is_complete(job.out)]
     _write_all_sites(out / "all_sites.gpkg", planned)
-    _write_index(out / "index.html", planned, rows)
+    _write_index(out / "index.html", planned, rows, offline_assets=offline_assets)
 
 
 def _write_all_sites(path: Path, jobs: Sequence[CityJob]) -> None:
@@ -267,15 +288,18 @@ def _write_all_sites(path: Path, jobs: Sequence[CityJob]) -> None:
         _write_layer(merged, staged, driver="GPKG", layer="sites", attribution=ATTRIBUTION)
 
 
-def _write_index(path: Path, jobs: Sequence[CityJob], rows: Sequence[dict[str, Any]]) -> None:
+def _write_index(
+    path: Path, jobs: Sequence[CityJob], rows: Sequence[dict[str, Any]], *, offline_assets: bool
+) -> None:
     """A map of every planned city (its sites' extent) linking to the city's ``map.html``."""
     import folium
 
     from planner import ATTRIBUTION
-    from planner._atomic import write_text_atomic
+    from planner.maps import write_map
 
     figures = {row["city"]: row for row in rows}
-    m = folium.Map(tiles="OpenStreetMap", attr=ATTRIBUTION)
+    # maxZoom: without a tile layer Leaflet has none (FIELD_NOTES)
+    m = folium.Map(tiles=None if offline_assets else "OpenStreetMap", attr=ATTRIBUTION, maxZoom=18)
     bounds: list[list[float]] = []
     for job in jobs:
         west, south, east, north = _read_sites(job.out).total_bounds
@@ -297,4 +321,4 @@ def _write_index(path: Path, jobs: Sequence[CityJob], rows: Sequence[dict[str, A
         '(see <a href="cities.csv">cities.csv</a>). ' + ATTRIBUTION + "</div>"
     )
     m.get_root().html.add_child(folium.Element(title))  # type: ignore[attr-defined]
-    write_text_atomic(path, m.get_root().render())
+    write_map(m, path, offline_assets=offline_assets)

@@ -107,6 +107,8 @@ def add_sweep(sub: Any, names: str) -> None:
 
 def quiet_dask(verbose: int) -> None:
     """Dask's own INFO logs (cluster start and stop) only with ``-vv``."""
+    import distributed  # noqa: F401  (its import sets its loggers' levels: set ours after it)
+
     level = logging.INFO if verbose > 1 else logging.ERROR
     for name in ("distributed", "dask"):
         logging.getLogger(name).setLevel(level)
@@ -146,6 +148,7 @@ def _city_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """``planner batch``; returns the exit status."""
+    from planner._outdir import locked_folder
     from planner.batch import (
         CityJob,
         failed_count,
@@ -169,8 +172,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
         CityJob(name, source, out / name, options, args.overwrite, args.offline_assets)
         for name, source in sources.items()
     ]
-    results = run_batch(jobs, scheduler=args.scheduler, n_workers=args.workers)
-    write_collection(out, jobs, results)
+    with locked_folder(out):  # one batch at a time into an --out
+        results = run_batch(jobs, scheduler=args.scheduler, n_workers=args.workers)
+        write_collection(out, jobs, results, offline_assets=args.offline_assets)
     counts = {s: sum(r.status == s for r in results) for s in ("planned", "skipped", "failed")}
     print(
         f"planner batch: {counts['planned']} planned, {counts['skipped']} skipped, "

@@ -154,13 +154,20 @@ def service_area(
         return shapely.Polygon()
     coo = sp.coo_array(ground.length_m)
     keep = inside[coo.row] & inside[coo.col]
-    u, v = coo.row[keep], coo.col[keep]
+    # each street once (a two-way street is two directed edges)
+    pairs = np.unique(np.sort(np.column_stack([coo.row[keep], coo.col[keep]]), axis=1), axis=0)
+    u, v = pairs[:, 0], pairs[:, 1]
     x, y = ground.node_x_m, ground.node_y_m
     coords = np.stack([np.column_stack([x[u], y[u]]), np.column_stack([x[v], y[v]])], axis=1)
-    lines = shapely.multilinestrings(shapely.linestrings(coords)) if u.size else None
-    nodes = shapely.multipoints(np.column_stack([x[inside], y[inside]]))
-    parts = [nodes] if lines is None else [lines, nodes]
-    area = shapely.buffer(shapely.union_all(parts), buffer_m, quad_segs=4)
+    # a street's round ends already hold the disc of its two nodes: discs for the rest only
+    alone = inside.copy()
+    alone[u] = alone[v] = False
+    shapes = np.concatenate(
+        [shapely.linestrings(coords), shapely.points(np.column_stack([x[alone], y[alone]]))]
+    )
+    # the union of the widened streets equals the widened union and is ~20x faster on a city
+    # (Columbus: 35k streets, 4 s instead of 96 s CPU): GEOS buffers a huge multi-line slowly
+    area = shapely.union_all(shapely.buffer(shapes, buffer_m, quad_segs=4))
     return shapely.simplify(area, SERVICE_AREA_SIMPLIFY_M)
 
 
