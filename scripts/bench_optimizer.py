@@ -12,7 +12,8 @@ Cases (each runs in its own subprocess, so the peak memory reported is per case)
 * ``metro-spopt`` planner's heuristic (seed 0) vs spopt 0.7 on each uniform metro instance 0-4:
   the time ratio over layouts where spopt is fastest;
 * ``regional`` seeded MCLP 10,000 x 2,000, p = 100, r = 5 km: objective vs lazy greedy, gap;
-* ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve.
+* ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve;
+* ``pmedian-large``, ``auto-crossover``: see ``scripts/_bench_pmedian.py``.
 
 Usage::
 
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _bench_pmedian
 import numpy as np
 import scipy.sparse as sp
 
@@ -418,6 +420,9 @@ RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "regional": case_regional,
     "scale": case_scale,
 }
+# p-median cases live in _bench_pmedian.py (pmedian-large, auto-crossover)
+RUNNERS.update(_bench_pmedian.RUNNERS)
+CASES = (*CASES, *_bench_pmedian.RUNNERS)
 
 
 def _child(name: str, data: Path) -> dict[str, Any]:
