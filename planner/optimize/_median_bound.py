@@ -17,6 +17,8 @@ exceeds the best known total, no better answer opens ``j``, and the search may d
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -27,11 +29,13 @@ from planner.optimize import _median_kernels as kernels
 from planner.optimize._median_search import Entries
 
 _VOLUME = cast(
-    Callable[..., tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    Callable[..., tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]],
     kernels.volume_ascent,
 )
 #: Weight of the newest relaxation solution in the volume algorithm's running average.
 VOLUME_ALPHA = 0.1
+#: Under a time limit the ascent runs in chunks of this many steps, checking the clock between.
+CHUNK_STEPS = 50
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,25 +79,39 @@ def volume_bound(
     start: np.ndarray,
     iterations: int,
     stop: float,
+    deadline: float = math.inf,
 ) -> Dual:
     """Best Lagrangian point found by ``iterations`` volume steps from multipliers ``start``.
 
     ``upper`` is the best known total (the Polyak target); the ascent stops early once the value
-    reaches ``stop`` (e.g. the total rounded down to the cost grain: the answer is proven).
+    reaches ``stop`` (e.g. the total rounded down to the cost grain: the answer is proven), or
+    at ``deadline`` (checked every :data:`CHUNK_STEPS` steps).
     """
-    value, u, rho, chosen, opening = _VOLUME(
-        rows.indptr,
-        rows.col,
-        rows.cost,
-        np.ascontiguousarray(start, dtype=np.float64),
-        rows.n,
-        p,
-        float(upper),
-        float(stop),
-        int(iterations),
-        VOLUME_ALPHA,
-    )
-    return Dual(float(value), u, rho, np.flatnonzero(chosen), opening)
+    chunk = iterations if math.isinf(deadline) else CHUNK_STEPS
+    u = np.ascontiguousarray(start, dtype=np.float64)
+    f, done, best = 0.1, 0, None
+    while done < iterations:
+        steps = min(chunk, iterations - done)
+        value, u, rho, chosen, opening, f = _VOLUME(
+            rows.indptr,
+            rows.col,
+            rows.cost,
+            u,
+            rows.n,
+            p,
+            float(upper),
+            float(stop),
+            steps,
+            VOLUME_ALPHA,
+            f,
+        )
+        done += steps
+        if best is None or value >= best.value:
+            best = Dual(float(value), u, rho, np.flatnonzero(chosen), opening)
+        if value >= stop or f < 1e-6 or time.perf_counter() > deadline:
+            break
+    assert best is not None
+    return best
 
 
 def closed_by_reduced_cost(dual: Dual, upper: float, *, n: int) -> np.ndarray:

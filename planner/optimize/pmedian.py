@@ -190,6 +190,7 @@ def _solve(
         start=_multipliers(entries, state),
         iterations=iterations,
         stop=_proof_level(state.total, grain),
+        deadline=deadline,
     )
     # Lagrangian heuristics: the relaxation's last choice and the rounded average opening
     for start in (dual.chosen, dual.rounded(p)):
@@ -203,7 +204,8 @@ def _solve(
         return _exact(entries, p, best, bound=target, time_limit_s=remaining(deadline), seed=seed)
     if not proven:
         best, state = _reduced_search(entries, best, state, dual, p=p, seed=seed, deadline=deadline)
-        if state.total > target + RTOL * max(1.0, abs(target)):
+        late = time.perf_counter() > deadline
+        if state.total > target + RTOL * max(1.0, abs(target)) and not late:
             again = volume_bound(
                 rows,
                 p,
@@ -211,6 +213,7 @@ def _solve(
                 start=dual.u,
                 iterations=iterations,
                 stop=_proof_level(state.total, grain),
+                deadline=deadline,
             )
             target = max(target, _rounded_bound(again.value, grain))
     return best, float(target), "heuristic", "heuristic"
