@@ -29,7 +29,7 @@ from planner.optimize import _median_kernels as kernels
 from planner.optimize._median_search import Entries
 
 _VOLUME = cast(
-    Callable[..., tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]],
+    Callable[..., tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]],
     kernels.volume_ascent,
 )
 #: Weight of the newest relaxation solution in the volume algorithm's running average.
@@ -90,9 +90,10 @@ def volume_bound(
     chunk = iterations if math.isinf(deadline) else CHUNK_STEPS
     u = np.ascontiguousarray(start, dtype=np.float64)
     f, done, best = 0.1, 0, None
+    xbar = opening = np.empty(0)
     while done < iterations:
         steps = min(chunk, iterations - done)
-        value, u, rho, chosen, opening, f = _VOLUME(
+        value, u, rho, chosen, opening, f, xbar = _VOLUME(
             rows.indptr,
             rows.col,
             rows.cost,
@@ -104,6 +105,8 @@ def volume_bound(
             steps,
             VOLUME_ALPHA,
             f,
+            xbar,
+            opening,
         )
         done += steps
         if best is None or value >= best.value:

@@ -143,7 +143,7 @@ def _lagrangian(indptr, col, cost, u, n, p):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def volume_ascent(indptr, col, cost, u0, n, p, upper, stop, iterations, alpha, f0):  # type: ignore[no-untyped-def]
+def volume_ascent(indptr, col, cost, u0, n, p, upper, stop, iterations, alpha, f0, xbar0, ybar0):  # type: ignore[no-untyped-def]
     """Volume algorithm (Barahona and Anbil 2000) on the p-median Lagrangian dual.
 
     The step follows ``1 - x_bar``, where ``x_bar`` (per row: how many chosen candidates serve
@@ -151,13 +151,16 @@ def volume_ascent(indptr, col, cost, u0, n, p, upper, stop, iterations, alpha, f
     towards ``upper`` times ``f`` (first ``f0``), which grows by 10 % after an improving step
     whose own direction agrees and shrinks by a third after 20 steps without improvement. Stops
     after ``iterations`` steps, once the value reaches ``stop`` or when ``f`` falls below 1e-6.
-    Returns the best value, its multipliers, its reduced sums, its chosen columns (a mask) and
-    the same average of the chosen masks (a fractional opening, for rounding) and the last ``f``.
+    Returns the best value, its multipliers, its reduced sums, its chosen columns (a mask), the
+    same average of the chosen masks (a fractional opening, for rounding), the last ``f`` and
+    ``x_bar`` (``f0``, ``xbar0`` and ``ybar0`` continue an ascent; empty ones start afresh).
     """
     best_u = u0.copy()
     best, best_rho, best_chosen = _lagrangian(indptr, col, cost, best_u, n, p)
     xbar = sorted_cover_counts(indptr, col, cost, best_u, best_chosen)
     ybar = best_chosen.astype(np.float64)
+    if xbar0.shape[0] == xbar.shape[0]:  # a continued ascent keeps its averages
+        xbar, ybar = xbar0.copy(), ybar0.copy()
     f = f0
     reds = 0
     for _ in range(iterations):
@@ -182,4 +185,4 @@ def volume_ascent(indptr, col, cost, u0, n, p, upper, stop, iterations, alpha, f
             if reds >= 20:
                 f *= 0.66
                 reds = 0
-    return best, best_u, best_rho, best_chosen, ybar, f
+    return best, best_u, best_rho, best_chosen, ybar, f, xbar

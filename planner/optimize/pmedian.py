@@ -327,8 +327,36 @@ def _exact(
     found = np.flatnonzero(outcome.x[nnz:] > 0.5) if outcome.x is not None else start
     if found.shape[0] == p and outcome.objective <= state.total + RTOL * max(1.0, state.total):
         selected = found
-    best_bound = max(bound, outcome.bound) if math.isfinite(outcome.bound) else bound
-    return selected, float(best_bound), "exact", outcome.status
+    return (
+        selected,
+        _exact_bound(entries, p, selected, bound, outcome.bound),
+        "exact",
+        outcome.status,
+    )
+
+
+def _exact_bound(
+    entries: Entries, p: int, selected: np.ndarray, bound: float, highs_bound: float
+) -> float:
+    """HiGHS's dual bound, unless the recomputed answer beats it (HiGHS's tolerances: seen at
+    4·10⁻⁷ above on random 1,000 x 200 instances); then the proven ``bound`` passed in, or,
+    without one, a volume bound from the answer's costs per row."""
+    is_open = np.zeros(entries.shape[1], dtype=bool)
+    is_open[selected] = True
+    state = state_of(entries, is_open)
+    if math.isfinite(highs_bound) and highs_bound <= state.total + RTOL * max(1.0, state.total):
+        return float(max(bound, highs_bound))
+    if bound > 0 or state.total >= entries.penalty:
+        return float(bound)
+    dual = volume_bound(
+        CostSorted.of(entries),
+        p,
+        state.total,
+        start=state.d1,
+        iterations=_cap(VOLUME_WORK, entries.cost.shape[0], 100, 1000),
+        stop=_proof_level(state.total, 0.0),
+    )
+    return float(max(bound, dual.value))
 
 
 def assignment_result(
