@@ -106,7 +106,7 @@ def crossover_row(m: int, n: int, p: int, k: int) -> dict[str, Any]:
         "nearest": k or "all",
         "p": p,
         "pairs": pairs,
-        "auto_route": "exact" if routes_to_exact((m, n), pairs) else "heuristic",
+        "auto_route": "exact" if routes_to_exact(pairs) else "heuristic",
         "auto_seconds": round(auto_s, 3),
         "auto_cpu_seconds": round(auto_cpu, 3),
         "exact_seconds": round(exact_s, 3),

@@ -104,8 +104,8 @@ def test_heuristic_bound_and_gap_on_a_k_nearest_instance(seed: int) -> None:
 
 
 def test_auto_routes_by_size_alone() -> None:
-    assert routes_to_exact((100, 50), AUTO_DIRECT_MAX_PAIRS)
-    assert not routes_to_exact((100, 50), AUTO_DIRECT_MAX_PAIRS + 1)
+    assert routes_to_exact(AUTO_DIRECT_MAX_PAIRS)
+    assert not routes_to_exact(AUTO_DIRECT_MAX_PAIRS + 1)
     small, weights = _instance(7, m=40, n=12, k=5)
     assert small.nnz <= AUTO_DIRECT_MAX_PAIRS
     first = solve_p_median(small, weights, 3)

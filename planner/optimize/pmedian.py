@@ -175,7 +175,7 @@ def _solve(
 ) -> tuple[np.ndarray, float, Method, str]:
     """Heuristic with a Lagrangian bound; HiGHS when asked or when auto finds it worthwhile."""
     pairs = entries.cost.shape[0]
-    if method == "auto" and routes_to_exact(entries.shape, pairs):
+    if method == "auto" and routes_to_exact(pairs):
         start = lazy_greedy(entries, p)
         return _exact(entries, p, start, bound=0.0, time_limit_s=remaining(deadline), seed=seed)
     best, state = interchange(entries, lazy_greedy(entries, p), deadline=deadline)
@@ -219,10 +219,9 @@ def _solve(
     return best, float(target), "heuristic", "heuristic"
 
 
-def routes_to_exact(shape: tuple[int, int], pairs: int) -> bool:
+def routes_to_exact(pairs: int) -> bool:
     """Whether ``method="auto"`` hands an instance straight to HiGHS (see
     :data:`AUTO_DIRECT_MAX_PAIRS`); a function of the size only, so the route is deterministic."""
-    del shape
     return pairs <= AUTO_DIRECT_MAX_PAIRS
 
 
