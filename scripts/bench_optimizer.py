@@ -14,6 +14,7 @@ Cases (each runs in its own subprocess, so the peak memory reported is per case)
 * ``regional`` seeded MCLP 10,000 x 2,000, p = 100, r = 5 km: objective vs lazy greedy, gap;
 * ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve;
 * ``pmedcap``, ``capacitated-random``: capacitated models (``scripts/_bench_capacitated.py``).
+* ``pmedian-large``, ``auto-crossover``: see ``scripts/_bench_pmedian.py``.
 
 Usage::
 
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _bench_pmedian
 import numpy as np
 import scipy.sparse as sp
 from _bench_capacitated import RUNNERS as CAPACITATED_RUNNERS
@@ -422,6 +424,9 @@ RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "scale": case_scale,
     **CAPACITATED_RUNNERS,
 }
+# p-median cases live in _bench_pmedian.py (pmedian-large, auto-crossover)
+RUNNERS.update(_bench_pmedian.RUNNERS)
+CASES = (*CASES, *_bench_pmedian.RUNNERS)
 
 
 def _child(name: str, data: Path) -> dict[str, Any]:

@@ -101,22 +101,88 @@ def profits(col_ptr, col_row, col_cost, c1, d1, d2, is_open):  # type: ignore[no
 
 
 @njit(cache=True)
-def column_reduced_sums(col, row, cost, u, n):  # type: ignore[no-untyped-def]
-    """``rho_j = sum_i min(0, c_ij - u_i)`` over the allowed pairs."""
+def sorted_reduced_sums(indptr, col, cost, u, n):  # type: ignore[no-untyped-def]
+    """``rho_j = sum_i min(0, c_ij - u_i)``, each row's entries sorted by cost (early exit)."""
     rho = np.zeros(n)
-    for e in range(col.shape[0]):
-        v = cost[e] - u[row[e]]
-        if v < 0.0:
+    for i in range(indptr.shape[0] - 1):
+        ui = u[i]
+        for e in range(indptr[i], indptr[i + 1]):
+            v = cost[e] - ui
+            if v >= 0.0:
+                break
             rho[col[e]] += v
     return rho
 
 
 @njit(cache=True)
-def chosen_cover_counts(col_ptr, col_row, col_cost, u, chosen, m):  # type: ignore[no-untyped-def]
-    """Per row, how many ``chosen`` candidates have ``c_ij < u_i`` (the subgradient's count)."""
+def sorted_cover_counts(indptr, col, cost, u, is_chosen):  # type: ignore[no-untyped-def]
+    """Per row, how many chosen candidates have ``c_ij < u_i`` (rows sorted by cost)."""
+    m = indptr.shape[0] - 1
     counts = np.zeros(m)
-    for k in chosen:
-        for t in range(col_ptr[k], col_ptr[k + 1]):
-            if col_cost[t] - u[col_row[t]] < 0.0:
-                counts[col_row[t]] += 1.0
+    for i in range(m):
+        ui = u[i]
+        for e in range(indptr[i], indptr[i + 1]):
+            if cost[e] >= ui:
+                break
+            if is_chosen[col[e]]:
+                counts[i] += 1.0
     return counts
+
+
+@njit(cache=True)
+def _lagrangian(indptr, col, cost, u, n, p):  # type: ignore[no-untyped-def]
+    """``L(u)``, the reduced sums and the ``p`` columns of smallest reduced sum (a mask)."""
+    rho = sorted_reduced_sums(indptr, col, cost, u, n)
+    order = np.argsort(rho, kind="mergesort")
+    is_chosen = np.zeros(n, np.bool_)
+    value = u.sum()
+    for q in range(p):
+        is_chosen[order[q]] = True
+        value += rho[order[q]]
+    return value, rho, is_chosen
+
+
+@njit(cache=True)
+def volume_ascent(indptr, col, cost, u0, n, p, upper, stop, iterations, alpha, f0, xbar0, ybar0):  # type: ignore[no-untyped-def]
+    """Volume algorithm (Barahona and Anbil 2000) on the p-median Lagrangian dual.
+
+    The step follows ``1 - x_bar``, where ``x_bar`` (per row: how many chosen candidates serve
+    it) averages the relaxation's solutions with weight ``alpha``; its length is Polyak's
+    towards ``upper`` times ``f`` (first ``f0``), which grows by 10 % after an improving step
+    whose own direction agrees and shrinks by a third after 20 steps without improvement. Stops
+    after ``iterations`` steps, once the value reaches ``stop`` or when ``f`` falls below 1e-6.
+    Returns the best value, its multipliers, its reduced sums, its chosen columns (a mask), the
+    same average of the chosen masks (a fractional opening, for rounding), the last ``f`` and
+    ``x_bar`` (``f0``, ``xbar0`` and ``ybar0`` continue an ascent; empty ones start afresh).
+    """
+    best_u = u0.copy()
+    best, best_rho, best_chosen = _lagrangian(indptr, col, cost, best_u, n, p)
+    xbar = sorted_cover_counts(indptr, col, cost, best_u, best_chosen)
+    ybar = best_chosen.astype(np.float64)
+    if xbar0.shape[0] == xbar.shape[0]:  # a continued ascent keeps its averages
+        xbar, ybar = xbar0.copy(), ybar0.copy()
+    f = f0
+    reds = 0
+    for _ in range(iterations):
+        if best >= stop or f < 1e-6:
+            break
+        grad = 1.0 - xbar
+        norm = (grad * grad).sum()
+        if norm == 0.0:
+            break
+        u = best_u + (f * (upper - best) / norm) * grad
+        value, rho, is_chosen = _lagrangian(indptr, col, cost, u, n, p)
+        x = sorted_cover_counts(indptr, col, cost, u, is_chosen)
+        xbar = alpha * x + (1.0 - alpha) * xbar
+        ybar = alpha * is_chosen + (1.0 - alpha) * ybar
+        if value > best:
+            if ((1.0 - x) * grad).sum() >= 0.0:
+                f = min(2.0, f * 1.1)
+            best, best_u, best_rho, best_chosen = value, u, rho, is_chosen
+            reds = 0
+        else:
+            reds += 1
+            if reds >= 20:
+                f *= 0.66
+                reds = 0
+    return best, best_u, best_rho, best_chosen, ybar, f, xbar

@@ -1,4 +1,4 @@
-"""Array kernels for p-median: lazy greedy, fast interchange, iterated search, Lagrangian bound.
+"""Array kernels for p-median: lazy greedy, fast interchange, iterated search.
 
 The instance is held as the list of allowed (row, candidate, weighted cost) entries in row order
 (CSR); a forbidden pair is simply absent. A row without an open allowed candidate costs
@@ -6,7 +6,8 @@ The instance is held as the list of allowed (row, candidate, weighted cost) entr
 without special cases.
 
 References: Whitaker (1983) fast interchange; Resende and Werneck (2007), "A fast swap-based
-local search procedure for location problems"; Beasley (1993) Lagrangian relaxation of p-median.
+local search procedure for location problems". The bound is in
+:mod:`planner.optimize._median_bound`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ logger = logging.getLogger(__name__)
 # compiled kernels (numba dispatchers are opaque to mypy; signatures in _median_kernels)
 _ASSIGN = cast(Callable[..., tuple[np.ndarray, ...]], kernels.assign)
 _PROFITS = cast(Callable[..., tuple[np.ndarray, np.ndarray]], kernels.profits)
-_REDUCED_SUMS = cast(Callable[..., np.ndarray], kernels.column_reduced_sums)
-_COVER_COUNTS = cast(Callable[..., np.ndarray], kernels.chosen_cover_counts)
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,62 +232,3 @@ def iterated_search(
             stale += 1
             kick = kick % 3 + 1
     return best, best_state
-
-
-#: Subgradient steps without a better bound before the step size is halved.
-STEP_PATIENCE = 30
-
-
-def lagrangian_bound(
-    entries: Entries,
-    p: int,
-    upper: float,
-    *,
-    iterations: int = 300,
-    deadline: float = math.inf,
-    start: np.ndarray | None = None,
-    patience: int = STEP_PATIENCE,
-) -> tuple[float, np.ndarray]:
-    """Lower bound by relaxing the assignment constraints (Beasley 1993).
-
-    For any multipliers ``u``: ``L(u) = sum_i u_i + (sum of the p smallest rho_j)`` with
-    ``rho_j = sum_i min(0, c_ij - u_i)`` over allowed pairs is a lower bound; subgradient steps
-    (Polyak step towards ``upper``, halved after ``patience`` steps without progress) drive it
-    to the LP bound. ``start`` gives the first multipliers: a heuristic solution's cost per row
-    starts far closer to the optimum than the row minima used without it (on a 1,504 x 894 city
-    instance, 3.4 % instead of 17 % from the LP bound after 300 steps). Returns the best value
-    found and the ``p`` candidates chosen at that point (a good start for the local search).
-    """
-    m, n = entries.shape
-    u = np.full(m, 0.0)
-    nonempty = np.flatnonzero(np.diff(entries.indptr))
-    if nonempty.size:
-        # each row's cheapest allowed cost: L(u) = sum of row minima
-        cheapest = np.minimum.reduceat(entries.cost, entries.indptr[nonempty])
-        u[nonempty] = cheapest
-    if start is not None:
-        u = np.where(start < entries.penalty, start, u).astype(np.float64)
-    best = -math.inf
-    best_chosen = np.arange(min(p, n))
-    theta = 2.0
-    since = 0
-    for _ in range(iterations):
-        rho = _REDUCED_SUMS(entries.col, entries.row, entries.cost, u, n)
-        chosen = np.argpartition(rho, p - 1)[:p] if p < n else np.arange(n)
-        value = float(u.sum() + rho[chosen].sum())
-        if value > best + 1e-12 * max(1.0, abs(value)):
-            best, best_chosen, since = value, chosen, 0
-        else:
-            since += 1
-            if since >= patience:
-                theta, since = theta / 2, 0
-        if upper - best <= 1e-9 * max(1.0, abs(upper)) or theta < 1e-5:
-            break
-        if time.perf_counter() > deadline:
-            break
-        grad = 1.0 - _COVER_COUNTS(entries.col_ptr, entries.col_row, entries.col_cost, u, chosen, m)
-        norm = float(grad @ grad)
-        if norm == 0:
-            break
-        u = u + theta * (upper - value) / norm * grad
-    return best, np.sort(best_chosen)
