@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from planner.countries import country_codes
 from planner.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def add_sweep(sub: Any, names: str) -> None:
         "Plan every combination of the --grid values on the national ground; write sweep.csv, "
         "frontier.png and frontier.html.",
     )
-    p.add_argument("--country", choices=("us", "cn"), required=True)
+    p.add_argument("--country", choices=country_codes(), required=True)
     p.add_argument("--strategy", help=f"strategy ({names}); default us-nevi / china-pile-swap")
     p.add_argument(
         "--grid",
