@@ -28,7 +28,7 @@ _EPILOG = (
 
 
 def _cluster_options(p: argparse.ArgumentParser) -> None:
-    from planner.cli import _positive_int
+    from planner._cli_args import _positive_int
 
     p.add_argument(
         "--scheduler",
@@ -51,7 +51,7 @@ def _command(sub: Any, name: str, summary: str, description: str) -> argparse.Ar
 
 def add_batch(sub: Any, names: str) -> None:
     """``planner batch``: the ``plan`` options, a folder of extracts or a places CSV."""
-    from planner.cli import _common, _positive_float, _positive_int
+    from planner._cli_args import _common, _positive_float, _positive_int
 
     p = _command(
         sub,
@@ -85,7 +85,7 @@ def add_batch(sub: Any, names: str) -> None:
 
 def add_sweep(sub: Any, names: str) -> None:
     """``planner sweep``: national plans over a parameter grid, and their frontier."""
-    from planner.cli import _common
+    from planner._cli_args import _common
 
     p = _command(
         sub,
