@@ -148,8 +148,8 @@ def desert_layer(plan: Plan, *, show: bool = False) -> DesertLayer | None:
     Circle radius (px) grows with the square root of the place's population. ``None`` when no
     place lies beyond 10 km.
     """
-    from planner.comparison import evaluation_points
     from planner.equity import DESERT_BANDS_KM, dc_distance_m
+    from planner.reach import evaluation_points
 
     points = evaluation_points(plan.ground)
     dist_km = dc_distance_m(plan) / 1000.0
