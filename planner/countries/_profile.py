@@ -74,6 +74,9 @@ class CountryProfile:
         GeoNames admin-1 codes are numbers (zero-padded to two digits) rather than letters.
     ref_style
         Road refs as ``"dash"`` (``"I-70"``) or ``"compact"`` (``"G4"``).
+    map_views
+        Named views of national maps, ``(name, (south, west, north, east))``, the first opening
+        the map (the US: Lower 48, Alaska, Hawaii); empty: the map fits the plan.
     data_dir
         Folder of the data files; ``None`` is planner's shipped ``data/``.
     """
@@ -101,6 +104,7 @@ class CountryProfile:
     ev_national_series: str | None = None
     admin1_numeric: bool = False
     ref_style: Literal["dash", "compact"] = "dash"
+    map_views: tuple[tuple[str, Box], ...] = ()
     data_dir: Path | None = None
 
     def path(self, name: str) -> Path:

@@ -22,4 +22,9 @@ PROFILE = CountryProfile(
     max_ports_fact="us_max_ports_per_site",
     mean_flow_fact="us_mean_corridor_aadt_veh_day",
     population_param="us_population",
+    map_views=(
+        ("Lower 48", (24.4, -124.8, 49.4, -66.9)),
+        ("Alaska", (51.2, -179.2, 71.4, -129.9)),
+        ("Hawaii", (18.9, -160.3, 22.3, -154.8)),
+    ),
 )
