@@ -15,7 +15,7 @@ specs for ``planner strategies --params``.
 >>> P(spacing_km=-1.0)
 Traceback (most recent call last):
 ...
-planner.errors.InputError: spacing_km: expected > 0.0, got -1.0
+planner.errors.InputError: spacing_km: expected > 0.0, got -1.0; give spacing_km > 0
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Spec:
     help
         One line for listings.
     fix
-        What the error message suggests.
+        What the error message suggests (default: ``give <name> <bounds>``).
     """
 
     unit: str = ""
@@ -164,9 +164,10 @@ def _check_bounds(name: str, value: float, spec: Spec, high: float | None) -> No
     if isinstance(value, int) and not isinstance(value, bool) and low is not None:
         bad = value < low or (spec.low_open and value == low) or (high is not None and value > high)
         if bad:
-            raise InputError(f"{name}: expected {_whole(spec)}, got {value!r}" + _fix(spec))
+            raise InputError(f"{name}: expected {_whole(spec)}, got {value!r}" + _fix(spec, name))
         return
-    check_range(name, value, low=spec.low, high=high, low_open=spec.low_open, fix=spec.fix)
+    fix = _fix(spec, name).removeprefix("; ")
+    check_range(name, value, low=spec.low, high=high, low_open=spec.low_open, fix=fix)
 
 
 def check_range(
@@ -193,8 +194,14 @@ def check_range(
         )
 
 
-def _fix(spec: Spec) -> str:
-    return f"; {spec.fix}" if spec.fix else ""
+def _fix(spec: Spec, name: str) -> str:
+    """``"; <fix>"``: the spec's own, else ``give <name> <bounds>``."""
+    bounds = spec.bounds_text()
+    if spec.fix:
+        return f"; {spec.fix}"
+    if not bounds:
+        return ""
+    return f"; give {name} {'in ' if bounds[0] in '[(' else ''}{bounds}"
 
 
 def param_table(cls: type) -> list[dict[str, str]]:

@@ -27,7 +27,6 @@ class ChinaPileSwapParams:
         9.3,
         low=0.0,
         low_open=True,
-        fix="give nev_per_public_pile a positive value",
         help="cn_nev_per_public_pile: 43.97 M NEVs / 4.717 M piles",
     )
     target_piles: int | None = param(
@@ -41,72 +40,59 @@ class ChinaPileSwapParams:
         0.4577,
         low=0.0,
         high=1.0,
-        fix="give dc_share in [0, 1]",
         help="cn_public_dc_share: 1.785 M DC / 3.900 M public (EVCIPA 2025-03)",
     )
     piles_per_station: int = param(
         13,
         low=1,
-        fix="fix piles_per_station",
         help="Shenzhen mean 13.4 piles per station (ST-EVCDP, 1,706 stations)",
     )
     dc_power_kw: float = param(
         120.0,
         low=0.0,
         low_open=True,
-        fix="give dc_power_kw a positive value",
         help="the 120 kW DC pile priced in cn_dc_pile_capex_cny",
     )
     ac_power_kw: float = param(
         7.0,
         low=0.0,
         low_open=True,
-        fix="give ac_power_kw a positive value",
         help="the 7 kW AC pile priced in cn_ac_pile_capex_cny",
     )
-    kmeans_max_iter: int = param(30, low=1, fix="fix kmeans_max_iter")
+    kmeans_max_iter: int = param(30, low=1)
     # -- expressway service areas
     service_area_spacing_km: float = param(
         50.0,
         low=0.0,
         low_open=True,
-        fix="give service_area_spacing_km a positive value",
         help="cn_service_area_spacing_km (JTG B01-2014)",
     )
-    service_area_min_dc_piles: int = param(4, low=1, fix="fix service_area_min_dc_piles")
+    service_area_min_dc_piles: int = param(4, low=1)
     nev_traffic_share: float = param(
         0.1201,
         low=0.0,
         high=1.0,
-        fix="give nev_traffic_share in [0, 1]",
         help="NEVs are 12.01 % of cars (MPS 2026-01-26)",
     )
-    service_area_stop_share: float = param(
-        0.1, low=0.0, high=1.0, fix="give service_area_stop_share in [0, 1]", help="ASSUMPTION"
-    )
+    service_area_stop_share: float = param(0.1, low=0.0, high=1.0, help="ASSUMPTION")
     peak_hour_share: float = param(
         0.1,
         low=0.0,
         high=1.0,
-        fix="give peak_hour_share in [0, 1]",
         help="ASSUMPTION: design-hour factor K",
     )
     dc_session_h: float = param(
         0.5,
         low=0.0,
         low_open=True,
-        fix="give dc_session_h a positive value",
         help="ASSUMPTION: 30 min at 120 kW",
     )
-    target_wait_min: float = param(
-        10.0, low=0.0, low_open=True, fix="give target_wait_min a positive value", help="ASSUMPTION"
-    )
+    target_wait_min: float = param(10.0, low=0.0, low_open=True, help="ASSUMPTION")
     # -- battery swap
     swap_capable_share: float = param(
         0.0227,
         low=0.0,
         high=1.0,
-        fix="give swap_capable_share in [0, 1]",
         help="NIO group 997,592 deliveries / 43.97 M NEVs",
     )
     daily_distance_km: float = param(
@@ -120,14 +106,12 @@ class ChinaPileSwapParams:
         375.0,
         low=0.0,
         low_open=True,
-        fix="give range_per_pack_km a positive value",
         help="75 kWh x 80 % usable / 16 kWh per 100 km",
     )
     swaps_per_day: float = param(
         408.0,
         low=0.0,
         low_open=True,
-        fix="give swaps_per_day a positive value",
         help="cn_swap_station_swaps_per_day (NIO Gen3)",
     )
     swap_min_swaps_per_day: float = param(
@@ -140,7 +124,6 @@ class ChinaPileSwapParams:
         3.0,
         low=0.0,
         low_open=True,
-        fix="give swap_radius_km a positive value",
         help='NIO\'s "within 3 km" service promise',
     )
     swap_min_share: float = param(
@@ -151,10 +134,8 @@ class ChinaPileSwapParams:
         fix="give swap_min_share in (0, 1]",
         help="ASSUMPTION",
     )
-    max_swap_stations: int = param(
-        3715, low=0, fix="fix max_swap_stations", help="cn_swap_stations (EVCIPA 2024-04)"
-    )
-    swap_max_demand_points: int = param(10_000, low=1, fix="fix swap_max_demand_points")
+    max_swap_stations: int = param(3715, low=0, help="cn_swap_stations (EVCIPA 2024-04)")
+    swap_max_demand_points: int = param(10_000, low=1)
     swap_method: Literal["auto", "exact", "heuristic"] = param("auto")
     swap_time_limit_s: float | None = param(
         None, low=0.0, low_open=True, help="None: work budgets, the same plan on any load"
@@ -162,37 +143,30 @@ class ChinaPileSwapParams:
     expressway_swap_top_corridors: int = param(
         18,
         low=0,
-        fix="fix expressway_swap_top_corridors",
         help="NIO: 9 north-south + 9 east-west expressways",
     )
     expressway_swap_spacing_km: float = param(
         100.0,
         low=0.0,
         low_open=True,
-        fix="give expressway_swap_spacing_km a positive value",
         help="ASSUMPTION",
     )
     # -- costs
-    dc_pile_capex_cny: float = param(
-        40_000.0, low=0.0, fix="give dc_pile_capex_cny >= 0", help="cn_dc_pile_capex_cny"
-    )
+    dc_pile_capex_cny: float = param(40_000.0, low=0.0, help="cn_dc_pile_capex_cny")
     ac_pile_capex_cny: float = param(
         3_500.0,
         low=0.0,
-        fix="give ac_pile_capex_cny >= 0",
         help="cn_ac_pile_capex_cny (unsourced estimate)",
     )
     swap_station_capex_cny: float = param(
         2_250_000.0,
         low=0.0,
-        fix="give swap_station_capex_cny >= 0",
         help="cn_swap_station_capex_cny (excl. batteries)",
     )
     usd_per_cny: float = param(
         0.139047,
         low=0.0,
         low_open=True,
-        fix="give usd_per_cny a positive value",
         help="usd_per_cny (CFETS 2024-11-25)",
     )
 
