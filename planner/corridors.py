@@ -471,9 +471,10 @@ def component_report(net: CorridorNetwork) -> pd.DataFrame:
 
 
 def _check_country(country: object) -> str:
-    if not isinstance(country, str):
+    code = str(country).lower() if isinstance(country, str) else None
+    if code not in country_codes():
         raise InputError(
             f"country: expected one of {', '.join(map(repr, country_codes()))}, got "
             f"{describe(country)}; pass country='us' or 'cn'"
         )
-    return get_country(country).code
+    return str(code)

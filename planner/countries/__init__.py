@@ -15,7 +15,7 @@ from typing import Any
 
 from planner.countries import cn, us
 from planner.countries._profile import Box, CountryProfile
-from planner.errors import InputError, describe
+from planner.errors import InputError
 
 _REGISTRY: dict[str, CountryProfile] = {p.code: p for p in (us.PROFILE, cn.PROFILE)}
 #: Whose facts apply to a city outside every registered country's box.
@@ -32,7 +32,7 @@ def get_country(code: object) -> CountryProfile:
     key = str(code).strip().lower()
     if key not in _REGISTRY:
         raise InputError(
-            f"country: expected one of {', '.join(map(repr, _REGISTRY))}, got {describe(code)}; "
+            f"country: expected one of {', '.join(_REGISTRY)}, got {code!r}; "
             "use 'us' for the United States or 'cn' for China"
         )
     return _REGISTRY[key]
