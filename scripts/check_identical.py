@@ -44,15 +44,17 @@ RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 _HASHED = (".geojson", ".csv", ".json", ".md")
 _TIMING = ("seconds", "elapsed", "wall", "runtime", "duration", "time_s", "timing")
+#: Keys whose values differ between two runs by design: the --out folder of the run.
+_RUN_KEYS = ("out",)
 
 
 def _strip_timing(obj: object) -> object:
-    """Drop every key that names a timing field, recursively."""
+    """Drop every key that names a timing field (and the run's --out), recursively."""
     if isinstance(obj, dict):
         return {
             k: _strip_timing(v)
             for k, v in obj.items()
-            if not any(t in str(k).lower() for t in _TIMING)
+            if not any(t in str(k).lower() for t in _TIMING) and k not in _RUN_KEYS
         }
     if isinstance(obj, list):
         return [_strip_timing(v) for v in obj]
@@ -68,13 +70,15 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def run_all(root: Path) -> dict[str, str]:
-    """Run every command into ``root/<name>`` and hash what they wrote."""
+def run_all(root: Path, *, run: bool = True) -> dict[str, str]:
+    """Run every command into ``root/<name>`` (unless ``run`` is false: hash what is there)
+    and hash what they wrote."""
     hashes: dict[str, str] = {}
     for name, args in RUNS:
         out = root / name
         cmd = [sys.executable, "-m", "planner", *args, "--out", str(out), "--overwrite", "-q"]
-        subprocess.run(cmd, check=True)
+        if run:
+            subprocess.run(cmd, check=True)
         for f in sorted(out.rglob("*")):
             if f.is_file() and f.suffix in _HASHED:
                 hashes[str(f.relative_to(root))] = _digest(f)
@@ -87,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("mode", choices=("record", "check"))
     ap.add_argument("--dir", type=Path, required=True, help="folder for the runs' outputs")
     ap.add_argument("--against", type=Path, help="hashes.json of a recorded baseline")
+    ap.add_argument("--no-run", action="store_true", help="hash the outputs already in --dir")
     ns = ap.parse_args(argv)
-    hashes = run_all(ns.dir)
+    hashes = run_all(ns.dir, run=not ns.no_run)
     (ns.dir / "hashes.json").write_text(json.dumps(hashes, indent=1, sort_keys=True))
     if ns.mode == "record":
         print(f"recorded {len(hashes)} files in {ns.dir / 'hashes.json'}")
