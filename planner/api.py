@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from planner.countries import ByCountry
 from planner.errors import InputError, describe
 from planner.network import RoadNetwork, load_network
 from planner.plan import Comparison, Plan
@@ -29,7 +30,7 @@ from planner.strategies.base import Plan as StrategyPlan
 logger = logging.getLogger(__name__)
 
 #: The strategy a national plan runs when none is named.
-DEFAULT_STRATEGY = {"us": "us-nevi", "cn": "china-pile-swap"}
+DEFAULT_STRATEGY: Mapping[str, Any] = ByCountry("default_strategy")
 #: Radius of the within-radius figures of a city plan whose strategy has no radius of its own.
 DEFAULT_RADIUS_KM = 3.0
 

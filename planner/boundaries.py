@@ -25,44 +25,28 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 
-from planner._data import data_path
+from planner.countries import CountryProfile, get_country
 from planner.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-BOUNDARY_FILES = {"us": "boundaries_us.geojson", "cn": "boundaries_cn.geojson"}
-#: Regions of China's file that are not mainland provinces (kept only with ``include_sar``).
-CN_SAR = ("HK", "MO", "TW")
 BOUNDARY_COLUMNS = ("region", "iso_3166_2", "name", "geometry")
-ATTRIBUTION = {
-    "us": "state boundaries: Natural Earth (public domain); census tracts: US Census Bureau "
-    "(public domain)",
-    "cn": "province boundaries: Natural Earth (public domain), simplified by "
-    "FTChinese/map-geojson (MIT, © 2016 FTChinese); prefecture population: leiii/census "
-    "(MIT, © 2022 Lei Dong)",
-}
 
 
 def national_credit(scale: str, country: str) -> str:
     """The boundary and census credit of a national plan of ``country`` (``""`` otherwise)."""
-    return ATTRIBUTION.get(country, "") if scale == "national" else ""
+    return get_country(country).credit if scale == "national" else ""
 
 
-def _check_country(country: str) -> str:
-    code = str(country).lower()
-    if code not in BOUNDARY_FILES:
-        raise InputError(
-            f"country: expected one of {', '.join(BOUNDARY_FILES)}, got {country!r}; "
-            "pass 'us' or 'cn'"
-        )
-    return code
+def _check_country(country: str) -> CountryProfile:
+    return get_country(country)
 
 
 @functools.lru_cache(maxsize=4)
-def _read(code: str, include_sar: bool) -> gpd.GeoDataFrame:
-    frame = gpd.read_file(data_path(BOUNDARY_FILES[code]))
-    if code == "cn" and not include_sar:
-        frame = frame[~frame["region"].isin(CN_SAR)]
+def _read(profile: CountryProfile, include_sar: bool) -> gpd.GeoDataFrame:
+    frame = gpd.read_file(profile.path(profile.boundary_file))
+    if profile.boundary_extra and not include_sar:
+        frame = frame[~frame["region"].isin(profile.boundary_extra)]
     frame = frame[list(BOUNDARY_COLUMNS)].reset_index(drop=True)
     return frame.set_crs(4326, allow_override=True)
 
@@ -102,10 +86,10 @@ class Located:
 
 @functools.lru_cache(maxsize=4)
 def _prepared(
-    code: str, include_sar: bool
+    profile: CountryProfile, include_sar: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Prepared polygons, their bounds, region and ISO codes, in file order."""
-    frame = _read(code, include_sar)
+    frame = _read(profile, include_sar)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     shapely.prepare(geoms)
     return (
@@ -155,7 +139,6 @@ def locate(lon: ArrayLike, lat: ArrayLike, country: str, *, include_sar: bool = 
 
 
 __all__ = [
-    "ATTRIBUTION",
     "BOUNDARY_COLUMNS",
     "Located",
     "load_boundaries",

@@ -18,6 +18,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from planner import ATTRIBUTION, __version__
+from planner._cli_args import (
+    _bbox,
+    _common,
+    _format,
+    _positive_float,
+    _positive_int,
+    _verbosity,
+)
+from planner.countries import country_codes
 from planner.errors import InputError
 
 logger = logging.getLogger("planner")
@@ -64,99 +73,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    from planner.strategies.base import MAX_SEED
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a whole number 0 to {MAX_SEED}, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def _bbox(text: str) -> tuple[float, float, float, float]:
-    try:
-        west, south, east, north = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected W,S,E,N in degrees, got {text!r}") from None
-    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise argparse.ArgumentTypeError(
-            f"expected west < east and south < north in degrees, got {text!r}"
-        )
-    return west, south, east, north
-
-
-def _out_folder(text: str) -> Path:
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected a folder path, got an empty string; e.g. --out results"
-        )
-    return Path(text)
-
-
-def _format(p: argparse.ArgumentParser) -> None:
-    """``--format``: the formats of a plan's tables (checked by the command)."""
-    p.add_argument(
-        "--format",
-        default="geojson",
-        help="comma list of geojson, gpkg, parquet: the formats of the plan's tables "
-        "(default geojson)",
-    )
-
-
-def _verbosity(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
-
-
-def _common(
-    p: argparse.ArgumentParser,
-    *,
-    out_default: Path | None = None,
-    offline_help: str = "write maps with local Leaflet/plugin files beside them (no CDN links)",
-) -> None:
-    """Options every command shares (``--out`` is required unless it has a default)."""
-    if out_default is None:
-        p.add_argument(
-            "--out", type=_out_folder, required=True, help="output folder (created if missing)"
-        )
-    else:
-        p.add_argument(
-            "--out",
-            type=_out_folder,
-            default=out_default,
-            help=f"output folder (default {out_default}/)",
-        )
-    p.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    p.add_argument("--offline-assets", action="store_true", help=offline_help)
-    _verbosity(p)
-
-
 def _ground_options(p: argparse.ArgumentParser, *, country: bool) -> None:
     """Where to plan: an OSM file, a place or bbox (online, cached), or an embedded network."""
     src = p.add_mutually_exclusive_group(required=True)
@@ -169,7 +85,7 @@ def _ground_options(p: argparse.ArgumentParser, *, country: bool) -> None:
     )
     if country:
         src.add_argument(
-            "--country", choices=("us", "cn"), help="embedded national corridor network"
+            "--country", choices=country_codes(), help="embedded national corridor network"
         )
     p.add_argument("--config", type=Path, help="demand configuration (TOML or JSON)")
     p.add_argument("--existing", type=Path, help="existing stations: AFDC CSV or GeoJSON")
@@ -200,7 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_national(sub, names)
     _add_compare(sub, names)
     _add_demo(sub)
-    _verbosity(sub.add_parser("strategies", help="list the registered strategies"))
+    strat = sub.add_parser("strategies", help="list the registered strategies")
+    strat.add_argument(
+        "--params",
+        metavar="NAME",
+        choices=names.split(", "),
+        help="list one strategy's parameters: type, unit, bounds, default, source",
+    )
+    _verbosity(strat)
     from planner.cli_batch import add_batch, add_sweep
 
     add_batch(sub, names)
@@ -254,7 +177,7 @@ def _add_national(sub: Any, names: str) -> None:
         description="Plan a country's network on its embedded corridor network, "
         "or on motorways from a country-wide OSM PBF (--osm).",
     )
-    nat.add_argument("--country", required=True, help="us or cn")
+    nat.add_argument("--country", required=True, help=" or ".join(country_codes()))
     nat.add_argument("--osm", type=Path, help="country-wide .osm.pbf: use its motorways instead")
     nat.add_argument("--strategy", default=None, help=f"strategy ({names}); default by country")
     nat.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")

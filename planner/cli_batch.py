@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from planner.countries import country_codes
 from planner.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ _EPILOG = (
 
 
 def _cluster_options(p: argparse.ArgumentParser) -> None:
-    from planner.cli import _positive_int
+    from planner._cli_args import _positive_int
 
     p.add_argument(
         "--scheduler",
@@ -50,7 +51,7 @@ def _command(sub: Any, name: str, summary: str, description: str) -> argparse.Ar
 
 def add_batch(sub: Any, names: str) -> None:
     """``planner batch``: the ``plan`` options, a folder of extracts or a places CSV."""
-    from planner.cli import _common, _positive_float, _positive_int
+    from planner._cli_args import _common, _positive_float, _positive_int
 
     p = _command(
         sub,
@@ -84,7 +85,7 @@ def add_batch(sub: Any, names: str) -> None:
 
 def add_sweep(sub: Any, names: str) -> None:
     """``planner sweep``: national plans over a parameter grid, and their frontier."""
-    from planner.cli import _common
+    from planner._cli_args import _common
 
     p = _command(
         sub,
@@ -93,7 +94,7 @@ def add_sweep(sub: Any, names: str) -> None:
         "Plan every combination of the --grid values on the national ground; write sweep.csv, "
         "frontier.png and frontier.html.",
     )
-    p.add_argument("--country", choices=("us", "cn"), required=True)
+    p.add_argument("--country", choices=country_codes(), required=True)
     p.add_argument("--strategy", help=f"strategy ({names}); default us-nevi / china-pile-swap")
     p.add_argument(
         "--grid",

@@ -26,27 +26,24 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from planner._data import data_path
+from planner.countries import ByCountry, country_codes, get_country
 from planner.errors import DataError, InputError, describe
+from planner.units import KM_PER_MI
 
 logger = logging.getLogger(__name__)
 
-CountryCode = Literal["us", "cn"]
-COUNTRIES: tuple[str, ...] = ("us", "cn")
 
-#: Projected metric CRS of each country's corridor network (equal-area Albers).
-CRS: dict[str, str] = {
-    "us": "EPSG:5070",
-    "cn": "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +datum=WGS84 +units=m +no_defs",
-}
+#: Projected metric CRS of each country's corridor network (equal-area Albers), by code.
+CRS: Mapping[str, str] = ByCountry("crs")  # type: ignore[assignment]
 
 #: Tolerance of the length check: a modelled route is accepted within +-3 % of its official length.
 LENGTH_TOLERANCE = 0.03
@@ -57,9 +54,8 @@ ATTRIBUTION = (
     "(ODbL 1.0)"
 )
 
+#: The shipped waypoint table (a country profile may name its own, ``waypoint_file``).
 WAYPOINT_TABLE = "highway_waypoints.csv.gz"
-_ROUTE_TABLES = {"us": "us_interstates.csv", "cn": "cn_expressways.csv"}
-_KM_PER_MI = 1.609344
 # Travel Mapping labels a route's end at an international border with both codes: "USA/CAN",
 # "MEX/USA", "CHN/HKG", "AK/YT".
 _BORDER_LABEL = re.compile(r"^[A-Z]{2,3}/[A-Z]{2,3}$")
@@ -205,13 +201,14 @@ def load_corridor_network(
     """
     code = _check_country(country)
     table = read_waypoints(code) if waypoints is None else waypoints
-    return build_corridor_network(table, read_route_table(code), country=code, crs=CRS[code])
+    crs = get_country(code).crs
+    return build_corridor_network(table, read_route_table(code), country=code, crs=crs)
 
 
 def read_waypoints(country: str) -> pd.DataFrame:
     """Return the shipped waypoints of ``country`` (columns as in ``highway_waypoints.csv.gz``)."""
     code = _check_country(country)
-    path = data_path(WAYPOINT_TABLE)
+    path = get_country(code).path(get_country(code).waypoint_file)
     table = pd.read_csv(path, dtype={"label": str, "group": str}, keep_default_na=False)
     missing = [c for c in _WAYPOINT_COLUMNS if c not in table.columns]
     if missing:
@@ -228,18 +225,17 @@ def read_route_table(country: str) -> pd.DataFrame:
     modelled route ids that make the official route, a tuple), ``length_check`` (``""`` when the
     route is held to the +-3 % length check, else why it is not).
     """
-    code = _check_country(country)
-    path = data_path(_ROUTE_TABLES[code])
+    profile = get_country(_check_country(country))
+    path = profile.path(profile.route_table)
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    needed = ["route_id", "name", "length_source", "pieces"]
-    needed += ["official_length_mi"] if code == "us" else ["official_length_km"]
+    length = f"official_length_{profile.route_length_unit}"
+    needed = ["route_id", "name", "length_source", "pieces", length]
     missing = [c for c in needed if c not in raw.columns]
     if missing:
         raise DataError(f"{path.name}: expected columns {needed}, missing {missing}")
-    if code == "us":
-        km = pd.to_numeric(raw["official_length_mi"], errors="coerce") * _KM_PER_MI
-    else:
-        km = pd.to_numeric(raw["official_length_km"], errors="coerce")
+    km = pd.to_numeric(raw[length], errors="coerce")
+    if profile.route_length_unit == "mi":
+        km = km * KM_PER_MI
     table = pd.DataFrame(
         {
             "route_id": raw["route_id"],
@@ -506,9 +502,9 @@ def component_report(net: CorridorNetwork) -> pd.DataFrame:
 
 def _check_country(country: object) -> str:
     code = str(country).lower() if isinstance(country, str) else None
-    if code not in COUNTRIES:
+    if code not in country_codes():
         raise InputError(
-            f"country: expected one of 'us', 'cn', got {describe(country)}; "
-            "pass country='us' or 'cn'"
+            f"country: expected one of {', '.join(map(repr, country_codes()))}, got "
+            f"{describe(country)}; pass country='us' or 'cn'"
         )
-    return code
+    return str(code)

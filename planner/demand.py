@@ -50,8 +50,9 @@ import pandas as pd
 
 from planner._points import lonlat_table
 from planner.errors import DataError, InputError, describe
+from planner.fields import check_params, param
 from planner.network import RoadNetwork, snap_to_nodes
-from planner.scenario import check_range, params_from_mapping
+from planner.scenario import params_from_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -133,19 +134,19 @@ class DemandConfig:
     :data:`DEFAULT_ROAD_CLASS_WEIGHTS`).
     """
 
-    population_weight: float = 0.6
-    poi_weight: float = 0.2
-    road_weight: float = 0.2
-    user_weight: float = 1.0
-    decay_km: float = 1.5
-    max_density_per_km2: float | None = None
-    cutoff_decay_lengths: float = 4.0
-    place_margin_km: float = 25.0
-    min_population: int = 1000
-    combine_places: Literal["max", "sum"] = "max"
-    grid_cell_m: float = 250.0
-    poi_snap_m: float = 500.0
-    user_snap_m: float = 2000.0
+    population_weight: float = param(0.6, low=0.0)
+    poi_weight: float = param(0.2, low=0.0)
+    road_weight: float = param(0.2, low=0.0)
+    user_weight: float = param(1.0, low=0.0)
+    decay_km: float = param(1.5, low=0.0, low_open=True)
+    max_density_per_km2: float | None = param(None, low=0.0, low_open=True)
+    cutoff_decay_lengths: float = param(4.0, low=0.0, low_open=True)
+    place_margin_km: float = param(25.0, low=0.0)
+    min_population: int = param(1000, low=0)
+    combine_places: Literal["max", "sum"] = param("max")
+    grid_cell_m: float = param(250.0, low=0.0, low_open=True)
+    poi_snap_m: float = param(500.0, low=0.0)
+    user_snap_m: float = param(2000.0, low=0.0)
     poi_person_equivalents: Mapping[str, float] = field(
         default_factory=lambda: DEFAULT_POI_PERSON_EQUIVALENTS
     )
@@ -154,19 +155,7 @@ class DemandConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("population_weight", "poi_weight", "road_weight", "user_weight"):
-            check_range(name, getattr(self, name), low=0.0)
-        for name in ("decay_km", "cutoff_decay_lengths", "grid_cell_m"):
-            check_range(name, getattr(self, name), low=0.0, low_open=True)
-        if self.max_density_per_km2 is not None:
-            check_range("max_density_per_km2", self.max_density_per_km2, low=0.0, low_open=True)
-        for name in ("place_margin_km", "poi_snap_m", "user_snap_m"):
-            check_range(name, getattr(self, name), low=0.0)
-        check_range("min_population", self.min_population, low=0)
-        if self.combine_places not in ("max", "sum"):
-            raise InputError(
-                f"combine_places: expected 'max' or 'sum', got {describe(self.combine_places)}"
-            )
+        check_params(self)
         for name, defaults in (
             ("poi_person_equivalents", DEFAULT_POI_PERSON_EQUIVALENTS),
             ("road_class_weights", DEFAULT_ROAD_CLASS_WEIGHTS),

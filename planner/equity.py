@@ -5,7 +5,7 @@
   ``state`` column);
 * :func:`charging_deserts` -- the population farther than 10 / 25 / 50 km from any DC site
   (a site with at least one DC port), measured on the same evaluation points as the comparison
-  metrics (:func:`planner.comparison.evaluation_points`: populated places at national scale, demand
+  metrics (:func:`planner.reach.evaluation_points`: populated places at national scale, demand
   points in a city), by the same distance (straight-line nationally, network in a city);
 * :func:`equity_metrics` -- the one-row summary :func:`planner.comparison.plan_metrics` adds.
 """
@@ -80,7 +80,7 @@ def equity_by_region(plans: Sequence[Plan]) -> pd.DataFrame:
 
 def dc_distance_m(plan: Plan) -> np.ndarray:
     """Distance (m) from every evaluation point to the nearest DC site; ``inf`` if none."""
-    from planner.comparison import distance_to_sites_m
+    from planner.reach import distance_to_sites_m
 
     dc = _numbers(plan.sites, "dc_ports").to_numpy() > 0
     return distance_to_sites_m(plan.ground, plan.sites["node_idx"].to_numpy()[dc])
@@ -97,7 +97,7 @@ def charging_deserts(
         ``desert_beyond_<d>km`` (people, or the demand unit in a city) and
         ``desert_share_beyond_<d>km`` (0-1) per band.
     """
-    from planner.comparison import evaluation_points
+    from planner.reach import evaluation_points
 
     weight = evaluation_points(plan.ground).demand.astype(float)
     total = float(weight.sum())

@@ -36,6 +36,7 @@ from planner import ATTRIBUTION
 from planner._atomic import _jsonable, write_json_atomic, write_text_atomic
 from planner.errors import InputError, OutputError, describe
 from planner.strategies.base import Plan
+from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def corridors_frame(plan: Plan) -> gpd.GeoDataFrame:
                 row = row.iloc[0]
             props.update({str(k): v for k, v in row.items()})
         else:
-            props["length_mi"] = round(corridor.length_m / 1609.344, 3)
+            props["length_mi"] = round(corridor.length_m / M_PER_MI, 3)
         rows.append(props)
         lines.append(shapely.LineString(coords) if len(coords) >= 2 else None)
     frame = pd.DataFrame(rows, columns=None if rows else ["corridor", "length_mi"])

@@ -21,7 +21,8 @@ from planner.demand import DemandPoints
 logger = logging.getLogger(__name__)
 
 Scale = Literal["city", "national"]
-Country = Literal["us", "cn"]
+#: A registered country code (:func:`planner.countries.country_codes`), lower case.
+Country = str
 
 REGION_COLUMNS = ("region", "name", "population", "ev_stock", "ev_source", "ev_fallback")
 
@@ -89,7 +90,7 @@ class Ground:
     scale
         ``"city"`` (an OSM street network) or ``"national"`` (a corridor network).
     country
-        Whose facts apply by default: ``"us"`` or ``"cn"``.
+        Whose facts apply by default: a registered country code (:mod:`planner.countries`).
     crs
         Projected metric CRS of all ``*_m`` coordinates.
     node_x_m, node_y_m, node_lon, node_lat

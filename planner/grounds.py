@@ -29,14 +29,15 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from planner.candidates import Candidates
+from planner.countries import FALLBACK, country_at_point, get_country
 from planner.demand import DemandPoints
 from planner.errors import InputError
 from planner.ground import Corridor, Country, ExistingStations, Ground
 from planner.network import RoadNetwork
+from planner.units import KM_PER_MI, M_PER_MI
 
 logger = logging.getLogger(__name__)
 
-COUNTRIES = ("us", "cn")
 # Two-way daily traffic assumed on an urban motorway / trunk segment when no count is known
 # (order of magnitude of US urban Interstate AADT; FHWA Highway Statistics table HM-48 gives
 # ~80k-100k for urban Interstates, ~20k-30k rural). A proxy, stated in summary.json.
@@ -51,7 +52,7 @@ MAX_SEGMENT_FLOW_VEH_DAY = 400_000.0
 # average spacing), so 161 km is over three of them. Smaller (a city's motorways) is refused.
 # Below 1,000 km across it is a region, not a country (the contiguous US spans about 4,500 km,
 # China about 5,000 km): planned, with a warning.
-MIN_NATIONAL_EXTENT_KM = 2 * 50 * 1.609344
+MIN_NATIONAL_EXTENT_KM = 2 * 50 * KM_PER_MI
 REGIONAL_EXTENT_KM = 1000.0
 # Gravity-model origins on waypoint networks: exits at most this far apart along each route.
 ORIGIN_SPACING_M = 40_000.0
@@ -59,33 +60,20 @@ _CITY_FLOW_VEH_DAY = {"motorway": 80_000.0, "trunk": 30_000.0}
 
 
 def check_country(country: str) -> Country:
-    """Validate a country code."""
-    code = str(country).lower()
-    if code not in COUNTRIES:
-        raise InputError(f"country: expected one of {', '.join(COUNTRIES)}, got {country!r}")
-    return code  # type: ignore[return-value]
-
-
-# Rough lon/lat boxes of the two countries whose facts planner ships (US incl. Alaska, Hawaii).
-_COUNTRY_BOXES: dict[str, tuple[float, float, float, float]] = {
-    "cn": (73.0, 18.0, 135.5, 53.6),
-    "us": (-180.0, 18.0, -65.0, 72.0),
-}
+    """Validate a country code against the registry (:mod:`planner.countries`)."""
+    return get_country(country).code
 
 
 def country_at(lon: np.ndarray, lat: np.ndarray) -> str | None:
-    """``"us"`` or ``"cn"`` when the area's centre lies in that country's box, else ``None``."""
-    cx, cy = float(np.median(lon)), float(np.median(lat))
-    for code, (west, south, east, north) in _COUNTRY_BOXES.items():
-        if west <= cx <= east and south <= cy <= north:
-            return code
-    return None
+    """The registered country whose box holds the area's centre, else ``None``."""
+    return country_at_point(float(np.median(lon)), float(np.median(lat)))
 
 
 def guess_country(lon: np.ndarray, lat: np.ndarray) -> Country:
-    """Whose facts apply: ``"cn"`` inside China's box, else ``"us"`` (also for other countries,
-    whose areas are planned with US defaults; their residents still come from GeoNames)."""
-    return "cn" if country_at(lon, lat) == "cn" else "us"
+    """Whose facts apply: the country whose box holds the area, else
+    :data:`planner.countries.FALLBACK` (areas of other countries are planned with its defaults;
+    their residents still come from GeoNames)."""
+    return country_at(lon, lat) or FALLBACK
 
 
 def city_ground(
@@ -291,7 +279,7 @@ def national_ground(country: str, *, osm: str | Path | None = None, seed: int = 
     # Demand cells are isolated nodes after the corridor nodes: no edges of their own.
     length = sp.block_diag([cnet.length_m, sp.csr_array((len(grid), len(grid)))], format="csr")
     return Ground(
-        name={"us": "United States", "cn": "China"}[code],
+        name=get_country(code).name,
         scale="national",
         country=code,
         crs=cnet.crs,
@@ -386,7 +374,7 @@ def _check_extent(cnet: Any, path: Path) -> None:
     extent_km = float(
         np.hypot(np.ptp(cnet.node_x_m), np.ptp(cnet.node_y_m)) / 1000.0 if cnet.n_nodes else 0.0
     )
-    miles = float(cnet.length_m.sum()) / 2 / 1609.344  # each edge is stored both ways
+    miles = float(cnet.length_m.sum()) / 2 / M_PER_MI  # each edge is stored both ways
     if extent_km < MIN_NATIONAL_EXTENT_KM:
         raise InputError(
             f"--osm: the motorways of {path} span {extent_km:.0f} km ({miles:.1f} miles of "

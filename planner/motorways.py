@@ -36,12 +36,12 @@ import scipy.sparse as sp
 
 from planner._osm import osmium_source
 from planner.corridors import CRS, CorridorNetwork, Route
+from planner.countries import country_codes, get_country
 from planner.errors import DataError, InputError, describe
 
 logger = logging.getLogger(__name__)
 
 _HIGHWAYS = ("motorway", "trunk", "primary", "motorway_link", "trunk_link")
-_COUNTRY_BOX = {"us": (-125.0, 24.0, -66.0, 50.0), "cn": (73.0, 18.0, 135.0, 54.0)}
 _MIN_PIECE_KM = 1.0
 Cell = tuple[int, int]
 
@@ -124,7 +124,8 @@ def _check_inputs(
     if not src.is_file():
         problems.append(f"path: expected an existing .osm.pbf file, got {str(src)!r}")
     if country is not None and country not in CRS:
-        problems.append(f"country: expected one of 'us', 'cn' or None, got {describe(country)}")
+        codes = ", ".join(map(repr, country_codes()))
+        problems.append(f"country: expected one of {codes} or None, got {describe(country)}")
     if isinstance(highway, str) or not highway or not set(highway) <= set(_HIGHWAYS):
         problems.append(
             f"highway: expected a tuple of values from {_HIGHWAYS}, got {describe(highway)}"
@@ -192,7 +193,8 @@ def _check_country(country: str | None, locations: dict[int, tuple[float, float]
     if country is not None:
         return country
     lon, lat = np.median(np.array(list(locations.values())), axis=0)
-    for code, (w, s, e, n) in _COUNTRY_BOX.items():
+    for code in country_codes():
+        w, s, e, n = get_country(code).osm_bbox
         if w <= lon <= e and s <= lat <= n:
             return code
     raise InputError(
@@ -219,7 +221,7 @@ def _projected_ways(
 def _normal_ref(ref: str, country: str) -> str:
     """``"I 70"`` -> ``"I-70"`` (US style); Chinese refs lose spaces (``"G 4"`` -> ``"G4"``)."""
     ref = " ".join(ref.split())
-    if country == "cn":
+    if get_country(country).ref_style == "compact":
         return ref.replace(" ", "").upper()
     m = re.fullmatch(r"([A-Za-z]+)[ -]?(\d+[A-Za-z]?)(.*)", ref)
     return f"{m.group(1).upper()}-{m.group(2)}{m.group(3)}" if m else ref

@@ -29,14 +29,12 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from planner._data import data_path
 from planner.boundaries import locate
+from planner.countries import get_country
 from planner.places import lonlat_to_unit_xyz
 
 logger = logging.getLogger(__name__)
 
-US_TRACTS_FILE = "us_tract_centers.csv.gz"
-CN_PREFECTURES_FILE = "cn_prefectures.csv"
 #: Farthest an outside demand point's people move to an inside point of their region, km.
 MAX_MOVE_KM = 100.0
 _EARTH_RADIUS_KM = 6371.0088
@@ -53,16 +51,30 @@ class NationalDemand:
 
 def us_tracts() -> pd.DataFrame:
     """The populated census-tract centres: ``lon``, ``lat``, ``population``, ``region``."""
-    table = pd.read_csv(data_path(US_TRACTS_FILE), dtype={"region": str})
+    return demand_points("us")
+
+
+def demand_points(country: str) -> pd.DataFrame:
+    """The demand points of ``country``'s profile (``demand_file``): ``lon``, ``lat``,
+    ``population``, ``region``."""
+    profile = get_country(country)
+    table = pd.read_csv(profile.path(profile.demand_file), dtype={"region": str})
     return table[["lon", "lat", "population", "region"]].astype({"population": float})
 
 
 def cn_prefecture_points(*, min_population: int = 1000) -> pd.DataFrame:
     """China's prefecture populations spread over their GeoNames places (see the module text)."""
+    return spread_over_places("cn", min_population=min_population)
+
+
+def spread_over_places(country: str, *, min_population: int = 1000) -> pd.DataFrame:
+    """The population of each row of ``country``'s ``demand_file`` (a prefecture) spread over
+    its populated places (see the module text)."""
     from planner.population import places_national
 
-    pref = pd.read_csv(data_path(CN_PREFECTURES_FILE), dtype={"region": str})
-    places = places_national("cn", min_population=min_population)
+    profile = get_country(country)
+    pref = pd.read_csv(profile.path(profile.demand_file), dtype={"region": str})
+    places = places_national(profile.code, min_population=min_population)
     owner = np.full(len(places), -1, dtype=np.int64)
     for code in np.unique(pref["region"]):
         rows = np.flatnonzero(pref["region"].to_numpy() == code)
@@ -98,8 +110,8 @@ def cn_prefecture_points(*, min_population: int = 1000) -> pd.DataFrame:
         }
     )
     logger.info(
-        "cn: %d prefectures over %d places, %d at their interior point", len(pref), len(spread),
-        alone.size,
+        "%s: %d prefectures over %d places, %d at their interior point", profile.code,
+        len(pref), len(spread), alone.size,
     )  # fmt: skip
     return pd.concat([spread, interior], ignore_index=True)
 
@@ -148,17 +160,14 @@ def national_demand(country: str) -> NationalDemand:
         ``points`` with :data:`DEMAND_COLUMNS`, largest population first; ``info`` with the
         source and the outside-country counts (``outside_country``).
     """
-    code = str(country).lower()
-    raw = us_tracts() if code == "us" else cn_prefecture_points()
+    profile = get_country(country)
+    code = profile.code
+    spread = profile.demand_spread_over_places
+    raw = spread_over_places(code) if spread else demand_points(code)
     points, outside = clip_to_country(raw, code)
     points = points.sort_values("population", ascending=False, kind="stable")
-    source = (
-        "US Census 2020 tract centres of population"
-        if code == "us"
-        else "China 2020 census prefectures (leiii/census) spread over GeoNames places"
-    )
     info = {
-        "demand_source": source,
+        "demand_source": profile.demand_source,
         "demand_points": len(points),
         "outside_country": outside,
     }
@@ -175,6 +184,8 @@ __all__ = [
     "NationalDemand",
     "clip_to_country",
     "cn_prefecture_points",
+    "demand_points",
     "national_demand",
+    "spread_over_places",
     "us_tracts",
 ]

@@ -63,6 +63,7 @@ from planner._osm import (
     sniff_osm,
 )
 from planner.errors import DataError, InputError, describe
+from planner.units import KPH_PER_MPH
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,6 @@ __all__ = [
 XML_SUFFIXES = (".osm", ".xml", ".osm.bz2", ".xml.bz2")
 PBF_SUFFIXES = (".osm.pbf", ".pbf")
 _MIN_LENGTH_M = 0.01
-_MPH_KPH = 1.609344
 
 
 @dataclass(frozen=True, eq=False)
@@ -347,7 +347,7 @@ def parse_maxspeed_kph(value: object) -> float:
             continue
         speed = float(match[1])
         unit = (match[2] or "").lower()
-        speed *= _MPH_KPH if unit == "mph" else 1.852 if unit == "knots" else 1.0
+        speed *= KPH_PER_MPH if unit == "mph" else 1.852 if unit == "knots" else 1.0
         if 0.0 < speed <= 300.0:
             speeds.append(speed)
     return float(np.mean(speeds)) if speeds else float("nan")

@@ -31,8 +31,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
+from planner.countries import get_country
 from planner.errors import InputError, describe
-from planner.places import dedupe_places, load_places, lonlat_to_unit_xyz
+from planner.places import PLACE_COLUMNS, dedupe_places, load_places, lonlat_to_unit_xyz
 from planner.regions import check_region_country, load_regions, region_of_admin1
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def places_national(
             f"min_population: expected an integer number of inhabitants, got "
             f"{describe(min_population)}; pass e.g. 1000"
         )
-    places = load_places([code.upper()], min_population=int(min_population))
+    places = _country_places(code, int(min_population))
     if dedupe:
         places = dedupe_places(places, core_density_per_km2=core_density_per_km2)
     region = region_of_admin1(code, places["admin1"])
@@ -87,6 +88,20 @@ def places_national(
         places["population"].sum() / 1e6,
     )  # fmt: skip
     return places.reset_index(drop=True)
+
+
+def _country_places(code: str, min_population: int) -> pd.DataFrame:
+    """GeoNames places of ``code``, or its profile's ``places_file`` when it names one."""
+    profile = get_country(code)
+    if profile.places_file is None:
+        return load_places([code.upper()], min_population=min_population)
+    table = pd.read_csv(profile.path(profile.places_file), dtype={"admin1": str})
+    table = table.assign(country=code.upper())
+    if "geonameid" not in table.columns:
+        table = table.assign(geonameid=np.arange(len(table), dtype=np.int64))
+    keep = table["population"] >= min_population
+    out = table.loc[keep, list(PLACE_COLUMNS)].sort_values("population", ascending=False)
+    return out.reset_index(drop=True)
 
 
 def _fill_nearest(region: np.ndarray, lon: pd.Series, lat: pd.Series) -> np.ndarray:

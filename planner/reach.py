@@ -17,7 +17,9 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
+from planner.demand import DemandPoints
 from planner.errors import InputError
 from planner.ground import Ground
 
@@ -187,3 +189,24 @@ def service_area_geojson(
 
     mapping: dict[str, Any] = shapely.geometry.mapping(shapely.transform(area, lonlat))
     return mapping
+
+
+def evaluation_points(ground: Ground) -> DemandPoints:
+    """The points metrics are measured on: ``ground.evaluation`` or the demand points."""
+    return ground.evaluation if ground.evaluation is not None else ground.demand
+
+
+def distance_to_sites_m(ground: Ground, site_nodes: np.ndarray) -> np.ndarray:
+    """Distance (metres) from every evaluation point to its nearest site node; ``inf`` if none."""
+    demand = evaluation_points(ground)
+    nodes = np.unique(np.asarray(site_nodes, dtype=np.int64))
+    if nodes.size == 0:
+        return np.full(demand.demand.shape, np.inf)
+    if ground.scale == "city":
+        dist = csgraph.dijkstra(
+            ground.length_m.T.tocsr(), directed=True, indices=nodes, min_only=True
+        )
+        return np.asarray(dist, dtype=float)[demand.node_idx]
+    tree = cKDTree(np.column_stack([ground.node_x_m[nodes], ground.node_y_m[nodes]]))
+    dist, _ = tree.query(np.column_stack([demand.x_m, demand.y_m]))
+    return np.asarray(dist, dtype=float)

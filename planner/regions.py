@@ -31,28 +31,23 @@ import numpy as np
 import pandas as pd
 
 from planner._data import data_path
-from planner.errors import DataError, InputError, describe
+from planner.countries import get_country
+from planner.errors import DataError
 from planner.facts import load_policy_facts
 from planner.ground import REGION_COLUMNS
 
 logger = logging.getLogger(__name__)
 
-REGION_FILES = {"us": "us_states.csv", "cn": "cn_provinces.csv"}
 CN_NATIONAL_SERIES = "cn_nev_stock_national.csv"
+_CN_TABLE = "cn_provinces.csv"  # the table the national series applies to (messages)
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 CN_FALLBACK_SOURCE = "fallback: population share of national NEV stock 43.97M (MPS 2026-01-26)"
 _PORT_COLUMNS = ("existing_public_ports", "existing_dc_ports", "existing_l2_ports")
 
 
 def check_region_country(country: str) -> str:
-    """Return the lower-case country code ``"us"`` or ``"cn"``; raise :class:`InputError`."""
-    code = str(country).strip().lower()
-    if code not in REGION_FILES:
-        raise InputError(
-            f"country: expected one of {', '.join(map(repr, REGION_FILES))}, got "
-            f"{describe(country)}; use 'us' for the United States or 'cn' for China"
-        )
-    return code
+    """Return the lower-case code of a registered country; raise :class:`InputError`."""
+    return get_country(country).code
 
 
 def load_regions(country: str) -> pd.DataFrame:
@@ -82,15 +77,15 @@ def load_regions(country: str) -> pd.DataFrame:
     DataError
         If the shipped table is missing or inconsistent.
     """
-    code = check_region_country(country)
-    path = data_path(REGION_FILES[code])
+    profile = get_country(country)
+    code, path = profile.code, profile.path(profile.region_file)
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     _check_table(table, path=str(path))
     table["population"] = table["population"].astype(np.int64)
     for column in _PORT_COLUMNS:
         if column in table.columns:
             table[column] = pd.to_numeric(table[column].replace("", np.nan), errors="raise")
-    if code == "cn":
+    if profile.ev_national_series:  # regional figures brought to the national series' month
         table = _cn_ev_stock(table)
     else:
         table["ev_stock"] = table["ev_stock"].astype(np.int64)
@@ -152,7 +147,7 @@ def _cn_ev_stock(table: pd.DataFrame) -> pd.DataFrame:
         share[at] = reported[at] / _national_at(series, str(months[at]))
     if share.sum() > 1.0:
         raise DataError(
-            f"{REGION_FILES['cn']}: sourced provinces hold {share.sum():.1%} of the national NEV "
+            f"{_CN_TABLE}: sourced provinces hold {share.sum():.1%} of the national NEV "
             "stock of their months, more than all of it; check the table"
         )
     weights = np.where(sourced, share * national, 0.0)
@@ -193,13 +188,11 @@ def _national_series() -> dict[str, int]:
 def _national_at(series: dict[str, int], month: str) -> float:
     """National NEV stock in ``month`` (``"YYYY-MM"``), linear between the series' months."""
     if not _MONTH.fullmatch(month):
-        raise DataError(
-            f"{REGION_FILES['cn']}: a sourced NEV stock has ev_year {month!r}; expected YYYY-MM"
-        )
+        raise DataError(f"{_CN_TABLE}: a sourced NEV stock has ev_year {month!r}; expected YYYY-MM")
     at = np.array([_month_index(m) for m in series])  # the series is sorted by month
     if not at[0] <= _month_index(month) <= at[-1]:
         raise DataError(
-            f"{REGION_FILES['cn']}: a sourced NEV stock of {month} lies outside the national "
+            f"{_CN_TABLE}: a sourced NEV stock of {month} lies outside the national "
             f"series {CN_NATIONAL_SERIES} ({min(series)} to {max(series)}); extend the series"
         )
     return float(np.interp(_month_index(month), at, np.array(list(series.values()), float)))
@@ -257,7 +250,7 @@ def _normal_admin1(country: str, value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     text = str(value).strip()
-    if country == "cn":
+    if get_country(country).admin1_numeric:
         if text.endswith(".0"):
             text = text[:-2]
         return text.zfill(2) if text.isdigit() else text

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from planner.errors import InputError
+from planner.fields import check_range, specs
 
 T = TypeVar("T")
 
@@ -89,9 +90,14 @@ def params_from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str 
             f"valid keys are {', '.join(sorted(fields))}"
         )
     hints = typing.get_type_hints(cls)
+    spec = specs(cls)
     kwargs: dict[str, Any] = {}
     for key, value in mapping.items():
-        kwargs[key] = _coerce(value, hints[key], key=key, where=where)
+        try:
+            kwargs[key] = _coerce(value, hints[key], key=key, where=where)
+        except InputError as exc:
+            unit = spec[key].unit_of(key)
+            raise InputError(f"{exc}" + (f" (unit: {unit})" if unit else "")) from None
     return cls(**kwargs)
 
 
@@ -150,27 +156,10 @@ def _coerce(value: Any, hint: Any, *, key: str, where: str) -> Any:
     return value
 
 
-def check_range(
-    name: str,
-    value: float,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    fix: str = "",
-) -> None:
-    """Raise :class:`InputError` unless ``low (<|<=) value <= high``; the message names ``name``."""
-    import math
-
-    bad = not math.isfinite(value)
-    if low is not None:
-        bad = bad or (value <= low if low_open else value < low)
-    if high is not None:
-        bad = bad or value > high
-    if bad:
-        lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
-        hi = "" if high is None else f"<= {high}"
-        expected = " and ".join(x for x in (lo, hi) if x) or "a finite number"
-        raise InputError(
-            f"{name}: expected {expected}, got {value!r}" + (f"; {fix}" if fix else "")
-        )
+__all__ = [
+    "MAX_WHOLE_NUMBER",
+    "check_range",
+    "load_scenario",
+    "params_from_mapping",
+    "scenario_mapping",
+]

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CAP_FACTS = {"us": "us_max_ports_per_site", "cn": "cn_max_piles_per_station"}
 #: Columns summed when sites merge and split in proportion to ports when a site is split.
 ADDITIVE = (
     "demand_served",
@@ -71,7 +70,15 @@ def max_ports_per_site(country: str) -> int:
     """The cap of ports at one site of ``country`` (its row of ``data/policy_facts.csv``)."""
     from planner.facts import fact_value
 
-    return int(fact_value(CAP_FACTS.get(country, CAP_FACTS["us"])))
+    return int(fact_value(_cap_fact(country)))
+
+
+def _cap_fact(country: str) -> str:
+    """The policy fact capping one site's ports in ``country`` (the fallback country's if the
+    country is not registered)."""
+    from planner.countries import FALLBACK, country_codes, get_country
+
+    return get_country(country if country in country_codes() else FALLBACK).max_ports_fact
 
 
 def _key(lon: float, lat: float) -> tuple[float, float]:
@@ -224,7 +231,7 @@ def settle_sites(
     info = {
         "site_places": {
             "max_ports_per_site": cap,
-            "max_ports_source": f"data/policy_facts.csv {CAP_FACTS.get(ground.country, '')}",
+            "max_ports_source": f"data/policy_facts.csv {_cap_fact(ground.country)}",
             "sites_from_strategy": n0,
             "sites": len(frame),
             "merged_same_point": merged,
@@ -422,4 +429,4 @@ def settle_plan(plan: Plan) -> Plan:
     return dataclasses.replace(plan, sites=sites, summary={**plan.summary, **info})
 
 
-__all__ = ["CAP_FACTS", "max_ports_per_site", "settle_plan", "settle_sites"]
+__all__ = ["max_ports_per_site", "settle_plan", "settle_sites"]

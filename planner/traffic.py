@@ -31,6 +31,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from scipy.sparse import csgraph
 
+from planner.countries import get_country
 from planner.errors import InputError, describe
 from planner.facts import load_policy_facts
 
@@ -73,12 +74,14 @@ class TrafficFlows:
 
 
 def default_mean_flow_veh_day(country: str) -> float:
-    """Return the cited calibration target of ``country`` (``"us"`` or ``"cn"``), vehicles/day."""
-    code = str(country).strip().lower()
-    key = f"{code}_mean_corridor_aadt_veh_day"
+    """Return the cited calibration target of ``country`` (its profile's ``mean_flow_fact``),
+    vehicles/day."""
+    key = get_country(country).mean_flow_fact
     facts = load_policy_facts()
     if key not in facts:
-        raise InputError(f"country: expected 'us' or 'cn', got {describe(country)}")
+        raise InputError(
+            f"country {country!r}: policy fact {key!r} is missing; add it to the facts"
+        )
     return facts[key].value
 
 

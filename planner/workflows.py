@@ -404,7 +404,21 @@ def cmd_strategies(args: argparse.Namespace) -> None:
     """``planner strategies``: list the registry."""
     from planner.strategies import get_strategy, strategy_names
 
+    if getattr(args, "params", None):
+        _print_params(get_strategy(args.params).params_type)
+        return
     for name in strategy_names():
         spec = get_strategy(name)
         note = "" if spec.has_cost_model or "no cost model" in spec.title else " (no cost model)"
         print(f"{name:18s} {spec.title}{note}")
+
+
+def _print_params(cls: type) -> None:
+    """One line per parameter of ``cls`` (its :func:`planner.fields.param_table`)."""
+    from planner.fields import param_table
+
+    for row in param_table(cls):
+        unit = f" [{row['unit']}]" if row["unit"] else ""
+        bounds = f" {row['bounds']}" if row["bounds"] else ""
+        note = f"  ({row['help']})" if row["help"] else ""
+        print(f"{row['name']:30s} {row['type']}{unit}{bounds} = {row['default']}{note}")

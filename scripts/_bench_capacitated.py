@@ -38,7 +38,7 @@ def read_optima(path: Path = ORLIB / "pmedcap1_optima.csv") -> dict[str, float]:
 def case_pmedcap(data: Path) -> dict[str, Any]:
     """pmedcap1-20, single source, ``auto`` and ``heuristic``: gap to the published optimum."""
     from planner.optimize import solve_capacitated_p_median
-    from planner.optimize.instances import read_orlib_pmedcap
+    from tests.optimize_instances import read_orlib_pmedcap
 
     instances = read_orlib_pmedcap(ORLIB / "pmedcap1.txt")
     optima = read_optima()
@@ -82,7 +82,7 @@ def _random_instance(m: int, n: int, seed: int) -> tuple[Any, np.ndarray, np.nda
     """Uniform points in a 30 km square, 4 km radius, lognormal weights, capacities that bind
     (each site can serve about 60 % of what it covers on average)."""
     from planner.optimize import coverage_from_points
-    from planner.optimize.instances import uniform_layout
+    from tests.optimize_instances import uniform_layout
 
     layout = uniform_layout(m, n, side_m=30_000.0, seed=seed)
     coverage = coverage_from_points(layout.demand_xy, layout.cand_xy, radius_m=4_000.0)

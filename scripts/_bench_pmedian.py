@@ -49,7 +49,7 @@ def _timed(solve: Any) -> tuple[Any, float, float]:
 def case_pmedian_large(data: Any) -> dict[str, Any]:
     """The issue's large sparse p-median: 20,000 x 2,000, 50 nearest, p = 200."""
     from planner.optimize import solve_p_median
-    from planner.optimize.instances import clustered_layout
+    from tests.optimize_instances import clustered_layout
 
     del data
     lay = clustered_layout(20_000, 2_000, side_m=150_000.0, n_clusters=30, seed=4)

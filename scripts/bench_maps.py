@@ -36,8 +36,8 @@ from typing import Any
 import pandas as pd
 
 from planner.maps import compare_map, write_map
-from planner.maps._browser import browser_available, chromium, load_and_count, severe_errors
-from planner.maps._demo import synthetic_ground, synthetic_plan
+from tests.headless_browser import browser_available, chromium, load_and_count, severe_errors
+from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
 SITES_JS = (
     "return Array.from(document.querySelectorAll('div.folium-map'))"

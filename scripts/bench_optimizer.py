@@ -95,7 +95,7 @@ def case_sf(data: Path) -> dict[str, Any]:
         solve_p_median,
         solve_set_cover,
     )
-    from planner.optimize.instances import read_spopt_sf
+    from tests.optimize_instances import read_spopt_sf
 
     sf = read_spopt_sf(data / "benchmarks" / "spopt_sf")
     cover = sp.csr_array(sf.cost <= 5000.0)
@@ -133,7 +133,7 @@ def case_sf(data: Path) -> dict[str, Any]:
 def case_orlib(data: Path) -> dict[str, Any]:
     """OR-Library pmed1-20 with method="auto": gap to the optimum, seconds per instance."""
     from planner.optimize import solve_p_median
-    from planner.optimize.instances import read_orlib_optima, read_orlib_pmed
+    from tests.optimize_instances import read_orlib_optima, read_orlib_pmed
 
     folder = data / "benchmarks" / "orlib_pmed"
     optima = read_orlib_optima(folder / "pmedopt.txt")
@@ -170,7 +170,7 @@ def case_orlib(data: Path) -> dict[str, Any]:
 
 
 def _metro_layout(kind: str, seed: int | None = None) -> Any:
-    from planner.optimize.instances import clustered_layout, uniform_layout
+    from tests.optimize_instances import clustered_layout, uniform_layout
 
     if seed is not None:
         if kind == "uniform":
@@ -189,7 +189,7 @@ def _warm_up() -> float:
     own: a small MCLP and a small p-median are solved end to end.
     """
     from planner.optimize import coverage_from_points, solve_max_coverage, solve_p_median
-    from planner.optimize.instances import uniform_layout
+    from tests.optimize_instances import uniform_layout
 
     rng = np.random.default_rng(0)
     lay = uniform_layout(200, 60, side_m=20_000.0, seed=0)
@@ -357,7 +357,7 @@ def case_regional(data: Path) -> dict[str, Any]:
     """Seeded MCLP 10,000 x 2,000, p = 100: planner vs plain lazy greedy, certified gap."""
     from planner.optimize import coverage_from_points, solve_max_coverage
     from planner.optimize._cover_search import lazy_greedy
-    from planner.optimize.instances import clustered_layout
+    from tests.optimize_instances import clustered_layout
 
     lay = clustered_layout(10_000, 2_000, side_m=150_000.0, n_clusters=30, seed=4)
     warm_up = _warm_up()
@@ -384,7 +384,7 @@ def case_regional(data: Path) -> dict[str, Any]:
 def case_scale(data: Path) -> dict[str, Any]:
     """1 M demand x 100 k candidates, r = 5 km, p = 10,000: coverage build + solve."""
     from planner.optimize import coverage_from_points, solve_max_coverage
-    from planner.optimize.instances import clustered_layout
+    from tests.optimize_instances import clustered_layout
 
     lay = clustered_layout(
         1_000_000,

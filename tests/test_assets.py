@@ -18,7 +18,7 @@ from planner import _npm, assets
 from planner.demo import resolve_offline_assets
 from planner.errors import InputError
 from planner.maps import compare_map, pin_links, remote_links
-from planner.maps._demo import synthetic_ground, synthetic_plan
+from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,9 +18,9 @@ import pytest
 from planner import assets
 from planner.errors import InputError
 from planner.maps import city_map, compare_map, national_map, write_map
-from planner.maps._browser import browser_available, chromium, load_and_count, severe_errors
-from planner.maps._demo import synthetic_ground, synthetic_plan
 from planner.strategies.base import Plan
+from tests.headless_browser import browser_available, chromium, load_and_count, severe_errors
+from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
 pytestmark = pytest.mark.browser
 

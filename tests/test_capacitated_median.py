@@ -15,7 +15,7 @@ import pytest
 
 from planner.errors import InputError
 from planner.optimize import solve_capacitated_p_median
-from planner.optimize.instances import read_orlib_pmedcap
+from tests.optimize_instances import read_orlib_pmedcap
 
 ORLIB = Path(__file__).resolve().parent.parent / "benchmarks" / "orlib"
 

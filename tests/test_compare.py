@@ -105,7 +105,7 @@ def test_compare_html_in_headless_chromium(
     bangor_compare: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """The real ``compare.html`` (offline assets) renders both panes offline, without JS errors."""
-    from planner.maps._browser import browser_available, chromium, load_and_count, severe_errors
+    from tests.headless_browser import browser_available, chromium, load_and_count, severe_errors
 
     reason = browser_available()
     if reason is not None:

@@ -13,7 +13,7 @@ import pytest
 from planner.cli import main
 from planner.demo import demo_files
 from planner.equity import charging_deserts
-from planner.maps._demo import synthetic_ground, synthetic_plan
+from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
 MAX_DEMO_MB = 40.0
 

@@ -26,7 +26,6 @@ from planner.maps import (
     remote_links,
     write_map,
 )
-from planner.maps._demo import synthetic_ground, synthetic_plan
 from planner.maps._html import js_json
 from planner.maps._layers import (
     CORRIDOR_COLORS,
@@ -38,6 +37,7 @@ from planner.maps._layers import (
 from planner.reach import ServiceRadius, service_area_geojson
 from planner.report import capex_by_category, coverage_curves, ports_by_kind, write_report
 from planner.strategies.base import Plan
+from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
 HOSTILE = (
     "<script>window.__pwned = 1</script>",

@@ -15,7 +15,7 @@ from planner.optimize import (
     solve_p_median,
     solve_set_cover,
 )
-from planner.optimize.instances import (
+from tests.optimize_instances import (
     SFInstance,
     clustered_layout,
     read_orlib_optima,

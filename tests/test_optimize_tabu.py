@@ -262,7 +262,7 @@ def test_lp_core_holds_the_lp_support_and_leaves_columns_out() -> None:
 def test_heuristic_beats_or_matches_lazy_greedy_on_a_clustered_instance() -> None:
     from planner.optimize import coverage_from_points, solve_max_coverage
     from planner.optimize._cover_search import lazy_greedy
-    from planner.optimize.instances import clustered_layout
+    from tests.optimize_instances import clustered_layout
 
     lay = clustered_layout(600, 150, side_m=30_000.0, n_clusters=5, seed=2)
     cover = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
@@ -349,7 +349,7 @@ def test_searches_are_reproducible_from_their_seed() -> None:
 
 def test_max_coverage_answer_does_not_depend_on_threads() -> None:
     from planner.optimize import coverage_from_points, solve_max_coverage
-    from planner.optimize.instances import clustered_layout
+    from tests.optimize_instances import clustered_layout
 
     lay = clustered_layout(600, 150, side_m=30_000.0, n_clusters=5, seed=3)
     cover = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
@@ -496,7 +496,7 @@ def test_search_over_the_columns_left_by_reduced_cost_fixing_finds_the_optimum(
     the best answer so far; its answer, mapped back to the original columns, is the enumerated
     optimum."""
     from planner.optimize import coverage_from_points, solve_max_coverage
-    from planner.optimize.instances import uniform_layout
+    from tests.optimize_instances import uniform_layout
 
     lay = uniform_layout(300, 24, side_m=20_000.0, seed=layout_seed)
     csr = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
@@ -537,7 +537,7 @@ def test_reach_search_maps_its_answer_back_to_the_original_columns(
     original column numbering (not the kept columns' positions)."""
     from planner.optimize import coverage_from_points
     from planner.optimize._cover_model import max_coverage_lp
-    from planner.optimize.instances import uniform_layout
+    from tests.optimize_instances import uniform_layout
 
     lay = uniform_layout(300, 24, side_m=20_000.0, seed=34)
     csr = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)
@@ -562,7 +562,7 @@ def test_auto_escalates_to_highs_on_the_columns_left_by_fixing(
     """``method="auto"`` hands HiGHS only the columns that may beat the heuristic's answer; the
     answer it proves optimal there is the enumerated optimum, in the original numbering."""
     from planner.optimize import coverage_from_points, mclp, solve_max_coverage
-    from planner.optimize.instances import uniform_layout
+    from tests.optimize_instances import uniform_layout
 
     lay = uniform_layout(300, 24, side_m=20_000.0, seed=layout_seed)
     csr = coverage_from_points(lay.demand_xy, lay.cand_xy, 3_000.0)

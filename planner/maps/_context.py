@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
+from planner.countries import country_codes, get_country
 from planner.maps._html import escape_text, js_json
 from planner.maps._layers import _JsonLayer, json_layer_template
 from planner.strategies.base import Plan
@@ -25,14 +27,32 @@ logger = logging.getLogger(__name__)
 
 OUTLINE_TOLERANCE_DEG = 0.01  # about 1 km: invisible at national zoom levels
 OUTLINE_DECIMALS = 3
-# [[south, west], [north, east]] of each named view, by country.
-VIEWS: dict[str, dict[str, list[list[float]]]] = {
-    "us": {
-        "Lower 48": [[24.4, -124.8], [49.4, -66.9]],
-        "Alaska": [[51.2, -179.2], [71.4, -129.9]],
-        "Hawaii": [[18.9, -160.3], [22.3, -154.8]],
-    },
-}
+
+
+class _Views(Mapping[str, dict[str, list[list[float]]]]):
+    """``{country: {view name: [[south, west], [north, east]]}}`` of the registered countries
+    that name map views (their profiles' ``map_views``)."""
+
+    def _all(self) -> dict[str, dict[str, list[list[float]]]]:
+        out = {}
+        for code in country_codes():
+            views = get_country(code).map_views
+            if views:
+                out[code] = {name: [[s, w], [n, e]] for name, (s, w, n, e) in views}
+        return out
+
+    def __getitem__(self, code: str) -> dict[str, list[list[float]]]:
+        return self._all()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+#: [[south, west], [north, east]] of each named view, by country.
+VIEWS: Mapping[str, dict[str, list[list[float]]]] = _Views()
 DESERT_COLORS = {10: "#f4a259", 25: "#e4572e", 50: "#8c1c13"}
 
 
@@ -148,8 +168,8 @@ def desert_layer(plan: Plan, *, show: bool = False) -> DesertLayer | None:
     Circle radius (px) grows with the square root of the place's population. ``None`` when no
     place lies beyond 10 km.
     """
-    from planner.comparison import evaluation_points
     from planner.equity import DESERT_BANDS_KM, dc_distance_m
+    from planner.reach import evaluation_points
 
     points = evaluation_points(plan.ground)
     dist_km = dc_distance_m(plan) / 1000.0

@@ -24,6 +24,7 @@ from pyproj import Transformer
 from planner.ground import Ground
 from planner.maps._html import escape_text, js_json
 from planner.strategies.base import Plan
+from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
 
@@ -404,7 +405,7 @@ def _compliance(row: pd.Series | None) -> bool | None:
 def _corridor_tooltip(
     corridor_id: str, length_m: float, row: pd.Series | None, compliant: bool | None
 ) -> str:
-    parts = [f"<b>{escape_text(corridor_id)}</b>", f"{length_m / 1609.344:,.0f} mi"]
+    parts = [f"<b>{escape_text(corridor_id)}</b>", f"{length_m / M_PER_MI:,.0f} mi"]
     if compliant is not None:
         parts.append("compliant" if compliant else "NOT compliant")
     if row is not None and "max_gap_mi" in row.index and pd.notna(row["max_gap_mi"]):

@@ -27,10 +27,10 @@ from planner.exit_stations import node_flow, place_at_exits
 from planner.ground import Corridor, Ground
 from planner.sizing import ports_for_loads
 from planner.spacing import min_stations_for_spacing, spacing_report
+from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
 
-M_PER_MI = 1609.344
 CORRIDOR_COLUMNS = (
     "corridor",
     "length_km",

@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ import pandas as pd
 from planner.errors import InputError
 from planner.exit_stations import exit_candidates, exit_preference
 from planner.ground import Ground
-from planner.scenario import check_range
+from planner.strategies._china_params import ChinaPileSwapParams
 from planner.strategies._piles import (
     apportion,
     cluster_pile_stations,
@@ -67,139 +67,6 @@ EXTRA_COLUMNS = (
     "at_exit",  # at a real interchange (False: pile stations, service areas between exits)
 )
 KINDS = ("pile_station", "service_area", "swap_station")
-
-
-#: Largest average daily distance per car accepted, km.
-MAX_DAILY_DISTANCE_KM = 2_000.0
-#: Largest explicit pile count accepted (a guard against absurd inputs).
-MAX_TARGET_PILES = 1_000_000_000
-
-
-@dataclass(frozen=True)
-class ChinaPileSwapParams:
-    """Parameters of the China pile-plus-swap strategy (units in the names).
-
-    Every default is cited in ``data/scenarios/china_pile_swap.toml`` and, where the project's
-    facts table has the figure, equals its row in ``data/policy_facts.csv`` (a test checks it).
-    """
-
-    # -- public piles
-    nev_per_public_pile: float = 9.3  # cn_nev_per_public_pile: 43.97 M NEVs / 4.717 M piles
-    target_piles: int | None = None  # explicit pile count instead of the ratio
-    dc_share: float = 0.4577  # cn_public_dc_share: 1.785 M DC / 3.900 M public (EVCIPA 2025-03)
-    piles_per_station: int = 13  # Shenzhen mean 13.4 piles per station (ST-EVCDP, 1,706 stations)
-    dc_power_kw: float = 120.0  # the 120 kW DC pile priced in cn_dc_pile_capex_cny
-    ac_power_kw: float = 7.0  # the 7 kW AC pile priced in cn_ac_pile_capex_cny
-    kmeans_max_iter: int = 30
-    # -- expressway service areas
-    service_area_spacing_km: float = 50.0  # cn_service_area_spacing_km (JTG B01-2014)
-    service_area_min_dc_piles: int = 4
-    nev_traffic_share: float = 0.1201  # NEVs are 12.01 % of cars (MPS 2026-01-26)
-    service_area_stop_share: float = 0.1  # ASSUMPTION
-    peak_hour_share: float = 0.1  # ASSUMPTION: design-hour factor K
-    dc_session_h: float = 0.5  # ASSUMPTION: 30 min at 120 kW
-    target_wait_min: float = 10.0  # ASSUMPTION
-    # -- battery swap
-    swap_capable_share: float = 0.0227  # NIO group 997,592 deliveries / 43.97 M NEVs
-    daily_distance_km: float = 51.8  # cn_ldv_daily_km: 18,900 km/yr / 365
-    range_per_pack_km: float = 375.0  # 75 kWh x 80 % usable / 16 kWh per 100 km
-    swaps_per_day: float = 408.0  # cn_swap_station_swaps_per_day (NIO Gen3)
-    swap_min_swaps_per_day: float = 50.0  # cn_swap_station_breakeven_swaps_per_day
-    swap_radius_km: float = 3.0  # NIO's "within 3 km" service promise
-    swap_min_share: float = 0.95  # ASSUMPTION
-    max_swap_stations: int = 3715  # cn_swap_stations (EVCIPA 2024-04)
-    swap_max_demand_points: int = 10_000
-    swap_method: Literal["auto", "exact", "heuristic"] = "auto"
-    swap_time_limit_s: float | None = None  # None: work budgets, the same plan on any load
-    expressway_swap_top_corridors: int = 18  # NIO: 9 north-south + 9 east-west expressways
-    expressway_swap_spacing_km: float = 100.0  # ASSUMPTION
-    # -- costs
-    dc_pile_capex_cny: float = 40_000.0  # cn_dc_pile_capex_cny
-    ac_pile_capex_cny: float = 3_500.0  # cn_ac_pile_capex_cny (unsourced estimate)
-    swap_station_capex_cny: float = 2_250_000.0  # cn_swap_station_capex_cny (excl. batteries)
-    usd_per_cny: float = 0.139047  # usd_per_cny (CFETS 2024-11-25)
-
-    def __post_init__(self) -> None:
-        positive = (
-            "nev_per_public_pile",
-            "dc_power_kw",
-            "ac_power_kw",
-            "service_area_spacing_km",
-            "dc_session_h",
-            "target_wait_min",
-            "daily_distance_km",
-            "range_per_pack_km",
-            "swaps_per_day",
-            "swap_radius_km",
-            "expressway_swap_spacing_km",
-            "usd_per_cny",
-        )
-        for name in positive:
-            check_range(
-                name,
-                getattr(self, name),
-                low=0.0,
-                low_open=True,
-                fix=f"give {name} a positive value",
-            )
-        if self.swap_time_limit_s is not None:
-            check_range("swap_time_limit_s", self.swap_time_limit_s, low=0.0, low_open=True)
-        # a car cannot average more (24 h at 80 km/h); larger values only blow up swap demand
-        check_range(
-            "daily_distance_km",
-            self.daily_distance_km,
-            high=MAX_DAILY_DISTANCE_KM,
-            fix="give an average daily distance per car (51.8 km in China)",
-        )
-        shares = (
-            "dc_share",
-            "nev_traffic_share",
-            "service_area_stop_share",
-            "peak_hour_share",
-            "swap_capable_share",
-        )
-        for name in shares:
-            check_range(name, getattr(self, name), low=0.0, high=1.0, fix=f"give {name} in [0, 1]")
-        check_range(
-            "swap_min_share",
-            self.swap_min_share,
-            low=0.0,
-            high=1.0,
-            low_open=True,
-            fix="give swap_min_share in (0, 1]",
-        )
-        check_range(
-            "swap_min_swaps_per_day",
-            self.swap_min_swaps_per_day,
-            low=0.0,
-            high=self.swaps_per_day,
-            fix="give a minimum between 0 and swaps_per_day (break-even: 50)",
-        )
-        for name in ("dc_pile_capex_cny", "ac_pile_capex_cny", "swap_station_capex_cny"):
-            check_range(name, getattr(self, name), low=0.0, fix=f"give {name} >= 0")
-        _check_int("piles_per_station", self.piles_per_station, low=1)
-        _check_int("kmeans_max_iter", self.kmeans_max_iter, low=1)
-        _check_int("service_area_min_dc_piles", self.service_area_min_dc_piles, low=1)
-        _check_int("max_swap_stations", self.max_swap_stations, low=0)
-        _check_int("swap_max_demand_points", self.swap_max_demand_points, low=1)
-        _check_int("expressway_swap_top_corridors", self.expressway_swap_top_corridors, low=0)
-        if self.target_piles is not None:
-            _check_int("target_piles", self.target_piles, low=0)
-            if self.target_piles > MAX_TARGET_PILES:
-                raise InputError(
-                    f"target_piles: expected at most {MAX_TARGET_PILES:,} (China had 4.7 M public "
-                    f"piles at the end of 2025), got {self.target_piles!r}"
-                )
-        if self.swap_method not in ("auto", "exact", "heuristic"):
-            raise InputError(
-                f"swap_method: expected 'auto', 'exact' or 'heuristic', got {self.swap_method!r}"
-            )
-
-
-def _check_int(name: str, value: object, *, low: int) -> None:
-    """Raise :class:`InputError` unless ``value`` is a whole number >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise InputError(f"{name}: expected a whole number >= {low}, got {value!r}; fix {name}")
 
 
 def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
@@ -558,11 +425,6 @@ def _summary(
 ) -> dict[str, Any]:
     """Figures for ``summary.json``: parameters, piles by kind, stations, swaps, capex."""
     kind = sites["kind"]
-    piles = sites[kind != "swap_station"]
-    n_piles = int(piles["ports"].sum())
-    ex_demand = express_demand  # including stretches whose station would be below the minimum
-    ex_served = float(np.minimum(express.value, params.swaps_per_day).sum())
-    swaps = sites[kind == "swap_station"]
     return {
         "strategy": "china-pile-swap",
         "params": dataclasses.asdict(params),
@@ -571,6 +433,21 @@ def _summary(
         "country": ground.country,
         **nev_info,
         "target_piles": total_piles,
+        **_pile_summary(sites, corridors),
+        **_swap_summary(params, sites, swap, express, express_demand=express_demand),
+        "capex_cny": float(sites["capex_cny"].sum()),
+        "capex_usd": float(sites["capex_usd"].sum()),
+        "capex_cny_by_kind": {k: float(sites.loc[kind == k, "capex_cny"].sum()) for k in KINDS},
+        "strategy_seconds": round(seconds, 3),
+    }
+
+
+def _pile_summary(sites: pd.DataFrame, corridors: pd.DataFrame) -> dict[str, Any]:
+    """Piles by kind, pile stations, service areas and their corridors' compliance."""
+    kind = sites["kind"]
+    piles = sites[kind != "swap_station"]
+    n_piles = int(piles["ports"].sum())
+    return {
         "piles": n_piles,
         "dc_piles": int(piles["dc_piles"].sum()),
         "ac_piles": int(piles["ac_piles"].sum()),
@@ -590,6 +467,22 @@ def _summary(
         if len(corridors)
         else 0,
         "service_areas_lower_bound": int(corridors.attrs.get("lower_bound", -1)),
+    }
+
+
+def _swap_summary(
+    params: ChinaPileSwapParams,
+    sites: pd.DataFrame,
+    swap: UrbanSwaps,
+    express: CorridorSites,
+    *,
+    express_demand: float,
+) -> dict[str, Any]:
+    """Swap stations (urban, expressway), their capacity, demand, assignment and optimizer."""
+    ex_demand = express_demand  # including stretches whose station would be below the minimum
+    ex_served = float(np.minimum(express.value, params.swaps_per_day).sum())
+    swaps = sites[sites["kind"] == "swap_station"]
+    return {
         "swap_stations": len(swaps),
         "swap_stations_urban": int(swap.node_idx.size),
         "swap_stations_expressway": len(express),
@@ -605,10 +498,6 @@ def _summary(
         "swap_aggregation_cell_m": swap.cell_m,
         "swap_optimizer": swap.result,
         "load_dependent": params.swap_time_limit_s is not None,
-        "capex_cny": float(sites["capex_cny"].sum()),
-        "capex_usd": float(sites["capex_usd"].sum()),
-        "capex_cny_by_kind": {k: float(sites.loc[kind == k, "capex_cny"].sum()) for k in KINDS},
-        "strategy_seconds": round(seconds, 3),
     }
 
 

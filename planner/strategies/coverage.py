@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from planner._stats import weighted_quantile
+from planner.fields import check_params, param
 from planner.ground import Ground
 from planner.reach import ServiceRadius, assign_nearest, nearest_site_cost
-from planner.scenario import check_range
 from planner.sizing import ports_for_loads
 from planner.strategies._city_sites import Pruned, fill_by_distance, prune_sites, sites_needed
 from planner.strategies._regions import nearest_point_value
@@ -72,65 +72,32 @@ class CoverageParams:
         dozen person-equivalents.
     """
 
-    sites: int = 25
-    radius_km: float = 3.0
-    model: Model = "mclp"
-    min_share: float = 0.95
-    method: Literal["auto", "exact", "heuristic"] = "auto"
-    time_limit_s: float | None = None
-    ev_per_capita: float = 0.0107
-    public_sessions_per_ev_day: float = 0.1
-    peak_hour_share: float = 0.12
-    dc_session_share: float = 0.154
-    dc_power_kw: float = 150.0
-    ac_power_kw: float = 11.5
-    dc_session_h: float = 0.5
-    ac_session_h: float = 2.5
-    target_wait_min: float = 10.0
-    min_dc_ports: int = 2
-    min_ac_ports: int = 2
-    dc_port_capex_usd: float = 195_000.0
-    ac_port_capex_usd: float = 8_000.0
-    radius_min: float | None = None
-    after_saturation: Literal["fill", "stop"] = "fill"
-    min_site_spacing_m: float = 300.0
-    min_site_share_of_even: float = 0.2
+    sites: int = param(25, low=1)
+    radius_km: float = param(3.0, low=0.0, low_open=True, fix="give a positive radius")
+    model: Model = param("mclp")  # noqa: RUF009
+    min_share: float = param(0.95, low=0.0, high=1.0)
+    method: Literal["auto", "exact", "heuristic"] = param("auto")
+    time_limit_s: float | None = param(None, low=0.0, low_open=True)
+    ev_per_capita: float = param(0.0107, low=0.0)
+    public_sessions_per_ev_day: float = param(0.1, low=0.0)
+    peak_hour_share: float = param(0.12, low=0.0, high=1.0)
+    dc_session_share: float = param(0.154, low=0.0, high=1.0)
+    dc_power_kw: float = param(150.0, low=0.0, low_open=True)
+    ac_power_kw: float = param(11.5, low=0.0, low_open=True)
+    dc_session_h: float = param(0.5, low=0.0, low_open=True)
+    ac_session_h: float = param(2.5, low=0.0, low_open=True)
+    target_wait_min: float = param(10.0, low=0.0, low_open=True)
+    min_dc_ports: int = param(2, low=0)
+    min_ac_ports: int = param(2, low=0)
+    dc_port_capex_usd: float = param(195_000.0, low=0.0)
+    ac_port_capex_usd: float = param(8_000.0, low=0.0)
+    radius_min: float | None = param(None, low=0.0, low_open=True, fix="give positive minutes")
+    after_saturation: Literal["fill", "stop"] = param("fill")
+    min_site_spacing_m: float = param(300.0, low=0.0)
+    min_site_share_of_even: float = param(0.2, low=0.0, high=1.0)
 
     def __post_init__(self) -> None:
-        if isinstance(self.sites, bool) or self.sites < 1:
-            raise _bad("sites", "a whole number >= 1", self.sites)
-        for name in ("min_dc_ports", "min_ac_ports"):
-            if isinstance(getattr(self, name), bool) or getattr(self, name) < 0:
-                raise _bad(name, "a whole number >= 0", getattr(self, name))
-        check_range(
-            "radius_km", self.radius_km, low=0.0, low_open=True, fix="give a positive radius"
-        )
-        if self.radius_min is not None:
-            check_range(
-                "radius_min", self.radius_min, low=0.0, low_open=True, fix="give positive minutes"
-            )
-        if self.after_saturation not in ("fill", "stop"):
-            raise _bad("after_saturation", "'fill' or 'stop'", self.after_saturation)
-        check_range("min_site_spacing_m", self.min_site_spacing_m, low=0.0)
-        for name in ("min_share", "peak_hour_share", "dc_session_share", "min_site_share_of_even"):
-            check_range(name, getattr(self, name), low=0.0, high=1.0)
-        for name in (
-            "ev_per_capita",
-            "public_sessions_per_ev_day",
-            "dc_port_capex_usd",
-            "ac_port_capex_usd",
-        ):
-            check_range(name, getattr(self, name), low=0.0)
-        for name in (
-            "dc_power_kw",
-            "ac_power_kw",
-            "dc_session_h",
-            "ac_session_h",
-            "target_wait_min",
-        ):
-            check_range(name, getattr(self, name), low=0.0, low_open=True)
-        if self.time_limit_s is not None:  # None: budgets count work, not seconds
-            check_range("time_limit_s", self.time_limit_s, low=0.0, low_open=True)
+        check_params(self)
 
     @property
     def radius_m(self) -> float:
@@ -143,12 +110,6 @@ class CoverageParams:
         if self.radius_min is not None:
             return ServiceRadius(radius_min=self.radius_min)
         return ServiceRadius(radius_m=self.radius_m)
-
-
-def _bad(name: str, expected: str, got: object) -> Exception:
-    from planner.errors import InputError
-
-    return InputError(f"{name}: expected {expected}, got {got!r}")
 
 
 def nearest_site_distance_m(

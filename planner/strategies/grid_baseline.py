@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from planner.errors import InputError
+from planner.fields import check_params, param
 from planner.ground import Ground
-from planner.scenario import check_range
 from planner.strategies.base import Plan, StrategySpec
 
 
@@ -27,20 +26,13 @@ from planner.strategies.base import Plan, StrategySpec
 class GridBaselineParams:
     """Cell size, the demand share a cell needs, and what each site gets."""
 
-    spacing_km: float = 5.0
-    min_cell_share: float = 0.001
-    ports_per_site: int = 4
-    power_kw: float = 150.0
+    spacing_km: float = param(5.0, low=0.0, low_open=True)
+    min_cell_share: float = param(0.001, low=0.0, high=1.0)
+    ports_per_site: int = param(4, low=1, high=10000)
+    power_kw: float = param(150.0, low=0.0, low_open=True)
 
     def __post_init__(self) -> None:
-        check_range("spacing_km", self.spacing_km, low=0.0, low_open=True)
-        check_range("min_cell_share", self.min_cell_share, low=0.0, high=1.0)
-        check_range("power_kw", self.power_kw, low=0.0, low_open=True)
-        if isinstance(self.ports_per_site, bool) or not 1 <= self.ports_per_site <= 10_000:
-            raise InputError(
-                "ports_per_site: expected a whole number from 1 to 10,000, got "
-                f"{self.ports_per_site!r}"
-            )
+        check_params(self)
 
 
 def run(ground: Ground, params: GridBaselineParams, *, seed: int = 0) -> Plan:

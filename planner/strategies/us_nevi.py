@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.countries import get_country
 from planner.errors import InputError
 from planner.exit_stations import (
     corridor_spacing_table,
@@ -38,8 +39,8 @@ from planner.exit_stations import (
     node_flow,
     place_at_exits,
 )
+from planner.fields import check_params, param
 from planner.ground import Ground
-from planner.scenario import check_range
 from planner.sizing import ports_for_loads
 from planner.strategies._alloc import apportion
 from planner.strategies._regions import region_codes
@@ -52,6 +53,7 @@ from planner.strategies._us_community import (
     site_frame,
 )
 from planner.strategies.base import SITE_COLUMNS, Plan, StrategySpec
+from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +76,6 @@ __all__ = [
     "target_ports_for",
 ]
 
-M_PER_MI = 1609.344
 _EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 KINDS = ("corridor_dc", "community_dc", "community_l2", "existing")
 _ID_PREFIX = {"corridor_dc": "US-DC", "community_dc": "US-CDC", "community_l2": "US-L2"}
@@ -96,7 +97,6 @@ CORRIDOR_COLUMNS = (
 # DOE/GO-102017-5040, section 4): ~400 corridor DC fast stations ~70 miles apart on average
 # cover the 28,530 miles of the Interstate System.
 NREL_2017 = {"stations": 400, "avg_spacing_mi": 70.0, "interstate_mi": 28_530.0}
-_SHARES = ("ev_share_of_traffic", "stop_share", "peak_hour_factor", "dc_share")
 
 
 @dataclass(frozen=True)
@@ -115,52 +115,36 @@ class UsNeviParams:
     ports within ``max_offset_mi`` of a corridor node as corridor stations.
     """
 
-    spacing_mi: float = 50.0
-    end_gap_mi: float = 25.0
-    max_offset_mi: float = 1.0
-    min_dc_ports: int = 4
-    dc_power_kw: float = 150.0
-    ev_share_of_traffic: float = 0.117
-    stop_share: float = 0.05
-    peak_hour_factor: float = 0.10
-    energy_per_stop_kwh: float = 22.0
-    charge_efficiency: float = 0.5
-    target_wait_min: float = 5.0
-    national_target_ports: int = 500_000
-    target_ports: int | None = None
-    us_population: int = 331_449_281
-    cn_population: int = 1_411_778_724
-    dc_share: float = 0.153976
-    l2_power_kw: float = 7.2
-    community_dc_power_kw: float = 150.0
-    l2_ports_per_site: int = 8
-    dc_ports_per_site: int = 4
-    l2_port_capex_usd: float = 8_000.0
-    dc_port_capex_usd: float = 195_000.0
-    subtract_existing: bool = False
-    count_existing_dc: bool = False
-    cluster_max_iter: int = 20
+    spacing_mi: float = param(50.0, low=0.0, low_open=True)
+    end_gap_mi: float = param(25.0, low=0.0, low_open=True)
+    max_offset_mi: float = param(1.0, low=0.0, low_open=True)
+    min_dc_ports: int = param(4, low=1)
+    dc_power_kw: float = param(150.0, low=0.0, low_open=True)
+    ev_share_of_traffic: float = param(0.117, low=0.0, high=1.0)
+    stop_share: float = param(0.05, low=0.0, high=1.0)
+    peak_hour_factor: float = param(0.10, low=0.0, high=1.0)
+    energy_per_stop_kwh: float = param(22.0, low=0.0, low_open=True)
+    charge_efficiency: float = param(
+        0.5, low=0.0, low_open=True, high=1.0, fix="give a value in (0, 1]"
+    )
+    target_wait_min: float = param(5.0, low=0.0, low_open=True)
+    national_target_ports: int = param(500_000, low=1)
+    target_ports: int | None = param(None, low=1)
+    us_population: int = param(331_449_281, low=1)
+    cn_population: int = param(1_411_778_724, low=1)
+    dc_share: float = param(0.153976, low=0.0, high=1.0)
+    l2_power_kw: float = param(7.2, low=0.0, low_open=True)
+    community_dc_power_kw: float = param(150.0, low=0.0, low_open=True)
+    l2_ports_per_site: int = param(8, low=1)
+    dc_ports_per_site: int = param(4, low=1)
+    l2_port_capex_usd: float = param(8_000.0, low=0.0)
+    dc_port_capex_usd: float = param(195_000.0, low=0.0)
+    subtract_existing: bool = param(False)
+    count_existing_dc: bool = param(False)
+    cluster_max_iter: int = param(20, low=1)
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type in ("int", "int | None"):
-                if value is None and f.name == "target_ports":
-                    continue
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise InputError(
-                        f"{f.name}: expected a whole number >= 1, got {value!r}; set one"
-                    )
-            elif f.type == "bool":
-                if not isinstance(value, bool):
-                    raise InputError(f"{f.name}: expected true or false, got {value!r}; set one")
-            elif f.name in _SHARES:
-                check_range(f.name, value, low=0.0, high=1.0, fix="give a share in [0, 1]")
-            elif f.name.endswith("_capex_usd"):
-                check_range(f.name, value, low=0.0, fix="give a cost >= 0")
-            else:
-                check_range(f.name, value, low=0.0, low_open=True, fix="give a value > 0")
-        check_range("charge_efficiency", self.charge_efficiency, high=1.0)
+        check_params(self)
 
     @property
     def dc_session_h(self) -> float:
@@ -189,7 +173,7 @@ def target_ports_for(ground: Ground, params: UsNeviParams) -> tuple[int, str]:
             f"ground, got {population!r}; build the ground with planner's city builder or set "
             "target_ports in the scenario"
         )
-    national = params.cn_population if ground.country == "cn" else params.us_population
+    national = getattr(params, get_country(ground.country).population_param)
     return max(1, round(params.national_target_ports * population / national)), "population share"
 
 

@@ -13,6 +13,7 @@ from planner.candidates import Candidates
 from planner.demand import DemandPoints
 from planner.ground import REGION_COLUMNS, Corridor, Ground
 from planner.strategies.base import Plan
+from planner.units import M_PER_MI
 
 US_KINDS = ("corridor_dc", "community_l2", "community_dc", "existing")
 CN_KINDS = ("pile_station", "service_area", "swap_station")
@@ -154,7 +155,7 @@ def synthetic_plan(
     corridors = pd.DataFrame(
         {
             "corridor": [c.corridor_id for c in ground.corridors],
-            "length_mi": [c.length_m / 1609.344 for c in ground.corridors],
+            "length_mi": [c.length_m / M_PER_MI for c in ground.corridors],
             "max_gap_mi": [42.0, 61.5],
             "compliant": [True, False],
             "stations": [5, 3],

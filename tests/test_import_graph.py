@@ -1,0 +1,49 @@
+"""The package's import graph has no cycle (scripts/import_graph.py reads the sources)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "import_graph.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("import_graph", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["import_graph"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = _script()
+    found = graph.cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()})
+    assert found == [["a", "b", "c"]]
+    assert graph.cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_graph_reads_function_level_imports(tmp_path: Path) -> None:
+    graph = _script()
+    pkg = tmp_path / "planner"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from planner import b\n")
+    (pkg / "b.py").write_text("def f():\n    from planner.a import x\n")
+    (pkg / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from planner.a import y\n"
+    )
+    drawn = graph.build_graph(tmp_path)
+    assert drawn["planner.a"] == {"planner.b"}
+    assert drawn["planner.b"] == {"planner.a"}
+    assert drawn["planner.c"] == set()
+    assert graph.cycles(drawn) == [["planner.a", "planner.b"]]
+
+
+def test_planner_has_no_import_cycle() -> None:
+    graph = _script()
+    drawn = graph.build_graph()
+    assert "planner.cli" in drawn and "planner.optimize" in drawn
+    assert graph.cycles(drawn) == []
