@@ -70,6 +70,9 @@ class CountryProfile:
         has none for the country; ``None`` reads GeoNames.
     ev_national_series
         Monthly national EV stock series to which regional figures are brought (China).
+    ev_stock_basis
+        What a region's ``ev_stock`` counts: ``"bev"`` (battery-electric only, the US) or
+        ``"nev"`` (battery-electric and plug-in hybrid, China).
     admin1_numeric
         GeoNames admin-1 codes are numbers (zero-padded to two digits) rather than letters.
     ref_style
@@ -102,6 +105,7 @@ class CountryProfile:
     demand_spread_over_places: bool = False
     places_file: str | None = None
     ev_national_series: str | None = None
+    ev_stock_basis: Literal["bev", "nev"] = "bev"
     admin1_numeric: bool = False
     ref_style: Literal["dash", "compact"] = "dash"
     map_views: tuple[tuple[str, Box], ...] = ()

@@ -26,6 +26,7 @@ PROFILE = CountryProfile(
     boundary_extra=("HK", "MO", "TW"),  # not mainland provinces: kept only with include_sar
     demand_spread_over_places=True,
     ev_national_series="cn_nev_stock_national.csv",
+    ev_stock_basis="nev",
     admin1_numeric=True,
     ref_style="compact",
 )

@@ -3,9 +3,9 @@
 AFIR Art. 3(1) asks, for every light-duty battery-electric vehicle registered, at least 1.3 kW of
 publicly accessible recharging power and 0.8 kW for every plug-in hybrid. planner applies it per
 state / province (the Member State's role). The regions' tables hold one EV figure each, of a
-different kind per country (:data:`FLEET_BASIS`): battery-electric only in the US (AFDC 2023), all
-new-energy vehicles in China (provinces brought to the Ministry of Public Security's national
-total); the other kind follows from a sourced national ratio in ``data/policy_facts.csv``.
+different kind per country (the profile's ``ev_stock_basis``): battery-electric only in the
+US (AFDC 2023), all new-energy vehicles in China (provinces brought to the Ministry of Public
+Security's national total); the other kind follows from a sourced national ratio in ``data/policy_facts.csv``.
 
 :func:`community_points` then sites the normal-power points of the community part inside each
 region, on demand nodes that stand inside that region's polygon on a national ground, so a site
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from planner.countries import get_country
 from planner.errors import InputError
 from planner.ground import Ground
 from planner.strategies._regions import region_codes
@@ -32,9 +33,6 @@ from planner.strategies._us_community import (
 if TYPE_CHECKING:
     from planner.strategies.eu_afir import EuAfirParams
 
-#: What a region's ``ev_stock`` counts, per country: ``"bev"`` (battery-electric only) or
-#: ``"nev"`` (battery-electric + plug-in hybrid).
-FLEET_BASIS = {"us": "bev", "cn": "nev"}
 FLEET_COLUMNS = ("region", "name", "ev_stock", "bev", "phev", "fleet_kw")
 
 
@@ -42,17 +40,12 @@ def fleet_table(ground: Ground, params: EuAfirParams) -> pd.DataFrame:
     """Per region holding demand: BEVs, PHEVs and the fleet-based power they need (kW).
 
     The EVs are the region's ``ev_stock`` (its area's share of it on a city ground, see
-    :func:`planner.strategies._us_community.region_weights`), split by :data:`FLEET_BASIS`:
+    :func:`planner.strategies._us_community.region_weights`), split by the country profile's
+    ``ev_stock_basis``:
     US ``phev = bev x us_phev_per_bev``; China ``bev = nev x cn_bev_share_of_nev`` and the rest
     PHEV. ``fleet_kw = kw_per_bev x bev + kw_per_phev x phev``.
     """
-    basis = FLEET_BASIS.get(ground.country)
-    if basis is None:
-        raise InputError(
-            f"ground.country: eu-afir needs to know what the regions' ev_stock counts, expected "
-            f"one of {', '.join(FLEET_BASIS)}, got {ground.country!r}; add the country to "
-            "planner.strategies._afir_fleet.FLEET_BASIS"
-        )
+    basis = get_country(ground.country).ev_stock_basis
     regions = region_weights(ground)
     stock = pd.to_numeric(regions["ev_stock"], errors="coerce").fillna(0.0).to_numpy(float)
     if stock.sum() <= 0:

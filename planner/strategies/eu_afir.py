@@ -38,13 +38,14 @@ from planner.exit_stations import (
     node_flow,
     place_at_exits,
 )
+from planner.fields import check_params, param
 from planner.ground import Ground
-from planner.scenario import check_range
 from planner.strategies._afir_fleet import community_points, fleet_table
 from planner.strategies._regions import nearest_point_value, region_codes
 from planner.strategies._service_areas import between_exit_nodes
 from planner.strategies._us_community import site_frame
 from planner.strategies.base import Plan, StrategySpec
+from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ POOL_RULE_FACTS = {
     2027: ("afir_pool_kw_2027", "afir_pool_points_150kw_2027"),
 }
 _M_PER_KM = 1000.0
-_M_PER_MI = 1609.344
 
 
 @dataclass(frozen=True)
@@ -74,18 +74,20 @@ class EuAfirParams:
     """
 
     target_year: Literal[2025, 2027] = 2025
-    spacing_km: float = 60.0
-    end_gap_km: float = 30.0
-    fast_point_kw: float = 150.0
-    kw_per_bev: float = 1.3
-    kw_per_phev: float = 0.8
-    normal_point_kw: float = 22.0
-    community_points_per_site: int = 20
-    us_phev_per_bev: float = 0.337678
-    cn_bev_share_of_nev: float = 0.6874
-    fast_point_capex_usd: float = 195_000.0
-    normal_point_capex_usd: float = 8_000.0
-    cluster_max_iter: int = 20
+    spacing_km: float = param(60.0, low=0.0, low_open=True, help="pool spacing on the core network")
+    end_gap_km: float = param(30.0, low=0.0, low_open=True, help="from a route end to a pool")
+    fast_point_kw: float = param(
+        150.0, low=150.0, help="power of a pool's points", fix="AFIR pools need points >= 150 kW"
+    )
+    kw_per_bev: float = param(1.3, low=0.0, low_open=True, help="public power per BEV")
+    kw_per_phev: float = param(0.8, low=0.0, low_open=True, help="public power per PHEV")
+    normal_point_kw: float = param(22.0, low=0.0, low_open=True, help="community point power")
+    community_points_per_site: int = param(20, low=1, help="community points to a site")
+    us_phev_per_bev: float = param(0.337678, low=0.0, help="US PHEVs per BEV (AFDC 2024)")
+    cn_bev_share_of_nev: float = param(0.6874, low=0.0, high=1.0, help="China BEV share of NEVs")
+    fast_point_capex_usd: float = param(195_000.0, low=0.0, help="capex per fast point")
+    normal_point_capex_usd: float = param(8_000.0, low=0.0, help="capex per community point")
+    cluster_max_iter: int = param(20, low=1, help="k-means iterations for community sites")
 
     def __post_init__(self) -> None:
         if self.target_year not in POOL_RULE_FACTS:
@@ -93,18 +95,7 @@ class EuAfirParams:
                 f"target_year: expected 2025 or 2027 (the AFIR pool rules), got "
                 f"{self.target_year!r}; set target_year = 2025 or 2027"
             )
-        for name in ("community_points_per_site", "cluster_max_iter"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name}: expected a whole number >= 1, got {value!r}; set one")
-        check_range(
-            "fast_point_kw", self.fast_point_kw, low=150.0, fix="AFIR pools need points >= 150 kW"
-        )
-        check_range("cn_bev_share_of_nev", self.cn_bev_share_of_nev, low=0.0, high=1.0)
-        for name in ("fast_point_capex_usd", "normal_point_capex_usd", "us_phev_per_bev"):
-            check_range(name, getattr(self, name), low=0.0, fix="give a value >= 0")
-        for name in ("spacing_km", "end_gap_km", "kw_per_bev", "kw_per_phev", "normal_point_kw"):
-            check_range(name, getattr(self, name), low=0.0, low_open=True, fix="give a value > 0")
+        check_params(self)
 
 
 def pool_rule(target_year: int) -> tuple[float, int]:
@@ -200,8 +191,8 @@ def _table(table: pd.DataFrame) -> pd.DataFrame:
             "max_gap_km": pd.to_numeric(table["max_gap_m"]) / _M_PER_KM,
             "compliant": table["compliant"].astype(bool),
             "stations": table["stations"],
-            "length_mi": pd.to_numeric(table["length_m"]) / _M_PER_MI,
-            "max_gap_mi": pd.to_numeric(table["max_gap_m"]) / _M_PER_MI,
+            "length_mi": pd.to_numeric(table["length_m"]) / M_PER_MI,
+            "max_gap_mi": pd.to_numeric(table["max_gap_m"]) / M_PER_MI,
         }
     )
     for column in ("start_gap_m", "end_gap_m"):
