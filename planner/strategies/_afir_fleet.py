@@ -5,7 +5,8 @@ publicly accessible recharging power and 0.8 kW for every plug-in hybrid. planne
 state / province (the Member State's role). The regions' tables hold one EV figure each, of a
 different kind per country (the profile's ``ev_stock_basis``): battery-electric only in the
 US (AFDC 2023), all new-energy vehicles in China (provinces brought to the Ministry of Public
-Security's national total); the other kind follows from a sourced national ratio in ``data/policy_facts.csv``.
+Security's national total); the other kind follows from a sourced national ratio in
+``data/policy_facts.csv``.
 
 :func:`community_points` then sites the normal-power points of the community part inside each
 region, on demand nodes that stand inside that region's polygon on a national ground, so a site
