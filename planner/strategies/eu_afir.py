@@ -73,7 +73,9 @@ class EuAfirParams:
     ``fast_point_capex_usd``, ``normal_point_capex_usd`` (NREL 2030 per-port midpoints).
     """
 
-    target_year: Literal[2025, 2027] = 2025
+    target_year: Literal[2025, 2027] = param(
+        2025, low=2025, high=2027, help="the year of the pool rule (2025 or 2027)"
+    )
     spacing_km: float = param(60.0, low=0.0, low_open=True, help="pool spacing on the core network")
     end_gap_km: float = param(30.0, low=0.0, low_open=True, help="from a route end to a pool")
     fast_point_kw: float = param(
