@@ -35,6 +35,8 @@ from typing import Any
 
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the helpers live in tests/
+
 from planner.maps import compare_map, write_map
 from tests.headless_browser import browser_available, chromium, load_and_count, severe_errors
 from tests.synthetic_plans import synthetic_ground, synthetic_plan

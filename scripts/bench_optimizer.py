@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from _bench_capacitated import RUNNERS as CAPACITATED_RUNNERS
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the instance readers live in tests/optimize_instances.py
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 CASES = (
     "sf",
