@@ -32,9 +32,11 @@ import logging
 import os
 import shutil
 import signal
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from planner._atomic import fault_point
 from planner.errors import OutputError
@@ -251,9 +253,8 @@ def _same_file(fd: int, path: Path) -> bool:
 def _swap(layout: _Layout, stage: Path, aside: list[str]) -> None:
     """Move ``aside`` out of ``layout.out`` and the staged files in, all or nothing."""
     out = layout.out
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    try:
-        _raise_if_signalled()
+    with _signals_held() as held:
+        _raise_if_signalled(held)
         if not out.exists():
             fault_point("move", out)
             os.rename(stage, out)  # the commit of a new folder
@@ -264,7 +265,7 @@ def _swap(layout: _Layout, stage: Path, aside: list[str]) -> None:
         old.mkdir()
         try:
             _move_all(out, stage, old, aside, new)
-            _raise_if_signalled()
+            _raise_if_signalled(held)
             os.rename(old, layout.entry("done", os.getpid()))  # the commit
         except BaseException:
             _roll_back(out, old)
@@ -272,8 +273,47 @@ def _swap(layout: _Layout, stage: Path, aside: list[str]) -> None:
         _fsync_dir(layout.side)
         shutil.rmtree(layout.entry("done", os.getpid()), ignore_errors=True)
         _remove_empty_dirs(out, aside)
+
+
+class _Held:
+    """The SIGINT/SIGTERM handler while a swap runs: it only records the signal.
+
+    Blocking the signals (``pthread_sigmask``) holds them back from the main thread only; a
+    signal sent to the process is then delivered to another of its threads (numerical
+    libraries' pools), and Python would still run the handler in the main thread, at any point of
+    the swap or its rollback. This handler makes that harmless: the swap sees ``received`` and
+    rolls back, and the signal is raised again once the folder is whole.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.received.append(signum)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[_Held]:
+    """Hold SIGINT and SIGTERM back for the block, then deliver what arrived (see :class:`_Held`).
+
+    Outside the main thread (a Dask worker) Python handlers cannot be set; the signal mask
+    alone holds them there, and the process's signals go to its main thread anyway.
+    """
+    held = _Held()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    earlier: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        earlier = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+        for sig in earlier:
+            signal.signal(sig, held)
+    try:
+        yield held
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for sig, handler in earlier.items():  # still blocked on this thread
+            signal.signal(sig, handler)
+        if held.received:
+            signal.raise_signal(held.received[0])  # pending on this thread until unblocked
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the last step: its handler may raise
 
 
 def _move_all(out: Path, stage: Path, old: Path, aside: list[str], new: list[str]) -> None:
@@ -364,13 +404,13 @@ def locked_folder(out: str | Path) -> Iterator[Path]:
         yield layout.out
 
 
-def _raise_if_signalled() -> None:
+def _raise_if_signalled(held: _Held) -> None:
     """Give up the swap when a SIGINT or SIGTERM arrived while it held them back.
 
-    The signal itself is delivered when the swap restores the signal mask, after the rollback;
-    its handler's exception (``KeyboardInterrupt``, the CLI's for SIGTERM) replaces this one.
+    The signal itself is delivered when the swap ends, after the rollback; its handler's
+    exception (``KeyboardInterrupt``, the CLI's for SIGTERM) replaces this one.
     """
-    if signal.sigpending() & _SIGNALS:
+    if held.received or signal.sigpending() & _SIGNALS:
         raise KeyboardInterrupt
 
 

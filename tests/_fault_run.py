@@ -7,7 +7,8 @@ safe and skip the imports' seconds.
 
 ``python tests/_fault_run.py K MARKER -- <planner arguments>``: at the K-th step (file
 write or swap move, counted by :func:`planner._atomic.fault_point`) it writes ``MARKER`` and waits
-until a SIGINT/SIGTERM arrives (also while the swap holds signals back) or ``MARKER.go`` exists,
+until a SIGINT/SIGTERM arrives (also while the swap holds signals back: pending on the main
+thread, or recorded by the swap's handler when another thread took it) or ``MARKER.go`` exists,
 so a test can signal the run, or start a second run, at a known point of the write phase. The
 hook is set in-process through the private ``planner._atomic._fault_hook``: the installed package
 has no option or environment variable for it.
@@ -40,7 +41,9 @@ def _pause_at(k: int, marker: Path) -> None:
         go = marker.with_name(marker.name + ".go")
         deadline = time.monotonic() + _LIMIT_S
         while time.monotonic() < deadline and not go.exists():
-            if signal.sigpending() & {signal.SIGINT, signal.SIGTERM}:
+            if signal.sigpending() & {signal.SIGINT, signal.SIGTERM} or getattr(
+                signal.getsignal(signal.SIGINT), "received", None
+            ):
                 return  # held back by the swap: it rolls back, then the signal is delivered
             time.sleep(0.01)  # a signal arriving here raises from its handler
 
