@@ -30,7 +30,7 @@ CITIES = {
     "cn_nantong": "cn_nantong.osm",
 }
 BROKEN = "bad_missing_nodes"
-SCENARIO = 'sites = 6\nmethod = "heuristic"\ntime_limit_s = 900.0\n'
+SCENARIO = 'sites = 6\nmethod = "heuristic"\n'
 
 
 @pytest.fixture(scope="module")
