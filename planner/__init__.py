@@ -29,23 +29,23 @@ ATTRIBUTION = (
 
 # Public name -> the module that defines it (imported lazily, PEP 562).
 _LAZY = {
-    "load_network": "planner.api",
-    "plan_city": "planner.api",
-    "plan_national": "planner.api",
-    "compare": "planner.api",
-    "strategy_params": "planner.api",
-    "Plan": "planner.plan",
-    "Comparison": "planner.plan",
-    "RoadNetwork": "planner.network",
+    "load_network": "planner.app.api",
+    "plan_city": "planner.app.api",
+    "plan_national": "planner.app.api",
+    "compare": "planner.app.api",
+    "strategy_params": "planner.app.api",
+    "Plan": "planner.app.plan",
+    "Comparison": "planner.app.plan",
+    "RoadNetwork": "planner.ground.network",
     "strategy_names": "planner.strategies",
-    "InputError": "planner.errors",
+    "InputError": "planner.core.errors",
 }
 
 if TYPE_CHECKING:
-    from planner.api import compare, load_network, plan_city, plan_national, strategy_params
-    from planner.errors import InputError
-    from planner.network import RoadNetwork
-    from planner.plan import Comparison, Plan
+    from planner.app.api import compare, load_network, plan_city, plan_national, strategy_params
+    from planner.app.plan import Comparison, Plan
+    from planner.core.errors import InputError
+    from planner.ground.network import RoadNetwork
     from planner.strategies import strategy_names
 
 

@@ -15,7 +15,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 # The child runs the CLI in-process and prints its own peak RSS (kB) as the last stderr line.
 _CHILD = (
-    "import resource, sys; from planner.cli import main; rc = main(sys.argv[1:]); "
+    "import resource, sys; from planner.app.cli import main; rc = main(sys.argv[1:]); "
     "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
 )
 

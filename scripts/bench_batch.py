@@ -4,8 +4,8 @@ Goal (issue 19): on a 2-core machine, the shared US and Chinese extracts (7 citi
 least 1.5x faster on 2 single-threaded Dask worker processes than one after another; a sweep of
 12 US national scenarios is timed the same way. Each part runs in a fresh interpreter, which
 reports its own peak memory (and, for the Dask parts, each worker's). The serial parts run the
-very task functions the workers run (:func:`planner.batch.plan_city_job`,
-:func:`planner.sweep.run_scenario_job`), so the difference is the parallelism alone.
+very task functions the workers run (:func:`planner.app.batch.plan_city_job`,
+:func:`planner.app.sweep.run_scenario_job`), so the difference is the parallelism alone.
 
 Each part also reports its CPU seconds (the main process's, and each worker's), which a loaded
 machine inflates far less than wall time.
@@ -37,7 +37,7 @@ SWEEP_GRID = {
 
 
 def _city_jobs(out: Path) -> list[Any]:
-    from planner.batch import CityJob, osm_dir_sources
+    from planner.app.batch import CityJob, osm_dir_sources
 
     sources = osm_dir_sources(SHARED / "osm")
     sources.pop("bad_missing_nodes", None)
@@ -52,9 +52,9 @@ def _cpu_s() -> float:
 
 def _part(name: str, out: Path) -> dict[str, Any]:
     """One measured part, in this (fresh) process."""
-    from planner._dask import dask_client, map_tasks, peak_memory_mb, worker_peak_memory_mb
-    from planner.batch import CityResult, plan_city_job, source_size
-    from planner.sweep import failed_row, run_scenario_job, sweep_jobs
+    from planner.app._dask import dask_client, map_tasks, peak_memory_mb, worker_peak_memory_mb
+    from planner.app.batch import CityResult, plan_city_job, source_size
+    from planner.app.sweep import failed_row, run_scenario_job, sweep_jobs
 
     kind, mode = name.split("-")
     if kind == "batch":

@@ -37,7 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the helpers live in tests/
 
-from planner.maps import compare_map, write_map
+from planner.app.maps import compare_map, write_map
 from tests.headless_browser import browser_available, chromium, load_and_count, severe_errors
 from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
@@ -97,7 +97,7 @@ def measure(path: Path, sites: list[int] | None, *, repeat: int) -> dict[str, An
 
 def build_real(out: Path, country: str) -> tuple[Path, list[int], float]:
     """Run ``planner compare`` on a country's embedded ground; return the page, counts, seconds."""
-    from planner.cli import main as planner
+    from planner.app.cli import main as planner
 
     start = time.perf_counter()
     argv = ["compare", "--country", country, "--strategies", "us-nevi,china-pile-swap"]

@@ -1,4 +1,4 @@
-"""The import graph of the ``planner`` package: its cycles and the CLI -> optimizer path.
+"""The import graph of the ``planner`` package: its cycles, its layers and the CLI -> optimizer path.
 
 Reads every module's source with :mod:`ast` (nothing is imported) and draws an edge from a
 module to each ``planner`` module it imports, at module level or inside a function
@@ -10,7 +10,10 @@ Usage::
     python scripts/import_graph.py            # cycles (strongly connected components), path
     python scripts/import_graph.py --top-level
 
-Exits 1 when there is a cycle.
+The layers, bottom to top, are :data:`LAYERS`; a module may import from its own layer and the
+layers below it, never from one above (the package root and ``__main__`` stand outside).
+
+Exits 1 when there is a cycle or an upward import.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "planner"
+
+#: The sub-packages of ``planner``, bottom to top: each imports only from itself and those below.
+LAYERS = ("core", "optimize", "io", "countries", "ground", "strategies", "app")
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -131,6 +137,34 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(out)
 
 
+def layer_of(module: str) -> str | None:
+    """``planner.ground.network`` -> ``ground``; ``None`` for the package root and ``__main__``."""
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] == "__main__":
+        return None
+    return parts[1]
+
+
+def upward_imports(
+    graph: dict[str, set[str]], layers: tuple[str, ...] = LAYERS
+) -> list[tuple[str, str]]:
+    """Every ``(importer, imported)`` edge that goes up the layers, or out of them (a module
+    of ``planner`` outside every layer counts as a violation too)."""
+    rank = {name: i for i, name in enumerate(layers)}
+    found = []
+    for module in sorted(graph):
+        mine = layer_of(module)
+        if mine is None:
+            continue
+        for target in sorted(graph[module]):
+            theirs = layer_of(target)
+            if theirs is None:
+                continue
+            if mine not in rank or theirs not in rank or rank[theirs] > rank[mine]:
+                found.append((module, target))
+    return found
+
+
 def shortest_path(graph: dict[str, set[str]], start: str, goal_prefix: str) -> list[str]:
     """The shortest import chain from ``start`` to a module under ``goal_prefix`` (BFS)."""
     prev: dict[str, str | None] = {start: None}
@@ -150,7 +184,8 @@ def shortest_path(graph: dict[str, set[str]], start: str, goal_prefix: str) -> l
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the cycles and the CLI -> optimizer path; 1 when there is a cycle."""
+    """Print the cycles, the upward imports and the CLI -> optimizer path; 1 when there is a
+    cycle or an upward import."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--top-level", action="store_true", help="module-level imports only")
     ns = ap.parse_args(argv)
@@ -160,9 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(graph)} modules, {edges} import edges, {len(found)} cycle(s)")
     for comp in found:
         print("  cycle:", " <-> ".join(comp))
-    path = shortest_path(graph, "planner.cli", "planner.optimize.")
+    upward = upward_imports(graph)
+    print(f"layers {' < '.join(LAYERS)}: {len(upward)} upward import(s)")
+    for importer, imported in upward:
+        print(f"  upward: {importer} -> {imported}")
+    path = shortest_path(graph, "planner.app.cli", "planner.optimize.")
     print(f"CLI -> optimizer: {len(path)} modules: {' -> '.join(path)}")
-    return 1 if found else 0
+    return 1 if found or upward else 0
 
 
 if __name__ == "__main__":

@@ -256,7 +256,7 @@ def write_station_files() -> None:
             lon, lat = lonlat(x, y)
             writer.writerow([*head, lat, lon, sid])
     sys.path.insert(0, str(ROOT))
-    from planner.stations import wgs84_to_gcj02
+    from planner.ground.stations import wgs84_to_gcj02
 
     wgs = [(114.0579, 22.5431, 5, 5), (114.1200, 22.6000, 20, 0), (113.9300, 22.5200, 0, 8)]
     with (OUT / "shenzhen_sample.csv").open("w", newline="", encoding="utf-8") as handle:

@@ -6,11 +6,12 @@ child's wait status. The parent only imports (no run has started a thread yet), 
 safe and skip the imports' seconds.
 
 ``python tests/_fault_run.py K MARKER -- <planner arguments>``: at the K-th step (file
-write or swap move, counted by :func:`planner._atomic.fault_point`) it writes ``MARKER`` and waits
+write or swap move, counted by :func:`planner.io._atomic.fault_point`) it writes ``MARKER`` and
+waits
 until a SIGINT/SIGTERM arrives (also while the swap holds signals back: pending on the main
 thread, or recorded by the swap's handler when another thread took it) or ``MARKER.go`` exists,
 so a test can signal the run, or start a second run, at a known point of the write phase. The
-hook is set in-process through the private ``planner._atomic._fault_hook``: the installed package
+hook is set in-process through the private ``planner.io._atomic._fault_hook``: the installed package
 has no option or environment variable for it.
 """
 
@@ -23,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-import planner._atomic as atomic
-from planner.cli import main
+import planner.io._atomic as atomic
+from planner.app.cli import main
 
 _LIMIT_S = 120.0  # never hang a test run for ever
 
@@ -63,11 +64,6 @@ def _kill_at(k: int) -> None:
 
 
 def _kill_each(spec: str, argv: list[str]) -> None:
-    import planner.grounds
-    import planner.maps
-    import planner.network
-    import planner.strategies.coverage
-    import planner.workflows  # noqa: F401  (imported before forking, once)
 
     assert threading.active_count() == 1, threading.enumerate()
     for item in spec.split(","):

@@ -21,11 +21,11 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
     """``planner demo`` written once per session (about a minute); maps with local assets when
-    the asset cache is filled (``python -m planner.assets``, run by scripts/test.sh), else with
+    the asset cache is filled (``python -m planner.io.assets``, run by scripts/test.sh), else with
     pinned CDN links. Returns the folder and whether the maps are offline."""
-    from planner import assets
-    from planner.demo import run_demo
-    from planner.errors import InputError
+    from planner.app.demo import run_demo
+    from planner.core.errors import InputError
+    from planner.io import assets
 
     try:
         assets.find_assets()  # never fetches: tests do not reach the network
@@ -40,7 +40,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
 @pytest.fixture(scope="session")
 def national_us_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default US national plan (us-nevi) written by the CLI, once per test session."""
-    from planner.cli import main
+    from planner.app.cli import main
 
     out = tmp_path_factory.mktemp("national_us")
     assert main(["national", "--country", "us", "--out", str(out), "-q", "--overwrite"]) == 0
@@ -50,7 +50,7 @@ def national_us_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def national_cn_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default China national plan (china-pile-swap) written by the CLI, once per session."""
-    from planner.cli import main
+    from planner.app.cli import main
 
     out = tmp_path_factory.mktemp("national_cn")
     argv = ["national", "--country", "cn", "--strategy", "china-pile-swap", "--out", str(out)]

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from planner.errors import DataError
+from planner.core.errors import DataError
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from planner import optimize
-from planner.errors import InputError
+from planner.core.errors import InputError
 
 #: The public solvers checked, by name.
 SOLVERS = (

@@ -9,11 +9,11 @@ import pandas as pd
 import scipy.sparse as sp
 from pyproj import Transformer
 
-from planner.candidates import Candidates
-from planner.demand import DemandPoints
-from planner.ground import REGION_COLUMNS, Corridor, Ground
+from planner.core.units import M_PER_MI
+from planner.ground.candidates import Candidates
+from planner.ground.demand import DemandPoints
+from planner.ground.model import REGION_COLUMNS, Corridor, Ground
 from planner.strategies.base import Plan
-from planner.units import M_PER_MI
 
 US_KINDS = ("corridor_dc", "community_l2", "community_dc", "existing")
 CN_KINDS = ("pile_station", "service_area", "swap_station")

@@ -22,8 +22,8 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 import planner
-from planner.cli import main
-from planner.errors import InputError
+from planner.app.cli import main
+from planner.core.errors import InputError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FORMATS = ("gpkg", "fgb", "parquet")
@@ -131,7 +131,7 @@ def test_formats_credit_the_data(bangor: planner.Plan, tmp_path: Path) -> None:
 
 
 def test_write_plan_in_several_formats(bangor: planner.Plan, tmp_path: Path) -> None:
-    from planner.export import write_plan
+    from planner.app.export import write_plan
 
     written = write_plan(bangor.core, tmp_path, formats=("geojson", "gpkg", "parquet"))
     names = {
@@ -348,11 +348,11 @@ def test_compare_checks_before_the_ground(tmp_path: Path) -> None:
 
 
 def test_compare_is_the_api_function() -> None:
-    """``planner.compare`` is the function; the metrics live in ``planner.comparison``."""
+    """``planner.compare`` is the function; the metrics live in ``planner.app.comparison``."""
     import inspect
 
-    from planner import comparison
+    from planner.app import comparison
 
     assert inspect.isfunction(planner.compare)
-    assert planner.compare is planner.api.compare
+    assert planner.compare is planner.app.api.compare
     assert not callable(comparison) and callable(comparison.plan_metrics)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from planner import _npm, assets
-from planner.demo import resolve_offline_assets
-from planner.errors import InputError
-from planner.maps import compare_map, pin_links, remote_links
+from planner.app.demo import resolve_offline_assets
+from planner.app.maps import compare_map, pin_links, remote_links
+from planner.core.errors import InputError
+from planner.io import _npm, assets
 from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +71,8 @@ def test_no_cache_and_no_network_is_one_line_with_the_fix(
     with pytest.raises(InputError) as info:
         assets.find_assets(fetch=True)
     message = str(info.value)
-    assert "\n" not in message and "python -m planner.assets" in message
-    with caplog.at_level(logging.WARNING, logger="planner.demo"):
+    assert "\n" not in message and "python -m planner.io.assets" in message
+    with caplog.at_level(logging.WARNING, logger="planner.app.demo"):
         assert resolve_offline_assets(False) is False
     assert any("pinned CDN" in r.getMessage() for r in caplog.records)
     with pytest.raises(InputError):

@@ -19,10 +19,11 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from planner import _cache, _dask, assets
-from planner.batch import city_name, osm_dir_sources, places_sources
-from planner.cli import main
-from planner.errors import InputError
+from planner.app import _dask
+from planner.app.batch import city_name, osm_dir_sources, places_sources
+from planner.app.cli import main
+from planner.core.errors import InputError
+from planner.io import _cache, assets
 
 CITIES = {
     "us_felton_ca": "us_felton_ca.osm.pbf",
@@ -144,7 +145,7 @@ def test_a_dead_batch_lock_is_taken_over_and_the_offline_index_needs_no_cdn(
     try:
         assets.find_assets()
     except InputError as exc:
-        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.assets")
+        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.io.assets")
     extracts = tmp_path / "extracts"
     extracts.mkdir()
     shutil.copy(shared_data / "osm" / "us_west_oakland.osm.bz2", extracts)
@@ -174,7 +175,7 @@ def test_a_dead_batch_lock_is_taken_over_and_the_offline_index_needs_no_cdn(
 
 # holds the lock of argv[1] (as a batch run does) until its stdin closes
 _HOLD = (
-    "import sys; from planner._outdir import locked_folder\n"
+    "import sys; from planner.io._outdir import locked_folder\n"
     "with locked_folder(sys.argv[1]):\n"
     "    print('held', flush=True); sys.stdin.read()\n"
 )

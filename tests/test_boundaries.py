@@ -1,4 +1,5 @@
-"""planner.boundaries: the shipped simplified polygons against the shared full-resolution ones."""
+"""planner.ground.boundaries: the shipped simplified polygons against the shared full-resolution
+ones."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 import shapely
 import shapely.geometry
 
-from planner.boundaries import load_boundaries, locate
-from planner.errors import InputError
-from planner.regions import load_regions
+from planner.core.errors import InputError
+from planner.ground.boundaries import load_boundaries, locate
+from planner.ground.regions import load_regions
 
 FULL = {"us": "us_states_ne50m", "cn": "cn_provinces_ne10m"}
 

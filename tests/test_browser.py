@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from planner import assets
-from planner.errors import InputError
-from planner.maps import city_map, compare_map, national_map, write_map
+from planner.app.maps import city_map, compare_map, national_map, write_map
+from planner.core.errors import InputError
+from planner.io import assets
 from planner.strategies.base import Plan
 from tests.headless_browser import browser_available, chromium, load_and_count, severe_errors
 from tests.synthetic_plans import synthetic_ground, synthetic_plan
@@ -45,7 +45,7 @@ def driver() -> Any:
     try:
         assets.find_assets()
     except InputError as exc:
-        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.assets")
+        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.io.assets")
     with chromium() as browser:
         yield browser
 
@@ -191,7 +191,7 @@ def test_demo_maps_draw_without_tiles_or_network(
 ) -> None:
     out, offline = demo_dir
     if not offline:
-        pytest.skip("the demo was written without the asset cache; run python -m planner.assets")
+        pytest.skip("the demo was written without the asset cache; run python -m planner.io.assets")
     metrics = pd.read_csv(out / f"{country}_metrics.csv")
     path = out / f"{country}_compare.html"
     panes = open_map(driver, path, [int(n) for n in metrics["sites"]])

@@ -1,4 +1,4 @@
-"""Tests of planner.candidates: suitable nodes, weighted clustering, parking/fuel sites."""
+"""Tests of planner.ground.candidates: suitable nodes, weighted clustering, parking/fuel sites."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.candidates import build_candidates, suitable_nodes
-from planner.demand import DemandPoints
-from planner.errors import InputError
-from planner.network import RoadNetwork, load_network
+from planner.core.errors import InputError
+from planner.ground.candidates import build_candidates, suitable_nodes
+from planner.ground.demand import DemandPoints
+from planner.ground.network import RoadNetwork, load_network
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

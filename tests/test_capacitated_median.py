@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 from planner.optimize import solve_capacitated_p_median
 from tests.optimize_instances import read_orlib_pmedcap
 

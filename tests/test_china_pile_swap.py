@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from planner._data import data_path
-from planner.candidates import Candidates
-from planner.demand import DemandPoints
-from planner.errors import InputError
-from planner.ground import Corridor, Country, Ground, Scale
-from planner.scenario import load_scenario, params_from_mapping
+from planner.core.errors import InputError
+from planner.ground.candidates import Candidates
+from planner.ground.demand import DemandPoints
+from planner.ground.model import Corridor, Country, Ground, Scale
+from planner.io._data import data_path
+from planner.io.scenario import load_scenario, params_from_mapping
 from planner.strategies._piles import apportion, split_dc_ac
 from planner.strategies._swap import aggregate_demand, site_swap_stations
 from planner.strategies.base import SITE_COLUMNS, Plan
@@ -519,7 +519,7 @@ def test_default_scenario_file_equals_defaults() -> None:
 
 
 def test_defaults_equal_cited_facts() -> None:
-    facts_mod = pytest.importorskip("planner.facts", reason="planner.facts not available yet")
+    facts_mod = pytest.importorskip("planner.io.facts", reason="planner.io.facts not available yet")
     facts = facts_mod.load_policy_facts()
     p = ChinaPileSwapParams()
     pairs = {

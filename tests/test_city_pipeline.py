@@ -12,10 +12,10 @@ import pytest
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from planner.cli import main
-from planner.demand import build_demand
-from planner.grounds import guess_country
-from planner.network import load_network
+from planner.app.cli import main
+from planner.ground.build import guess_country
+from planner.ground.demand import build_demand
+from planner.ground.network import load_network
 
 EXTRACTS = [
     ("cn_shanghai_central.osm", 12, 1.0),

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from pyproj import Transformer
 
-from planner.cli import main
-from planner.demand import build_demand
-from planner.facts import load_policy_facts
-from planner.grounds import city_ground
-from planner.network import RoadNetwork, load_network
+from planner.app.cli import main
+from planner.ground.build import city_ground
+from planner.ground.demand import build_demand
+from planner.ground.network import RoadNetwork, load_network
+from planner.io.facts import load_policy_facts
 from planner.strategies import china_pile_swap, coverage
 from planner.strategies._swap import site_swap_stations
 
@@ -171,8 +171,8 @@ def test_radius_min_share_recomputed_on_travel_time(shared_data: Path, tmp_path:
 
 
 def test_service_radius_rejects_both_or_neither() -> None:
-    from planner.errors import InputError
-    from planner.reach import ServiceRadius
+    from planner.core.errors import InputError
+    from planner.ground.reach import ServiceRadius
 
     with pytest.raises(InputError, match="exactly one"):
         ServiceRadius(radius_m=1000.0, radius_min=5.0)

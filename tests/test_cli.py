@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.cli import main
+from planner.app.cli import main
 
 FOOTWAY_ONLY = """<?xml version='1.0' encoding='UTF-8'?>
 <osm version="0.6" generator="planner-tests">
@@ -132,7 +132,7 @@ def test_failed_run_leaves_no_empty_out_folder(
 
 
 def test_overwrite_removes_stale_products_only(tmp_path: Path) -> None:
-    from planner._outdir import output_folder
+    from planner.io._outdir import output_folder
 
     out = tmp_path / "o"
     out.mkdir()
@@ -249,7 +249,7 @@ def test_china_bad_parameters(
 
 @pytest.mark.parametrize("ports", [0, 10**12, True])
 def test_grid_baseline_ports_per_site_bounds(ports: object) -> None:
-    from planner.errors import InputError
+    from planner.core.errors import InputError
     from planner.strategies.grid_baseline import GridBaselineParams
 
     with pytest.raises(InputError, match="ports_per_site: expected a whole number from 1"):

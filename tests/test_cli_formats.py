@@ -10,7 +10,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from planner.cli import main
+from planner.app.cli import main
 
 GRID = str(Path(__file__).parent / "fixtures" / "grid.osm")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.cli import main
-from planner.errors import DataError
+from planner.app.cli import main
+from planner.core.errors import DataError
 
 HERE = Path(__file__).resolve().parent
 NOT_OSM = str(HERE / "fixtures" / "not_osm.osm")  # fails as soon as the network loads
@@ -54,7 +54,7 @@ def test_scenario_is_checked_before_the_network(
 
 def test_scenario_limit_is_not_a_plan_limit(tmp_path: Path) -> None:
     """The cap on whole numbers sits above every real count (China's population)."""
-    from planner.scenario import MAX_WHOLE_NUMBER, params_from_mapping
+    from planner.io.scenario import MAX_WHOLE_NUMBER, params_from_mapping
     from planner.strategies import get_strategy
 
     params = params_from_mapping(
@@ -65,7 +65,7 @@ def test_scenario_limit_is_not_a_plan_limit(tmp_path: Path) -> None:
 
 def _motorway_extent_km(path: Path) -> float:
     """The bounding-box diagonal of every motorway node of ``path``, read with osmium and
-    measured with pyproj's geodesic (independently of planner.motorways)."""
+    measured with pyproj's geodesic (independently of planner.ground.motorways)."""
     import osmium
     from pyproj import Geod
 
@@ -85,7 +85,7 @@ def _motorway_extent_km(path: Path) -> float:
 def test_national_on_a_city_pbf_is_refused(
     shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from planner.grounds import MIN_NATIONAL_EXTENT_KM
+    from planner.ground.build import MIN_NATIONAL_EXTENT_KM
 
     pbf = shared_data / "osm" / "us_columbus_oh.osm.pbf"
     assert _motorway_extent_km(pbf) < MIN_NATIONAL_EXTENT_KM  # a city, by the definition
@@ -151,7 +151,7 @@ def _kinds(path: Path) -> tuple[int, int]:
 def test_pbf_cut_at_a_block_boundary(
     shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from planner.network import load_network
+    from planner.ground.network import load_network
 
     data = (shared_data / "osm" / "us_columbus_oh.osm.pbf").read_bytes()
     blocks = _pbf_blocks(data)

@@ -1,7 +1,7 @@
 """Trustworthy runs: ``--out`` holds exactly the earlier results or the whole new run.
 
 Faults are injected at every write and swap step (through the private
-``planner._atomic._fault_hook``), signals and a second run arrive during the write phase
+``planner.io._atomic._fault_hook``), signals and a second run arrive during the write phase
 (``tests/_fault_run.py`` pauses the run at a known step), and a real full or read-only disk is a
 small tmpfs (skipped where mounting is not allowed). Each case asserts one line on stderr, the exit
 status, and the folder's bytes before and after.
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-import planner._atomic as atomic
-from planner._outdir import recover_folder
-from planner.cli import main
+import planner.io._atomic as atomic
+from planner.app.cli import main
+from planner.io._outdir import recover_folder
 
 HERE = Path(__file__).resolve().parent
 GRID = str(HERE / "fixtures" / "grid.osm")
@@ -340,12 +340,12 @@ def test_os_error_on_an_input_names_the_path(
 ) -> None:
     """An EACCES while reading an input (as root, where chmod cannot cause one): one line
     naming the file, exit 2, not an internal error."""
-    import planner.network
+    import planner.ground.network
 
     def unreadable(path: object, *args: object, **kwargs: object) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
-    monkeypatch.setattr(planner.network, "load_network", unreadable)
+    monkeypatch.setattr(planner.ground.network, "load_network", unreadable)
     out = tmp_path / "o"
     assert main(_plan_args(out)) == 2
     line = _one_line(capsys.readouterr().err)

@@ -12,9 +12,9 @@ import pytest
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from planner.cli import main
-from planner.demand import build_demand
-from planner.network import load_network
+from planner.app.cli import main
+from planner.ground.demand import build_demand
+from planner.ground.network import load_network
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""``--same``: the budget search of :mod:`planner.comparison` on a fake strategy (fast, exact)."""
+"""``--same``: the budget search of :mod:`planner.app.comparison` on a fake strategy (fast,
+exact)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from planner import comparison
+from planner.app import comparison
 from planner.strategies.base import Plan, StrategySpec
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from planner._data import data_path
-from planner.corridors import (
+from planner.core.errors import InputError
+from planner.ground.corridors import (
     ATTRIBUTION,
     CRS,
     CorridorNetwork,
@@ -21,7 +21,7 @@ from planner.corridors import (
     read_waypoints,
     route_length_report,
 )
-from planner.errors import InputError
+from planner.io._data import data_path
 
 GEOD = Geod(ellps="WGS84")
 STEM = {"us": "us_interstates", "cn": "cn_national_expressways"}

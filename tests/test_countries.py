@@ -19,6 +19,7 @@ import shapely
 from pyproj import Geod
 
 import planner
+from planner.core.errors import InputError
 from planner.countries import (
     CountryProfile,
     country_codes,
@@ -26,7 +27,6 @@ from planner.countries import (
     register,
     unregister,
 )
-from planner.errors import InputError
 
 LAT = 50.5
 STEP_DEG = 0.05
@@ -139,7 +139,7 @@ def test_registry_knows_the_shipped_countries() -> None:
 
 
 def test_cli_country_choices_follow_the_registry(toyland: CountryProfile) -> None:
-    from planner.cli import build_parser
+    from planner.app.cli import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["compare", "--country", "xx", "--out", "o"])
@@ -148,7 +148,7 @@ def test_cli_country_choices_follow_the_registry(toyland: CountryProfile) -> Non
 
 
 def test_toy_country_plans_end_to_end(toyland: CountryProfile, tmp_path: Path) -> None:
-    from planner.grounds import national_ground
+    from planner.ground.build import national_ground
 
     assert "zz" in country_codes()
     ground = national_ground("zz")
@@ -160,7 +160,7 @@ def test_toy_country_plans_end_to_end(toyland: CountryProfile, tmp_path: Path) -
     assert corridor.corridor_id == "Z1"
     assert corridor.length_m == pytest.approx(_corridor_length_m(), rel=1e-9)
 
-    from planner.cli import main
+    from planner.app.cli import main
 
     plan = planner.plan_national("zz", strategy="coverage", seed=0, sites=4, radius_km=30.0)
     scenario = tmp_path / "toy.toml"

@@ -1,4 +1,4 @@
-"""Tests of planner.demand: place kernels, POI/road/user sources, weighting, user files."""
+"""Tests of planner.ground.demand: place kernels, POI/road/user sources, weighting, user files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.demand import (
+from planner.core.errors import DataError, InputError
+from planner.ground.demand import (
     DEMAND_UNIT,
     DemandConfig,
     build_demand,
@@ -19,8 +20,7 @@ from planner.demand import (
     read_user_points,
     road_at_nodes,
 )
-from planner.errors import DataError, InputError
-from planner.network import RoadNetwork, load_network
+from planner.ground.network import RoadNetwork, load_network
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.cli import main
-from planner.demo import demo_files
-from planner.equity import charging_deserts
+from planner.app.cli import main
+from planner.app.demo import demo_files
+from planner.app.equity import charging_deserts
 from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
 MAX_DEMO_MB = 40.0

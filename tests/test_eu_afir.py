@@ -19,8 +19,8 @@ import pytest
 import shapely
 from test_national_corridors import MI, TOL_M, _real_route, _station_chainage, real
 
-from planner._data import data_path
-from planner.errors import InputError
+from planner.core.errors import InputError
+from planner.io._data import data_path
 
 STRATEGIES = ("us-nevi", "china-pile-swap", "eu-afir")
 __all__ = ["real"]  # the shared fixture of the real roads, used by name below
@@ -34,7 +34,7 @@ def country(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def out(country: str, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three-strategy comparison written by the CLI (a few minutes on a loaded machine)."""
-    from planner.cli import main
+    from planner.app.cli import main
 
     folder = tmp_path_factory.mktemp(f"compare3_{country}")
     argv = ["compare", "--country", country, "--strategies", ",".join(STRATEGIES)]
@@ -184,7 +184,7 @@ def test_the_2027_rule_doubles_the_fast_points(shared_data: Path) -> None:
     ],
 )
 def test_bad_parameters_are_one_line_errors(key: str, value: object, names: str) -> None:
-    from planner.scenario import params_from_mapping
+    from planner.io.scenario import params_from_mapping
     from planner.strategies.eu_afir import EuAfirParams
 
     with pytest.raises(InputError) as err:

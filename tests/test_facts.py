@@ -1,4 +1,4 @@
-"""Tests of planner.facts: the cited defaults table."""
+"""Tests of planner.io.facts: the cited defaults table."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from planner._data import data_path
-from planner.errors import InputError
-from planner.facts import Fact, fact_value, load_policy_facts
+from planner.core.errors import InputError
+from planner.io._data import data_path
+from planner.io.facts import Fact, fact_value, load_policy_facts
 
 REQUIRED = (
     "us_target_ports",

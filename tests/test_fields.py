@@ -1,4 +1,5 @@
-"""The parameter spec (planner.fields): every strategy's parameters are declared and checked."""
+"""The parameter spec (planner.core.fields): every strategy's parameters are declared and
+checked."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import math
 
 import pytest
 
-from planner.demand import DemandConfig
-from planner.errors import InputError
-from planner.fields import param_table, specs
-from planner.scenario import params_from_mapping
+from planner.core.errors import InputError
+from planner.core.fields import param_table, specs
+from planner.ground.demand import DemandConfig
+from planner.io.scenario import params_from_mapping
 from planner.strategies import get_strategy, strategy_names
 
 PARAM_TYPES = [get_strategy(n).params_type for n in strategy_names()] + [DemandConfig]
@@ -64,7 +65,7 @@ def test_scenario_loader_names_the_unit() -> None:
 
 
 def test_cli_lists_the_parameters(capsys: pytest.CaptureFixture[str]) -> None:
-    from planner.cli import main
+    from planner.app.cli import main
 
     assert main(["strategies", "--params", "grid-baseline"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -45,5 +45,29 @@ def test_the_graph_reads_function_level_imports(tmp_path: Path) -> None:
 def test_planner_has_no_import_cycle() -> None:
     graph = _script()
     drawn = graph.build_graph()
-    assert "planner.cli" in drawn and "planner.optimize" in drawn
+    assert "planner.app.cli" in drawn and "planner.optimize" in drawn
     assert graph.cycles(drawn) == []
+
+
+def test_the_layer_check_finds_upward_imports() -> None:
+    graph = _script()
+    drawn = {
+        "planner.core.errors": {"planner.app.cli"},
+        "planner.app.cli": {"planner.core.errors", "planner.ground.network"},
+        "planner.ground.network": {"planner.misc"},
+        "planner.misc": set(),
+        "planner.__main__": {"planner.app.cli"},
+    }
+    assert graph.upward_imports(drawn) == [
+        ("planner.core.errors", "planner.app.cli"),
+        ("planner.ground.network", "planner.misc"),
+    ]
+
+
+def test_planner_imports_run_down_the_layers() -> None:
+    graph = _script()
+    drawn = graph.build_graph()
+    # every module of the package sits in one of the layers
+    outside = {m for m in drawn if graph.layer_of(m) not in (None, *graph.LAYERS)}
+    assert outside == set()
+    assert graph.upward_imports(drawn) == []

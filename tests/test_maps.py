@@ -1,4 +1,5 @@
-"""Tests of planner.maps, planner.assets and planner.report (no browser; see test_browser.py)."""
+"""Tests of planner.app.maps, planner.io.assets and planner.app.report (no browser; see
+test_browser.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
-from planner import assets
-from planner.errors import InputError
-from planner.maps import (
+from planner.app.maps import (
     city_map,
     compare_map,
     escape_text,
@@ -26,16 +25,18 @@ from planner.maps import (
     remote_links,
     write_map,
 )
-from planner.maps._html import js_json
-from planner.maps._layers import (
+from planner.app.maps._html import js_json
+from planner.app.maps._layers import (
     CORRIDOR_COLORS,
     _grid_sum,
     corridor_layer,
     simplified_vertices,
     site_rows,
 )
-from planner.reach import ServiceRadius, service_area_geojson
-from planner.report import capex_by_category, coverage_curves, ports_by_kind, write_report
+from planner.app.report import capex_by_category, coverage_curves, ports_by_kind, write_report
+from planner.core.errors import InputError
+from planner.ground.reach import ServiceRadius, service_area_geojson
+from planner.io import assets
 from planner.strategies.base import Plan
 from tests.synthetic_plans import synthetic_ground, synthetic_plan
 
@@ -62,7 +63,7 @@ def asset_root() -> Path:
     try:
         return assets.find_assets()
     except InputError as exc:
-        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.assets")
+        pytest.skip(f"offline map assets not installed ({exc}); run python -m planner.io.assets")
 
 
 def data_blocks(page: str) -> list[dict]:
@@ -295,7 +296,7 @@ def test_find_assets_explains_how_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PLANNER_ASSETS_DIR", str(tmp_path))
-    with pytest.raises(InputError, match=r"run .python -m planner.assets. once"):
+    with pytest.raises(InputError, match=r"run .python -m planner.io.assets. once"):
         assets.find_assets()
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.corridors import CorridorNetwork
-from planner.errors import DataError, InputError
-from planner.motorways import corridor_network_from_pbf
+from planner.core.errors import DataError, InputError
+from planner.ground.corridors import CorridorNetwork
+from planner.ground.motorways import corridor_network_from_pbf
 
 LON0, LAT0 = -83.0, 40.0
 M_PER_DEG_LAT = 111_132.0
@@ -213,8 +213,8 @@ def test_country_outside_us_and_china_must_be_given(tmp_path: Path) -> None:
 
 
 def test_pbf_of_another_country_is_refused(shared_data: Path) -> None:
-    from planner.errors import InputError
-    from planner.grounds import national_ground
+    from planner.core.errors import InputError
+    from planner.ground.build import national_ground
 
     with pytest.raises(InputError, match=r"in country 'us', not in 'cn'.*--country us"):
         national_ground("cn", osm=shared_data / "osm" / "us_bangor_me.osm.pbf")

@@ -18,7 +18,7 @@ import shapely
 from pyproj import Geod, Transformer
 from scipy.spatial import cKDTree
 
-from planner._data import data_path
+from planner.io._data import data_path
 
 MI = 1609.344
 GEOD = Geod(ellps="WGS84")

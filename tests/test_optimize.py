@@ -328,7 +328,7 @@ def test_relative_gap() -> None:
 
 
 def test_stored_false_entries_cover_nothing() -> None:
-    from planner.errors import InputError
+    from planner.core.errors import InputError
     from planner.optimize import solve_max_coverage, solve_set_cover
 
     # row 1 (weight 5) has only a stored False entry: no candidate covers it

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from planner.errors import DataError
+from planner.core.errors import DataError
 from planner.optimize import (
     solve_max_coverage,
     solve_p_center,

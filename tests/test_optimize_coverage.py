@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.spatial.distance import cdist
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 from planner.optimize import (
     coverage_from_network,
     coverage_from_points,

@@ -9,8 +9,8 @@ import pytest
 import scipy.sparse as sp
 
 from planner import optimize
-from planner.grounds import city_ground
-from planner.network import load_network
+from planner.ground.build import city_ground
+from planner.ground.network import load_network
 
 
 @pytest.fixture(scope="module")

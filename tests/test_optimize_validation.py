@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 from planner.optimize import (
     solve_capacitated_max_coverage,
     solve_capacitated_set_cover,

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from planner._outdir import _signals_held
+from planner.io._outdir import _signals_held
 
 
 def test_signal_taken_by_another_thread_waits_for_the_end_of_the_swap() -> None:

@@ -1,4 +1,4 @@
-"""Tests of planner.population and planner.places.dedupe_places."""
+"""Tests of planner.ground.population and planner.io.places.dedupe_places."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import pytest
 import shapely
 import shapely.geometry
 
-from planner.errors import InputError
-from planner.national_demand import DEMAND_COLUMNS, national_demand
-from planner.places import PLACE_COLUMNS, dedupe_places, load_places
-from planner.population import (
+from planner.core.errors import InputError
+from planner.ground.national_demand import DEMAND_COLUMNS, national_demand
+from planner.ground.population import (
     GRID_COLUMNS,
     fit_to_regions,
     places_national,
     population_grid,
     spread_to_h3,
 )
-from planner.regions import load_regions, region_of_admin1
+from planner.ground.regions import load_regions, region_of_admin1
+from planner.io.places import PLACE_COLUMNS, dedupe_places, load_places
 
 
 def _places(rows: list[tuple[str, float, float, int, str]]) -> pd.DataFrame:
@@ -233,7 +233,7 @@ def test_us_grid_matches_census() -> None:
     assert top["region"] == "NY" and abs(top["lon"] + 74.0) < 0.5
 
 
-# --- fine national demand (planner.national_demand) ----------------------------------------------
+# --- fine national demand (planner.ground.national_demand) ---------------------------------------
 
 
 def _inside_full(shared: Path, name: str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""planner.reach.service_area against the direct construction, recomputed with networkx."""
+"""planner.ground.reach.service_area against the direct construction, recomputed with networkx."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import networkx as nx
 import numpy as np
 import shapely
 
-from planner.grounds import city_ground
-from planner.network import load_network
-from planner.reach import (
+from planner.ground.build import city_ground
+from planner.ground.network import load_network
+from planner.ground.reach import (
     SERVICE_AREA_BUFFER_M,
     SERVICE_AREA_SIMPLIFY_M,
     ServiceRadius,

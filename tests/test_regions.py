@@ -1,4 +1,4 @@
-"""Tests of planner.regions: states and provinces with population and EV stock."""
+"""Tests of planner.ground.regions: states and provinces with population and EV stock."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner._data import data_path
-from planner.errors import DataError, InputError
-from planner.facts import load_policy_facts
-from planner.ground import REGION_COLUMNS
-from planner.regions import CN_FALLBACK_SOURCE, load_regions, region_of_admin1
+from planner.core.errors import DataError, InputError
+from planner.ground.model import REGION_COLUMNS
+from planner.ground.regions import CN_FALLBACK_SOURCE, load_regions, region_of_admin1
+from planner.io._data import data_path
+from planner.io.facts import load_policy_facts
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +186,7 @@ def test_bad_national_series_is_a_data_error(
 
 @pytest.mark.parametrize("country", ["us", "cn"])
 def test_every_region_has_one_boundary_polygon(country: str) -> None:
-    from planner.boundaries import load_boundaries
+    from planner.ground.boundaries import load_boundaries
 
     table = load_regions(country)
     polygons = load_boundaries(country)

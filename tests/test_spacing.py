@@ -1,4 +1,5 @@
-"""Tests of planner.spacing: the greedy corridor spacing against brute force and invariants."""
+"""Tests of planner.ground.spacing: the greedy corridor spacing against brute force and
+invariants."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from planner.errors import InputError
-from planner.ground import Corridor
-from planner.spacing import (
+from planner.core.errors import InputError
+from planner.ground.model import Corridor
+from planner.ground.spacing import (
     SpacingReport,
     end_gaps_m,
     max_gap_m,
@@ -196,7 +197,7 @@ def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
 
 def _brute_minimum(routes, candidate, max_gap_m, max_end_gap_m):
     """Fewest candidate nodes meeting the rule on every route, by trying every subset."""
-    from planner.spacing import route_spacing
+    from planner.ground.spacing import route_spacing
 
     nodes = np.flatnonzero(candidate)
     for k in range(1, nodes.size + 1):
@@ -212,7 +213,7 @@ def _brute_minimum(routes, candidate, max_gap_m, max_end_gap_m):
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 def test_place_at_exits_is_minimal_against_brute_force(seed: int) -> None:
     """Two crossing routes with random exits: the solve's count equals the brute-force minimum."""
-    from planner.exit_stations import place_at_exits
+    from planner.strategies._exits import place_at_exits
 
     rng = np.random.default_rng(seed)
     a_pos = np.sort(rng.uniform(0, 200, 9)).round(1)
@@ -247,7 +248,7 @@ def test_place_at_exits_is_minimal_against_brute_force(seed: int) -> None:
 def test_place_at_exits_prefers_heavier_exits_among_minimum_solutions() -> None:
     """One 100 km route, exits every 10 km: 2 stations are needed either way; the preferred
     exits (weight 1) win wherever the rule allows them."""
-    from planner.exit_stations import place_at_exits
+    from planner.strategies._exits import place_at_exits
 
     pos = np.arange(0, 101, 10) * 1000.0
     route = Corridor("R", np.arange(pos.size), pos, np.zeros(pos.size - 1))
@@ -269,8 +270,8 @@ def test_place_at_exits_between_exits_only_inside_stretches_without_exits() -> N
     120 km hole cannot comply; with ``between_exits`` the fewest stations (5: the first <= 20
     km, the last >= 180 km, 3 gaps of <= 50 km cannot span 160 km) comply, and only the nodes
     inside the hole hold stations off the exits."""
-    from planner.exit_stations import between_exit_candidates, place_at_exits
-    from planner.spacing import route_spacing
+    from planner.ground.spacing import route_spacing
+    from planner.strategies._exits import between_exit_candidates, place_at_exits
 
     pos = np.arange(0, 201, 10) * 1000.0
     route = Corridor("R", np.arange(pos.size), pos, np.zeros(pos.size - 1))

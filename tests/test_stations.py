@@ -1,4 +1,4 @@
-"""Tests of planner.stations: AFDC/Shenzhen/GeoJSON readers, GCJ-02, snapping."""
+"""Tests of planner.ground.stations: AFDC/Shenzhen/GeoJSON readers, GCJ-02, snapping."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from planner.errors import DataError, InputError
-from planner.network import RoadNetwork, load_network
-from planner.stations import (
+from planner.core.errors import DataError, InputError
+from planner.ground.network import RoadNetwork, load_network
+from planner.ground.stations import (
     STATION_COLUMNS,
     gcj02_to_wgs84,
     read_stations,

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import planner
-from planner.cli import main
-from planner.errors import InputError
-from planner.export import write_plan
-from planner.frontier import dominated
-from planner.sweep import parse_grid
+from planner.app.cli import main
+from planner.app.export import write_plan
+from planner.app.frontier import dominated
+from planner.app.sweep import parse_grid
+from planner.core.errors import InputError
 
 # Cheap national plans (a few seconds each once the ground is built): 10k and 20k ports.
 GRID = {"target_ports": [10_000, 20_000], "spacing_mi": [50, 70]}

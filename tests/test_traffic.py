@@ -1,4 +1,4 @@
-"""Tests of planner.traffic: gravity-model flows routed on shortest paths."""
+"""Tests of planner.ground.traffic: gravity-model flows routed on shortest paths."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from planner.errors import InputError
-from planner.facts import load_policy_facts
-from planner.traffic import (
+from planner.core.errors import InputError
+from planner.ground.traffic import (
     default_mean_flow_veh_day,
     gravity_flows,
     gravity_model,
     mean_segment_flow,
 )
+from planner.io.facts import load_policy_facts
 
 
 def _undirected(n: int, edges: list[tuple[int, int, float]]) -> sp.csr_array:
@@ -219,8 +219,8 @@ def test_contracted_routing_gives_the_same_flows() -> None:
     """Flows routed on the chain-contracted graph and expanded equal flows on the full graph."""
     import scipy.sparse as sp
 
-    from planner._chains import contract, expand
-    from planner.traffic import gravity_flows
+    from planner.ground._chains import contract, expand
+    from planner.ground.traffic import gravity_flows
 
     rng = np.random.default_rng(3)
     # a ladder: two long chains joined by rungs every 5 nodes, random edge lengths

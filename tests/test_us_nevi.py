@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from planner.candidates import Candidates
-from planner.demand import DemandPoints
-from planner.errors import InputError
-from planner.ground import Corridor, ExistingStations, Ground
-from planner.scenario import load_scenario, params_from_mapping
+from planner.core.errors import InputError
+from planner.ground.candidates import Candidates
+from planner.ground.demand import DemandPoints
+from planner.ground.model import Corridor, ExistingStations, Ground
+from planner.io.scenario import load_scenario, params_from_mapping
 from planner.strategies.base import SITE_COLUMNS, Plan, StrategySpec
 from planner.strategies.us_nevi import (
     KINDS,
@@ -191,9 +191,9 @@ def test_junction_station_serves_every_corridor(plan: Plan) -> None:
 
 
 def test_embedded_us_interstates_are_all_compliant_at_exits() -> None:
-    from planner.corridors import load_corridor_network
-    from planner.exit_stations import place_at_exits
-    from planner.spacing import route_spacing
+    from planner.ground.corridors import load_corridor_network
+    from planner.ground.spacing import route_spacing
+    from planner.strategies._exits import place_at_exits
 
     net = load_corridor_network("us")
     corridors = [
@@ -224,7 +224,7 @@ def test_corridor_stations_meet_nevi_minimum(plan: Plan) -> None:
 
 
 def test_corridor_ports_follow_erlang_c(ground: Ground, plan: Plan) -> None:
-    from planner.sizing import ports_for_load
+    from planner.strategies._sizing import ports_for_load
 
     p = UsNeviParams()
     dc = plan.sites[plan.sites["kind"] == "corridor_dc"]
@@ -286,7 +286,7 @@ def test_community_sites_near_ports_per_site(plan: Plan) -> None:
 
 
 def test_summary_is_json_and_has_comparisons(plan: Plan, tmp_path: Path) -> None:
-    from planner._atomic import write_json_atomic
+    from planner.io._atomic import write_json_atomic
 
     s = plan.summary
     path = write_json_atomic(tmp_path / "summary.json", s)
@@ -469,7 +469,9 @@ def test_scenario_file_equals_defaults() -> None:
 
 
 def test_defaults_equal_cited_facts() -> None:
-    facts_module = pytest.importorskip("planner.facts", reason="planner.facts not written yet")
+    facts_module = pytest.importorskip(
+        "planner.io.facts", reason="planner.io.facts not written yet"
+    )
     facts = facts_module.load_policy_facts()
     p = UsNeviParams()
     pairs = {

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from planner.core.errors import InputError
 from planner.countries import cn, us
 from planner.countries._profile import Box, CountryProfile
-from planner.errors import InputError
 
 _REGISTRY: dict[str, CountryProfile] = {p.code: p for p in (us.PROFILE, cn.PROFILE)}
 #: Whose facts apply to a city outside every registered country's box.

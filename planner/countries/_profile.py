@@ -1,10 +1,11 @@
 """The country profile: every fact and data file that makes one country's plans.
 
 A :class:`CountryProfile` is pure data (file names, CRS, boxes, fact names); the ground
-builders (:mod:`planner.regions`, :mod:`planner.boundaries`, :mod:`planner.corridors`,
-:mod:`planner.national_demand`, :mod:`planner.grounds`, ...) read it and hold no country
-branch of their own. It imports nothing of planner beyond :mod:`planner._data` and
-:mod:`planner.errors`, so any module may depend on it.
+builders (:mod:`planner.ground.regions`, :mod:`planner.ground.boundaries`,
+:mod:`planner.ground.corridors`,
+:mod:`planner.ground.national_demand`, :mod:`planner.ground.build`, ...) read it and hold no country
+branch of their own. It imports nothing of planner beyond :mod:`planner.io._data` and
+:mod:`planner.core.errors`, so any module may depend on it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from planner._data import data_path
-from planner.errors import DataError
+from planner.core.errors import DataError
+from planner.io._data import data_path
 
 Box = tuple[float, float, float, float]
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import InputError, describe
+from planner.core.errors import InputError, describe
 
 METHODS = ("auto", "exact", "heuristic")
 

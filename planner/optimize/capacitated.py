@@ -19,7 +19,7 @@ from typing import Any, Literal, overload
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import InputError, PlannerError
+from planner.core.errors import InputError, PlannerError
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
@@ -182,7 +182,7 @@ def solve_capacitated_set_cover(
 
     Raises
     ------
-    planner.errors.InputError
+    planner.core.errors.InputError
         On bad input, or when ``min_share`` cannot be served (the message gives the share that
         can be: with every candidate open, or with ``max_sites`` sites).
     """

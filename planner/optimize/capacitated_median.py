@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 from planner.optimize import _highs
 from planner.optimize._capacitated_kernels import interchange, regret_assign
 from planner.optimize._capacitated_median import (
@@ -121,7 +121,7 @@ def solve_capacitated_p_median(
 
     Raises
     ------
-    planner.errors.InputError
+    planner.core.errors.InputError
         On bad input, or when no ``p`` sites can serve the demand (the ``p`` largest capacities
         fall short, or, single source, no packing of the rows exists).
     """

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from planner.errors import describe
+from planner.core.errors import describe
 from planner.optimize._validate import Problems
 
 logger = logging.getLogger(__name__)

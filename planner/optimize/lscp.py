@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 from planner.optimize._cover_bounds import grouped_lp_bound
 from planner.optimize._cover_model import (
     SHARE_SLACK,
@@ -76,7 +76,7 @@ def solve_set_cover(
 
     Raises
     ------
-    planner.errors.InputError
+    planner.core.errors.InputError
         On bad input, or when ``min_share`` cannot be reached even with every candidate open
         (the message gives the reachable share).
     """

@@ -138,7 +138,7 @@ def solve_max_coverage(
 
     Raises
     ------
-    planner.errors.InputError
+    planner.core.errors.InputError
         On a malformed matrix, bad weights, ``p`` out of range or a bad option.
     """
     started = time.perf_counter()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 from planner.optimize import _highs
 from planner.optimize._cover_model import remaining
 from planner.optimize._mclp_search import pad
@@ -106,7 +106,7 @@ def solve_p_median(
 
     Raises
     ------
-    planner.errors.InputError
+    planner.core.errors.InputError
         On a malformed matrix, bad weights, ``p`` out of range, a row without any allowed
         candidate or a bad option.
     """

@@ -1,7 +1,8 @@
 """Strategies: one module each, registered in one table, sharing one signature.
 
 Every strategy is ``run(ground, params, *, seed=0) -> Plan`` with a frozen parameter dataclass
-(``params_type``) that a scenario file fills through :func:`planner.scenario.params_from_mapping`.
+(``params_type``) that a scenario file fills through
+:func:`planner.io.scenario.params_from_mapping`.
 Modules are imported when a strategy is asked for, so ``planner --help`` stays fast.
 """
 
@@ -11,7 +12,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 from planner.strategies.base import Plan, StrategySpec
 
 # The registry: strategy name -> module defining ``SPEC``.
@@ -45,7 +46,7 @@ def run_strategy(
     name: str, ground: Any, params: Mapping[str, Any] | None = None, *, seed: int = 0
 ) -> Plan:
     """Build ``name``'s parameters from ``params`` (a scenario mapping) and run it on ``ground``."""
-    from planner.scenario import params_from_mapping
+    from planner.io.scenario import params_from_mapping
 
     spec = get_strategy(name)
     p: Any = params_from_mapping(spec.params_type, dict(params or {}), where=f"scenario ({name})")

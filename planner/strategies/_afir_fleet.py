@@ -10,7 +10,7 @@ Security's national total); the other kind follows from a sourced national ratio
 
 :func:`community_points` then sites the normal-power points of the community part inside each
 region, on demand nodes that stand inside that region's polygon on a national ground, so a site
-keeps its region when :func:`planner.sites.settle_sites` labels it by polygon.
+keeps its region when :func:`planner.ground.sites.settle_sites` labels it by polygon.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from planner.core.errors import InputError
 from planner.countries import get_country
-from planner.errors import InputError
-from planner.ground import Ground
+from planner.ground.model import Ground
 from planner.strategies._regions import region_codes
 from planner.strategies._us_community import (
     community_sites_for_region,
@@ -79,7 +79,7 @@ def inside_region_points(ground: Ground) -> np.ndarray:
     codes = region_codes(ground.demand.region)
     if ground.scale != "national":
         return np.ones(codes.size, dtype=bool)
-    from planner.boundaries import locate
+    from planner.ground.boundaries import locate
 
     nodes = np.asarray(ground.demand.node_idx, dtype=np.int64)
     where = locate(ground.node_lon[nodes], ground.node_lat[nodes], ground.country).region

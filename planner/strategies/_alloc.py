@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.errors import InputError
+from planner.core.errors import InputError
 
 
 def round_quotas(

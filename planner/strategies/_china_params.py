@@ -1,12 +1,12 @@
 """Parameters of the ``china-pile-swap`` strategy (:class:`ChinaPileSwapParams`), each declared
-with its bounds and source (:func:`planner.fields.param`)."""
+with its bounds and source (:func:`planner.core.fields.param`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from planner.fields import check_params, param
+from planner.core.fields import check_params, param
 
 #: Largest average daily distance per car accepted, km.
 MAX_DAILY_DISTANCE_KM = 2_000.0

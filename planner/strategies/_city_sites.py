@@ -25,8 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from planner.ground import Ground
-from planner.reach import assign_nearest
+from planner.ground.model import Ground
+from planner.ground.reach import assign_nearest
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError
-from planner.ground import Ground
+from planner.core.errors import InputError
+from planner.ground.model import Ground
 from planner.strategies._alloc import round_quotas
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def region_nevs(
     if table.empty:
         raise InputError(
             "ground.regions: expected at least one region with its EV stock, got an empty table; "
-            "build the ground with planner.grounds (it attaches the regions table)"
+            "build the ground with planner.ground.build (it attaches the regions table)"
         )
     stock = pd.to_numeric(table["ev_stock"], errors="coerce").fillna(0.0).to_numpy()
     codes = table["region"].astype(str).to_numpy()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.ground import Ground
+from planner.ground.model import Ground
 
 
 def region_codes(values: Any) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Service areas stand at most ``spacing_m`` apart along every corridor (JTG B01-2014: 50 km on
 average) and within half of it from each corridor end, at the fewest real exits that allow it
-(:func:`planner.exit_stations.place_at_exits`, one exact program over the whole network). A
+(:func:`planner.strategies._exits.place_at_exits`, one exact program over the whole network). A
 service area is a facility of its own on the road, not an interchange: where the exits alone
 cannot meet the spacing (a stretch without listed exits longer than the rule, or an end farther
 than half of it), it may stand on the corridor's polyline between them
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError
-from planner.exit_stations import node_flow, place_at_exits
-from planner.ground import Corridor, Ground
-from planner.sizing import ports_for_loads
-from planner.spacing import min_stations_for_spacing, spacing_report
-from planner.units import M_PER_MI
+from planner.core.errors import InputError
+from planner.core.units import M_PER_MI
+from planner.ground.model import Corridor, Ground
+from planner.ground.spacing import min_stations_for_spacing, spacing_report
+from planner.strategies._exits import node_flow, place_at_exits
+from planner.strategies._sizing import ports_for_loads
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def plan_service_areas(
     """Service areas at real exits of every corridor, each with its Erlang-C sized DC piles.
 
     The fewest exits (``candidate`` nodes) keeping every gap within ``spacing_m`` and both ends
-    within half of it on every corridor (:func:`planner.exit_stations.place_at_exits`; a
+    within half of it on every corridor (:func:`planner.strategies._exits.place_at_exits`; a
     service area at a junction serves every corridor through it, its ``corridor`` lists them,
     ``;``-joined; ties go to exits of higher ``weight``). ``value`` holds the DC piles of each
     site. With ``between_exits`` (boolean per node), service areas may also stand on those nodes
@@ -142,7 +142,7 @@ def between_exit_nodes(ground: Ground) -> np.ndarray:
     for cor in ground.corridors:
         mask[np.asarray(cor.node_idx, dtype=np.int64)] = True
     if ground.scale == "national" and mask.any():
-        from planner.boundaries import locate
+        from planner.ground.boundaries import locate
 
         on = np.flatnonzero(mask)
         inside = locate(ground.node_lon[on], ground.node_lat[on], ground.country).inside

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from planner.errors import InputError
-from planner.ground import Ground
+from planner.core.errors import InputError
+from planner.ground.model import Ground
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError
-from planner.ground import Ground
+from planner.core.errors import InputError
+from planner.ground.model import Ground
 from planner.strategies._alloc import apportion
 from planner.strategies._regions import nearest_point_value, region_codes
 from planner.strategies.base import SITE_COLUMNS

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError, describe
-from planner.ground import Ground
+from planner.core.errors import InputError, describe
+from planner.ground.model import Ground
 
 #: Largest seed numpy and scikit-learn take.
 MAX_SEED = 2**32 - 1
@@ -36,7 +36,7 @@ SITE_COLUMNS = (
 )
 # National plans also carry ``iso_3166_2`` (str, ISO 3166-2 code of the state / province polygon
 # the site stands in, e.g. "US-CA", "CN-44"; ``state`` is then that polygon's region code): set by
-# planner.sites.settle_sites after the strategy runs.
+# planner.ground.sites.settle_sites after the strategy runs.
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,8 +83,9 @@ class StrategySpec:
 
     def plan(self, ground: Ground, params: Any, *, seed: int = 0) -> Plan:
         """Run the strategy after checking ``seed`` (:func:`check_seed`); national sites are
-        then settled as real places (:func:`planner.sites.settle_plan`) unless the strategy did."""
-        from planner.sites import settle_plan
+        then settled as real places (:func:`planner.ground.sites.settle_plan`) unless the strategy
+        did."""
+        from planner.ground.sites import settle_plan
 
         return settle_plan(self.run(ground, params, seed=check_seed(seed)))
 

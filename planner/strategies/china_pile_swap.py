@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError
-from planner.exit_stations import exit_candidates, exit_preference
-from planner.ground import Ground
+from planner.core.errors import InputError
+from planner.ground.model import Ground
 from planner.strategies._china_params import ChinaPileSwapParams
+from planner.strategies._exits import exit_candidates, exit_preference
 from planner.strategies._piles import (
     apportion,
     cluster_pile_stations,
@@ -90,7 +90,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     if not isinstance(params, ChinaPileSwapParams):
         raise InputError(
             f"params: expected ChinaPileSwapParams, got {type(params).__name__}; build it with "
-            "planner.scenario.params_from_mapping(ChinaPileSwapParams, mapping)"
+            "planner.io.scenario.params_from_mapping(ChinaPileSwapParams, mapping)"
         )
     t0 = time.perf_counter()
     # 1. NEVs on the ground, spread over the demand points.
@@ -125,7 +125,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     # 5b. national sites as real places: inside the country, one per point, capped
     placement: dict[str, Any] = {}
     if ground.scale == "national":
-        from planner.sites import settle_sites
+        from planner.ground.sites import settle_sites
 
         sites, placement = settle_sites(ground, sites)
     corridors = corridor_table(

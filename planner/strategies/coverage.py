@@ -14,7 +14,8 @@ needed, how many were asked for and placed, and which were dropped and why.
 
 Port sizing turns the demand a site serves (person-equivalents) into peak-hour arrivals:
 ``demand x ev_per_capita x public_sessions_per_ev_day x peak_hour_share``, split between DC and
-AC by ``dc_session_share``, and sizes each with an Erlang-C queue (:mod:`planner.sizing`).
+AC by ``dc_session_share``, and sizes each with an Erlang-C queue
+(:mod:`planner.strategies._sizing`).
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from planner._stats import weighted_quantile
-from planner.fields import check_params, param
-from planner.ground import Ground
-from planner.reach import ServiceRadius, assign_nearest, nearest_site_cost
-from planner.sizing import ports_for_loads
+from planner.core._stats import weighted_quantile
+from planner.core.fields import check_params, param
+from planner.ground.model import Ground
+from planner.ground.reach import ServiceRadius, assign_nearest, nearest_site_cost
 from planner.strategies._city_sites import Pruned, fill_by_distance, prune_sites, sites_needed
 from planner.strategies._regions import nearest_point_value
+from planner.strategies._sizing import ports_for_loads
 from planner.strategies.base import Plan, StrategySpec
 
 logger = logging.getLogger(__name__)

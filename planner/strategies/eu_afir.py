@@ -6,7 +6,7 @@ Regulation (EU) 2023/1804 (AFIR, OJ L 234, 22.9.2023, p. 1-47), light-duty vehic
    each direction of travel at most ``spacing_km`` (60 km) apart. planner's core network is the
    ground's highway corridors (US Interstates, China National Expressways); pools stand at real
    exits, or between them where the exits alone cannot keep the spacing
-   (:func:`planner.exit_stations.place_at_exits`, the proven fewest locations), both route ends
+   (:func:`planner.strategies._exits.place_at_exits`, the proven fewest locations), both route ends
    within ``end_gap_km``. A location holds one pool per direction of every corridor through it.
    Each pool meets the ``target_year`` rule: 2025, at least 400 kW with at least one point of
    >= 150 kW; 2027, at least 600 kW with at least two such points (``data/policy_facts.csv``).
@@ -30,22 +30,22 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputError
-from planner.exit_stations import (
+from planner.core.errors import InputError
+from planner.core.fields import check_params, param
+from planner.core.units import M_PER_MI
+from planner.ground.model import Ground
+from planner.strategies._afir_fleet import community_points, fleet_table
+from planner.strategies._exits import (
     corridor_spacing_table,
     exit_candidates,
     exit_preference,
     node_flow,
     place_at_exits,
 )
-from planner.fields import check_params, param
-from planner.ground import Ground
-from planner.strategies._afir_fleet import community_points, fleet_table
 from planner.strategies._regions import nearest_point_value, region_codes
 from planner.strategies._service_areas import between_exit_nodes
 from planner.strategies._us_community import site_frame
 from planner.strategies.base import Plan, StrategySpec
-from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class EuAfirParams:
 
 def pool_rule(target_year: int) -> tuple[float, int]:
     """``(pool power kW, points of >= 150 kW)`` a core-network pool needs by ``target_year``."""
-    from planner.facts import fact_value
+    from planner.io.facts import fact_value
 
     if target_year not in POOL_RULE_FACTS:
         raise InputError(f"target_year: expected 2025 or 2027, got {target_year!r}")
@@ -175,7 +175,7 @@ def _polygon_region(ground: Ground, nodes: np.ndarray) -> np.ndarray | None:
     nearest demand point's region is then used)."""
     if ground.scale != "national" or nodes.size == 0:
         return None
-    from planner.boundaries import locate
+    from planner.ground.boundaries import locate
 
     where = region_codes(
         locate(ground.node_lon[nodes], ground.node_lat[nodes], ground.country).region
@@ -231,7 +231,7 @@ def run(ground: Ground, params: EuAfirParams, *, seed: int = 0) -> Plan:
     if not isinstance(params, EuAfirParams):
         raise InputError(
             f"params: expected EuAfirParams, got {type(params).__name__}; build it "
-            "with planner.scenario.params_from_mapping(EuAfirParams, mapping)"
+            "with planner.io.scenario.params_from_mapping(EuAfirParams, mapping)"
         )
     t0 = time.perf_counter()
     fleet = fleet_table(ground, params)
@@ -246,10 +246,10 @@ def run(ground: Ground, params: EuAfirParams, *, seed: int = 0) -> Plan:
     community = community_points(ground, params, need, seed=seed)
     t2 = time.perf_counter()
     sites = _number_sites(pd.concat([pools, community], ignore_index=True))
-    # 3. national sites as real places (inside, one per point, capped; planner.sites)
+    # 3. national sites as real places (inside, one per point, capped; planner.ground.sites)
     placement: dict[str, Any] = {}
     if ground.scale == "national":
-        from planner.sites import settle_sites
+        from planner.ground.sites import settle_sites
 
         cap = max(params.community_points_per_site, int(pools["ports"].to_numpy().max(initial=0)))
         sites, placement = settle_sites(ground, sites, max_ports=cap)

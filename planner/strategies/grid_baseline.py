@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from planner.fields import check_params, param
-from planner.ground import Ground
+from planner.core.fields import check_params, param
+from planner.ground.model import Ground
 from planner.strategies.base import Plan, StrategySpec
 
 

@@ -4,10 +4,10 @@ Two layers, as in the federal plan (Bipartisan Infrastructure Law, 2021):
 
 1. **Corridor DC fast (NEVI).** On every corridor, the fewest stations on corridor nodes so that
    consecutive stations are at most ``spacing_mi`` apart and each end is within ``end_gap_mi`` of
-   a station, chosen among the real exits (:func:`planner.exit_stations.place_at_exits`, an
+   a station, chosen among the real exits (:func:`planner.strategies._exits.place_at_exits`, an
    exact 0/1 program); a station at a junction serves every corridor through it. Each station
    gets at least ``min_dc_ports`` x ``dc_power_kw``, more where its traffic needs them
-   (Erlang C, :func:`planner.sizing.ports_for_loads`).
+   (Erlang C, :func:`planner.strategies._sizing.ports_for_loads`).
 2. **Community charging.** The rest of the target (500,000 ports nationally, the area's
    population share of it on a city ground) is shared out to regions by EV stock
    (largest-remainder rounding, so the total is exact), split into Level 2 and DC fast by NREL's
@@ -30,20 +30,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.core.errors import InputError
+from planner.core.fields import check_params, param
+from planner.core.units import M_PER_MI
 from planner.countries import get_country
-from planner.errors import InputError
-from planner.exit_stations import (
+from planner.ground.model import Ground
+from planner.strategies._alloc import apportion
+from planner.strategies._exits import (
     corridor_spacing_table,
     exit_candidates,
     exit_preference,
     node_flow,
     place_at_exits,
 )
-from planner.fields import check_params, param
-from planner.ground import Ground
-from planner.sizing import ports_for_loads
-from planner.strategies._alloc import apportion
 from planner.strategies._regions import region_codes
+from planner.strategies._sizing import ports_for_loads
 from planner.strategies._us_community import (
     allocate_community,
     community_sites,
@@ -53,7 +54,6 @@ from planner.strategies._us_community import (
     site_frame,
 )
 from planner.strategies.base import SITE_COLUMNS, Plan, StrategySpec
-from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def corridor_sites(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Place and size the new corridor DC fast stations; return ``(sites, corridor table)``.
 
-    Stations stand at real exits (:func:`planner.exit_stations.place_at_exits`, the fewest that
+    Stations stand at real exits (:func:`planner.strategies._exits.place_at_exits`, the fewest that
     keep the NEVI spacing on every corridor; among those, exits with more people nearby and
     junctions). A junction station lists every corridor through it in ``corridor``
     (``"I-70;I-75"``). ``existing_rows`` (rows of ``ground.existing``) are stations that count
@@ -336,7 +336,7 @@ def run(ground: Ground, params: UsNeviParams, *, seed: int = 0) -> Plan:
     if not isinstance(params, UsNeviParams):
         raise InputError(
             f"params: expected UsNeviParams, got {type(params).__name__}; build it "
-            "with planner.scenario.params_from_mapping(UsNeviParams, mapping)"
+            "with planner.io.scenario.params_from_mapping(UsNeviParams, mapping)"
         )
     t0 = time.perf_counter()
     target, basis = target_ports_for(ground, params)
@@ -356,7 +356,8 @@ def run(ground: Ground, params: UsNeviParams, *, seed: int = 0) -> Plan:
     community = community_sites(ground, params, regions, seed=seed)
     t2 = time.perf_counter()
     sites = _number_sites([corridor, community, existing])
-    # 4. national sites as real places: inside the country, one per point, capped (planner.sites)
+    # 4. national sites as real places: inside the country, one per point, capped
+    # (planner.ground.sites)
     sites, placement = _settle(ground, sites)
     counted = existing_regional if params.subtract_existing else counted
     timings = {"corridor_s": t1 - t0, "community_s": t2 - t1, "total_s": time.perf_counter() - t0}
@@ -376,7 +377,7 @@ def run(ground: Ground, params: UsNeviParams, *, seed: int = 0) -> Plan:
 def _settle(ground: Ground, sites: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     if ground.scale != "national":
         return sites, {}
-    from planner.sites import settle_sites
+    from planner.ground.sites import settle_sites
 
     return settle_sites(ground, sites)
 
