@@ -1,7 +1,9 @@
 """planner: plan EV charging infrastructure on real OpenStreetMap networks.
 
-The pipeline reads like the package tree: ``network`` -> ``demand`` -> ``candidates``
--> ``optimize`` -> ``strategies`` -> ``comparison`` / ``maps`` / ``export`` -> ``cli``.
+The package is layered, bottom to top: ``core`` (errors, units, parameter fields) ->
+``optimize`` (the array core) -> ``io`` (files in and out) -> ``countries`` (one profile each) ->
+``ground`` (network, corridors, demand, candidates) -> ``strategies`` -> ``app`` (API, CLI,
+comparison, maps, export); a module imports only from its layer and the ones below.
 
 The Python API (``docs/api.md``)::
 

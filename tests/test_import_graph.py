@@ -71,3 +71,30 @@ def test_planner_imports_run_down_the_layers() -> None:
     outside = {m for m in drawn if graph.layer_of(m) not in (None, *graph.LAYERS)}
     assert outside == set()
     assert graph.upward_imports(drawn) == []
+
+
+def _call_path_script():
+    path = SCRIPT.parent / "call_path.py"
+    spec = importlib.util.spec_from_file_location("call_path", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_city_plan_crosses_four_modules_down_the_layers(tmp_path: Path) -> None:
+    """``planner plan`` reaches the optimizer through the API and the strategy only (it crossed
+    five modules when the package was flat: cli, workflows, strategies.base, the strategy,
+    optimize)."""
+    graph = _script()
+    osm = Path(__file__).parent / "fixtures" / "grid.osm"
+    argv = ["plan", "--osm", str(osm), "--out", str(tmp_path / "o"), "--sites", "3", "-q"]
+    chain = _call_path_script().call_path(argv)
+    assert chain == [
+        "planner.app.cli",
+        "planner.app.api",
+        "planner.strategies.coverage",
+        "planner.optimize",
+    ]
+    ranks = [graph.LAYERS.index(graph.layer_of(m)) for m in chain]
+    assert ranks == sorted(ranks, reverse=True)

@@ -15,16 +15,17 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from planner.app._api_inputs import Scenario, Table, city_inputs, described
 from planner.app.plan import Comparison, Plan
 from planner.core.errors import InputError, describe
 from planner.countries import ByCountry
 from planner.ground.network import RoadNetwork, load_network
 from planner.ground.reach import ServiceRadius
+from planner.ground.sites import settle_plan
 from planner.strategies.base import Plan as StrategyPlan
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,7 @@ DEFAULT_STRATEGY: Mapping[str, Any] = ByCountry("default_strategy")
 #: Radius of the within-radius figures of a city plan whose strategy has no radius of its own.
 DEFAULT_RADIUS_KM = 3.0
 
-Scenario = str | Path | Mapping[str, Any] | object | None
 Source = RoadNetwork | str | Path | Sequence[float]
-Table = str | Path | pd.DataFrame | None
 #: A progress hook: called with a step's name, it returns the context manager the step runs in
 #: (the command line's progress bar); see ``progress=`` of :func:`plan_city`.
 Progress = Callable[[str], AbstractContextManager[Any]]
@@ -106,7 +105,7 @@ def strategy_params(
     from planner.strategies import get_strategy
 
     spec = get_strategy(strategy)
-    valid = sorted(_field_names(spec.params_type))
+    valid = sorted(f.name for f in dataclasses.fields(spec.params_type))
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise TypeError(
@@ -201,36 +200,31 @@ def plan_city(
     from planner.strategies import get_strategy
 
     spec = get_strategy(strategy)
-    overrides = dict(params)
-    if sites is not None:  # refused by name unless the strategy has a site count
-        overrides["sites"] = sites
-    fields = _field_names(spec.params_type)
-    for key, value in (("radius_km", radius_km), ("radius_min", radius_min)):
-        if value is not None and key in fields:
-            overrides[key] = value
+    overrides = _city_overrides(spec.params_type, params, sites, radius_km, radius_min)
     chosen = strategy_params(strategy, scenario, caller="plan_city", **overrides)
     radius = _service_radius(chosen, radius_km=radius_km, radius_min=radius_min)
-    city = _city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
+    city = city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
+    seed = city["seed"]  # checked
     timer = _Timer(progress)
     with timer.step("loading network"):
         net = _network(network, cache_dir=cache_dir)
     with timer.step("demand and candidates"):
         ground = city_ground(net, country=country, **city)
     with timer.step(f"planning ({strategy})"):
-        core = spec.plan(ground, chosen, seed=seed)
-    core.summary.update(_within_radius(core, radius))
-    core.summary.setdefault("service_radius", radius.label)
+        core = settle_plan(spec.run(ground, chosen, seed=seed))
+    within = {"service_radius": radius.label, **core.summary, **_within_radius(core, radius)}
+    core = replace(core, summary=within)
     recorded = (
         inputs
         if inputs is not None
         else {
             "network": net.source or net.name,
             "strategy": strategy,
-            "existing": _described(existing),
-            "demand": _described(demand),
+            "existing": described(existing),
+            "demand": described(demand),
             "candidates": candidates,
             "country": country,
-            "scenario": _described(scenario),
+            "scenario": described(scenario),
             "seed": seed,
             "params": overrides,
         }
@@ -288,20 +282,20 @@ def plan_national(
     name = strategy or DEFAULT_STRATEGY[code]
     spec = get_strategy(name)
     chosen = strategy_params(name, scenario, caller="plan_national", **params)
-    check_seed(seed)
+    seed = check_seed(seed)
     timer = _Timer(progress)
     with timer.step("national ground"):
         ground = national_ground(code, osm=osm, seed=seed)
     with timer.step(f"planning ({name})"):
-        core = spec.plan(ground, chosen, seed=seed)
+        core = settle_plan(spec.run(ground, chosen, seed=seed))
     recorded = (
         inputs
         if inputs is not None
         else {
             "country": code,
             "strategy": name,
-            "osm": _described(osm),
-            "scenario": _described(scenario),
+            "osm": described(osm),
+            "scenario": described(scenario),
             "seed": seed,
             "params": params,
         }
@@ -360,22 +354,16 @@ def compare(
     >>> cmp = planner.compare(["us-nevi", "china-pile-swap"], country="us")  # doctest: +SKIP
     >>> cmp.metrics.set_index("strategy")["ports_per_1000_ev"]  # doctest: +SKIP
     """
-    from planner.app.comparison import check_same, metrics_table, run_comparison
+    from planner.app.comparison import check_same, run_comparison
     from planner.ground.build import city_ground, national_ground
     from planner.strategies.base import check_seed
 
     items = _compared_items(plans_or_strategies)
-    check_seed(seed)
+    seed = check_seed(seed)
     city = {"existing": existing, "demand": demand, "demand_config": demand_config}
     if any(isinstance(item, Plan) for item in items):
-        plans = [item for item in items if isinstance(item, Plan)]
-        if same != "none" or country is not None or network is not None or scenarios:
-            raise InputError(
-                "compare: plans are compared as they are; same=, scenarios=, country= and "
-                "network= apply to strategy names only"
-            )
-        params = {p.strategy: dict(p.core.summary.get("params", {})) for p in plans}
-        return Comparison(tuple(plans), metrics_table([p.core for p in plans]), params, same)
+        ground_given = country is not None or network is not None
+        return _compare_plans(items, same=same, scenarios=scenarios, ground_given=ground_given)
     if (country is None) == (network is None):
         raise InputError(
             "compare: expected exactly one of country= (a national ground) or network= (a "
@@ -390,7 +378,7 @@ def compare(
             f"compare: {', '.join(given)} apply to a city ground (network=), not to "
             f"country={country!r}"
         )
-    ground_inputs = _city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
+    ground_inputs = city_inputs(existing, demand, demand_column, demand_config, candidates, seed)
     timer = _Timer(progress)
     with timer.step("city ground" if network is not None else "national ground"):
         if network is not None:
@@ -399,20 +387,32 @@ def compare(
             ground = national_ground(str(country), seed=seed)
     with timer.step(f"planning ({', '.join(names)})"):
         result = run_comparison(ground, names, same=same, scenarios=chosen, seed=seed)
-    recorded = (
-        inputs
-        if inputs is not None
-        else {
-            "strategies": names,
-            "same": same,
-            "seed": seed,
-            "country": country,
-        }
-    )
+    if inputs is None:
+        inputs = {"strategies": names, "same": same, "seed": seed, "country": country}
     wrapped = tuple(
-        Plan(finish_summary(p, inputs=recorded, timings=timer.timings)) for p in result.plans
+        Plan(finish_summary(p, inputs=inputs, timings=timer.timings)) for p in result.plans
     )
     return Comparison(wrapped, result.metrics, result.params, result.same)
+
+
+def _compare_plans(
+    items: Sequence[Plan | str],
+    *,
+    same: str,
+    scenarios: Mapping[str, Scenario] | None,
+    ground_given: bool,
+) -> Comparison:
+    """The comparison of finished plans, as they are."""
+    from planner.app.comparison import metrics_table
+
+    plans = [item for item in items if isinstance(item, Plan)]
+    if same != "none" or ground_given or scenarios:
+        raise InputError(
+            "compare: plans are compared as they are; same=, scenarios=, country= and "
+            "network= apply to strategy names only"
+        )
+    params = {p.strategy: dict(p.core.summary.get("params", {})) for p in plans}
+    return Comparison(tuple(plans), metrics_table([p.core for p in plans]), params, same)
 
 
 def _compared_scenarios(
@@ -432,7 +432,8 @@ def _compared_scenarios(
 def finish_summary(
     plan: StrategyPlan, *, inputs: Mapping[str, Any], timings: Mapping[str, float]
 ) -> StrategyPlan:
-    """Complete a strategy's summary as ``summary.json`` shows it; returns ``plan``.
+    """``plan`` with its summary completed as ``summary.json`` shows it (a new plan; ``plan`` is
+    not changed).
 
     Adds ``strategy``, ``inputs``, ``ground`` (name, scale, CRS, counts, provenance),
     ``site_count``, ``timings_s`` and ``attribution``.
@@ -440,9 +441,7 @@ def finish_summary(
     from planner.app.export import plan_attribution
 
     g = plan.ground
-    plan.summary.setdefault("strategy", plan.strategy)
-    plan.summary["inputs"] = dict(inputs)
-    plan.summary["ground"] = {
+    ground = {
         "name": g.name,
         "scale": g.scale,
         "country": g.country,
@@ -454,10 +453,16 @@ def finish_summary(
         "demand_unit": g.demand.unit,
         **{k: v for k, v in g.meta.items() if isinstance(v, int | float | str)},
     }
-    plan.summary["site_count"] = len(plan.sites)
-    plan.summary["timings_s"] = dict(timings)
-    plan.summary["attribution"] = plan_attribution(plan)
-    return plan
+    summary = {
+        "strategy": plan.strategy,
+        **plan.summary,
+        "inputs": dict(inputs),
+        "ground": ground,
+        "site_count": len(plan.sites),
+        "timings_s": dict(timings),
+        "attribution": plan_attribution(plan),
+    }
+    return replace(plan, summary=summary)
 
 
 def _service_radius(
@@ -514,80 +519,21 @@ def _network(source: Source, *, cache_dir: str | Path | None) -> RoadNetwork:
     return network.load_network(source, cache_dir=cache_dir)
 
 
-def _city_inputs(
-    existing: Table,
-    demand: Table,
-    demand_column: str,
-    demand_config: Scenario,
-    candidates: int,
-    seed: int,
+def _city_overrides(
+    params_type: type,
+    params: Mapping[str, Any],
+    sites: int | None,
+    radius_km: float | None,
+    radius_min: float | None,
 ) -> dict[str, Any]:
-    """The keywords of :func:`planner.ground.build.city_ground`, checked and converted before any
-    network is read (so a bad table fails in a second, not after the network is loaded)."""
-    from planner.strategies.base import check_seed
-
-    return {
-        "demand_config": _demand_config(demand_config),
-        "n_candidates": _positive_int(candidates, "candidates"),
-        "existing": _stations(existing),
-        "user_points": _user_points(demand, demand_column),
-        "seed": check_seed(seed),
-    }
-
-
-def _field_names(cls: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
-
-
-def _demand_config(config: Scenario) -> Any:
-    """A :class:`planner.ground.demand.DemandConfig` from a config, a mapping, a file or
-    ``None``."""
-    from planner.ground.demand import DemandConfig
-    from planner.io.scenario import params_from_mapping, scenario_mapping
-
-    if config is None or isinstance(config, DemandConfig):
-        return config
-    mapping = scenario_mapping(config, DemandConfig, option="demand_config")
-    return params_from_mapping(DemandConfig, mapping, where="demand_config")
-
-
-def _user_points(demand: Table, column: str) -> str | Path | pd.DataFrame | None:
-    """A demand table as ``build_demand`` takes it (``lon``, ``lat``, ``demand``), or a path."""
-    from planner.ground.demand import user_points_from_frame
-
-    if demand is None or isinstance(demand, str | Path):
-        return _existing_file(demand, "demand", "a CSV/GeoJSON of demand points")
-    return user_points_from_frame(demand, weight=column)
-
-
-def _stations(existing: Table) -> str | Path | pd.DataFrame | None:
-    """Existing stations as ``city_ground`` takes them: a checked path or a station table."""
-    from planner.ground.stations import stations_from_frame
-
-    if existing is None or isinstance(existing, str | Path):
-        return _existing_file(existing, "existing", "an AFDC CSV or a GeoJSON of stations")
-    return stations_from_frame(existing)
-
-
-def _existing_file(path: str | Path | None, name: str, what: str) -> str | Path | None:
-    """``path`` when it is ``None`` or an existing file; else a one-line :class:`InputError`."""
-    if path is not None and not Path(path).is_file():
-        raise InputError(f"{name}: file {path} does not exist; give {what}")
-    return path
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name}: expected a whole number >= 1, got {describe(value)}")
-    return value
-
-
-def _described(value: object) -> object:
-    """A JSON-friendly note of an input: a path as text, a table by its size."""
-    if isinstance(value, pd.DataFrame):
-        return f"{type(value).__name__} of {len(value)} rows"
-    if isinstance(value, Path):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return type(value).__name__
-    return value
+    """The parameters :func:`plan_city` sets over the scenario's: ``params``, ``sites`` (refused
+    by name later unless the strategy has a site count) and the radius where the strategy has
+    one."""
+    overrides = dict(params)
+    if sites is not None:
+        overrides["sites"] = sites
+    fields = {f.name for f in dataclasses.fields(params_type)}
+    for key, value in (("radius_km", radius_km), ("radius_min", radius_min)):
+        if value is not None and key in fields:
+            overrides[key] = value
+    return overrides

@@ -14,24 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from planner import ATTRIBUTION, __version__
-from planner.app._cli_args import (
-    _bbox,
-    _common,
-    _format,
-    _positive_float,
-    _positive_int,
-    _verbosity,
-)
+from planner.app._cli_args import EXIT_USAGE, build_parser
 from planner.core.errors import InputError
-from planner.countries import country_codes
 
 logger = logging.getLogger("planner")
 
-EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 EXIT_SIGINT = 128 + signal.SIGINT  # 130
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
@@ -66,170 +55,93 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _ground_options(p: argparse.ArgumentParser, *, country: bool) -> None:
-    """Where to plan: an OSM file, a place or bbox (online, cached), or an embedded network."""
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--osm", type=Path, help="OSM extract: .osm, .osm.bz2 (XML) or .osm.pbf")
-    src.add_argument(
-        "--place", help="place name, geocoded and downloaded with osmnx (online, cached)"
+def cmd_plan(args: argparse.Namespace) -> None:
+    """``planner plan``: one city, one strategy (:func:`planner.plan_city`)."""
+    from planner.app.api import plan_city, strategy_params
+    from planner.app.commands import (
+        Steps,
+        check_input_file,
+        network_source,
+        parse_formats,
+        plan_folder,
+        recorded_options,
+        report_plan,
+        write_plan_folder,
     )
-    src.add_argument(
-        "--bbox", type=_bbox, help="W,S,E,N in degrees, downloaded with osmnx (online, cached)"
-    )
-    if country:
-        src.add_argument(
-            "--country", choices=country_codes(), help="embedded national corridor network"
+    from planner.strategies import get_strategy
+
+    get_strategy(args.strategy)
+    formats = parse_formats(args.format)
+    check_input_file(args.osm, "--osm")
+    check_input_file(args.existing, "--existing")
+    check_input_file(args.config, "--config")
+    check_input_file(args.scenario, "--scenario")
+    given = {"sites": args.sites, "model": args.model}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if args.strategy != "coverage" and overrides:
+        logger.warning(
+            "--%s: only for the coverage strategy; ignored for %s",
+            ", --".join(overrides),
+            args.strategy,
         )
-    p.add_argument("--config", type=Path, help="demand configuration (TOML or JSON)")
-    p.add_argument("--existing", type=Path, help="existing stations: AFDC CSV or GeoJSON")
-    p.add_argument(
-        "--candidates",
-        type=_positive_int,
-        default=1500,
-        help="candidate sites kept after clustering (default 1500)",
-    )
-    p.add_argument(
-        "--cache-dir", type=Path, help="cache for online downloads (default ~/.cache/planner)"
-    )
+        overrides = {}
+    # every parameter is checked before any map data is read
+    params = strategy_params(args.strategy, args.scenario, **overrides)
+    with plan_folder(args) as stage:
+        steps = Steps(5, quiet=args.quiet)
+        plan = plan_city(
+            network_source(args),
+            strategy=args.strategy,
+            scenario=params,
+            radius_km=args.radius_km,
+            radius_min=getattr(args, "radius_min", None),
+            existing=args.existing,
+            demand_config=args.config,
+            candidates=args.candidates,
+            seed=args.seed,
+            cache_dir=args.cache_dir,
+            progress=steps.step,
+            inputs=recorded_options(args),
+        )
+        map_bytes = write_plan_folder(plan, stage, steps, args, formats)
+    report_plan(args.out, plan, map_bytes=map_bytes, seconds=steps.close())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``planner`` argument parser."""
-    from planner.strategies import strategy_names
+def cmd_national(args: argparse.Namespace) -> None:
+    """``planner national``: a country's national plan (:func:`planner.plan_national`)."""
+    from planner.app.api import DEFAULT_STRATEGY, plan_national, strategy_params
+    from planner.app.commands import (
+        Steps,
+        check_input_file,
+        parse_formats,
+        plan_folder,
+        recorded_options,
+        report_plan,
+        write_plan_folder,
+    )
+    from planner.ground.build import check_country
+    from planner.strategies import get_strategy
 
-    names = ", ".join(strategy_names())
-    parser = _Parser(
-        prog="planner",
-        description="Plan EV charging sites on real OSM networks and compare national strategies.",
-        epilog=ATTRIBUTION,
-    )
-    parser.add_argument("--version", action="version", version=f"planner {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _add_plan(sub, names)
-    _add_national(sub, names)
-    _add_compare(sub, names)
-    _add_demo(sub)
-    strat = sub.add_parser("strategies", help="list the registered strategies")
-    strat.add_argument(
-        "--params",
-        metavar="NAME",
-        choices=names.split(", "),
-        help="list one strategy's parameters: type, unit, bounds, default, source",
-    )
-    _verbosity(strat)
-    from planner.app.cli_batch import add_batch, add_sweep
-
-    add_batch(sub, names)
-    add_sweep(sub, names)
-    return parser
-
-
-def _add_plan(sub: Any, names: str) -> None:
-    """``planner plan``."""
-    plan = sub.add_parser(
-        "plan",
-        help="plan charging sites in a city from its OSM street network",
-        description="Place and size charging sites on a real OSM street network.",
-    )
-    _ground_options(plan, country=False)
-    plan.add_argument(
-        "--sites",
-        type=_positive_int,
-        help="number of new sites (coverage strategy; default 25, or the --scenario's)",
-    )
-    radius = plan.add_mutually_exclusive_group()
-    radius.add_argument(
-        "--radius-km",
-        type=_positive_float,
-        help="service radius, network km (default 3, or the coverage --scenario's)",
-    )
-    radius.add_argument(  # issue 18: drive time instead of road distance
-        "--radius-min",
-        type=_positive_float,
-        help="service radius in minutes of driving on the network (edge travel times from "
-        "maxspeed or data/road_speeds.csv), instead of --radius-km",
-    )
-    plan.add_argument(
-        "--model",
-        choices=("mclp", "lscp", "pmedian"),
-        help="coverage model of the coverage strategy (default mclp, or the --scenario's)",
-    )
-    plan.add_argument(
-        "--strategy", default="coverage", help=f"strategy ({names}); default coverage"
-    )
-    plan.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
-    _format(plan)
-    _common(plan)
-
-
-def _add_national(sub: Any, names: str) -> None:
-    """``planner national``."""
-    nat = sub.add_parser(
-        "national",
-        help="plan a national network on embedded corridors (offline)",
-        description="Plan a country's network on its embedded corridor network, "
-        "or on motorways from a country-wide OSM PBF (--osm).",
-    )
-    nat.add_argument("--country", required=True, help=" or ".join(country_codes()))
-    nat.add_argument("--osm", type=Path, help="country-wide .osm.pbf: use its motorways instead")
-    nat.add_argument("--strategy", default=None, help=f"strategy ({names}); default by country")
-    nat.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
-    _format(nat)
-    _common(nat)
-
-
-def _add_compare(sub: Any, names: str) -> None:
-    """``planner compare``."""
-    cmp_ = sub.add_parser(
-        "compare",
-        help="run several strategies on the same ground and compare them",
-        description="Run strategies on one ground; write synced maps, metrics, report.",
-    )
-    _ground_options(cmp_, country=True)
-    cmp_.add_argument(
-        "--strategies", default="us-nevi,china-pile-swap", help=f"comma list of >= 2 ({names})"
-    )
-    cmp_.add_argument(
-        "--same",
-        choices=("capex", "ports", "none"),
-        default="none",
-        help="normalise budgets to the first strategy's capex or ports",
-    )
-    cmp_.add_argument(
-        "--scenario",
-        type=Path,
-        action="append",
-        default=[],
-        help="NAME=FILE parameters for one strategy (repeatable)",
-    )
-    _format(cmp_)
-    _common(cmp_)
-
-
-def _add_demo(sub: Any) -> None:
-    """``planner demo``."""
-    demo = sub.add_parser(
-        "demo",
-        help="offline demo: US and China national plans compared, into maps/",
-        description="Plan both strategies (us-nevi, china-pile-swap) on the embedded US and "
-        "China national grounds and write, per country, a comparison map, a report, the "
-        "metrics and equity tables and each plan's files (about 19 MB; see the README's "
-        "demo table). Maps use local Leaflet assets, fetched once with Python into "
-        "~/.cache/planner/assets; without them and without network they link pinned CDN "
-        "copies and a warning says so.",
-    )
-    _common(
-        demo,
-        out_default=Path("maps"),
-        offline_help="require local map assets (fail instead of falling back to CDN links)",
-    )
+    country = check_country(args.country)
+    name = args.strategy or DEFAULT_STRATEGY[country]
+    get_strategy(name)
+    formats = parse_formats(args.format)
+    check_input_file(args.scenario, "--scenario")
+    check_input_file(args.osm, "--osm")
+    params = strategy_params(name, args.scenario)
+    with plan_folder(args) as stage:
+        steps = Steps(4, quiet=args.quiet)
+        plan = plan_national(
+            country,
+            strategy=name,
+            osm=getattr(args, "osm", None),
+            scenario=params,
+            seed=args.seed,
+            progress=steps.step,
+            inputs=recorded_options(args),
+        )
+        map_bytes = write_plan_folder(plan, stage, steps, args, formats)
+    report_plan(args.out, plan, map_bytes=map_bytes, seconds=steps.close())
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -266,14 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the command; turn every exception into one line on stderr and an exit status."""
     try:
-        from planner.app import cli_batch, workflows
+        from planner.app import cli_batch, commands
 
         handler = {
-            "plan": workflows.cmd_plan,
-            "national": workflows.cmd_national,
-            "compare": workflows.cmd_compare,
-            "demo": workflows.cmd_demo,
-            "strategies": workflows.cmd_strategies,
+            "plan": cmd_plan,
+            "national": cmd_national,
+            "compare": commands.cmd_compare,
+            "demo": commands.cmd_demo,
+            "strategies": commands.cmd_strategies,
             "batch": cli_batch.cmd_batch,
             "sweep": cli_batch.cmd_sweep,
         }[args.command]

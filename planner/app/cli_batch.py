@@ -15,96 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from planner.core.errors import InputError
-from planner.countries import country_codes
 
 logger = logging.getLogger(__name__)
 
 #: Exit status of a batch or sweep in which some cities or scenarios failed.
 EXIT_SOME_FAILED = 3
 SWEEP_PRODUCTS = ("sweep.csv", "frontier.html", "frontier.png", "scenarios/**/*")
-_EPILOG = (
-    "Exit status: 0 all planned (or already planned), 3 some failed (see the error column of "
-    "the CSV), 2 bad input."
-)
-
-
-def _cluster_options(p: argparse.ArgumentParser) -> None:
-    from planner.app._cli_args import _positive_int
-
-    p.add_argument(
-        "--scheduler",
-        help="address of a running Dask scheduler (tcp://host:8786); default: a local cluster "
-        "of one single-threaded worker process per core, started and stopped with the command",
-    )
-    p.add_argument(
-        "--workers",
-        type=_positive_int,
-        help="worker processes of the local cluster (default: cores)",
-    )
-
-
-def _command(sub: Any, name: str, summary: str, description: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=summary, description=description, epilog=_EPILOG
-    )
-    return parser
-
-
-def add_batch(sub: Any, names: str) -> None:
-    """``planner batch``: the ``plan`` options, a folder of extracts or a places CSV."""
-    from planner.app._cli_args import _common, _positive_float, _positive_int
-
-    p = _command(
-        sub,
-        "batch",
-        "plan many cities at once on Dask (a folder of OSM extracts or a places CSV)",
-        "Plan every city of --osm-dir or --places, one Dask task per city; a city already "
-        "planned in --out is skipped unless --overwrite.",
-    )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--osm-dir", type=Path, help="folder of OSM extracts, one city per file")
-    src.add_argument(
-        "--places",
-        type=Path,
-        help="CSV with a place column (or west,south,east,north) and optional name; online "
-        "via osmnx, cached",
-    )
-    p.add_argument("--config", type=Path, help="demand configuration (TOML or JSON)")
-    p.add_argument("--existing", type=Path, help="existing stations: AFDC CSV or GeoJSON")
-    p.add_argument("--candidates", type=_positive_int, default=1500, help="default 1500")
-    p.add_argument("--cache-dir", type=Path, help="cache of online downloads")
-    p.add_argument("--sites", type=_positive_int, help="new sites per city (coverage)")
-    radius = p.add_mutually_exclusive_group()
-    radius.add_argument("--radius-km", type=_positive_float, help="service radius, network km")
-    radius.add_argument("--radius-min", type=_positive_float, help="service radius, minutes")
-    p.add_argument("--model", choices=("mclp", "lscp", "pmedian"), help="coverage model")
-    p.add_argument("--strategy", default="coverage", help=f"strategy ({names})")
-    p.add_argument("--scenario", type=Path, help="strategy parameters (TOML or JSON)")
-    _cluster_options(p)
-    _common(p)
-
-
-def add_sweep(sub: Any, names: str) -> None:
-    """``planner sweep``: national plans over a parameter grid, and their frontier."""
-    from planner.app._cli_args import _common
-
-    p = _command(
-        sub,
-        "sweep",
-        "national plans over a grid of parameters on Dask, and their cost-coverage frontier",
-        "Plan every combination of the --grid values on the national ground; write sweep.csv, "
-        "frontier.png and frontier.html.",
-    )
-    p.add_argument("--country", choices=country_codes(), required=True)
-    p.add_argument("--strategy", help=f"strategy ({names}); default us-nevi / china-pile-swap")
-    p.add_argument(
-        "--grid",
-        nargs="+",
-        required=True,
-        help="key=v1,v2,... (repeatable), or a TOML file of key = [v1, v2]",
-    )
-    _cluster_options(p)
-    _common(p)
 
 
 def quiet_dask(verbose: int) -> None:
@@ -119,12 +35,12 @@ def quiet_dask(verbose: int) -> None:
 def _city_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`planner.plan_city` keywords of the ``plan`` options, checked once."""
     from planner.app.api import strategy_params
-    from planner.app.workflows import _check_input_file
+    from planner.app.commands import check_input_file
     from planner.strategies import get_strategy
 
     get_strategy(args.strategy)
     for option in ("existing", "config", "scenario"):
-        _check_input_file(getattr(args, option), f"--{option}")
+        check_input_file(getattr(args, option), f"--{option}")
     extra = {"sites": args.sites, "model": args.model, "radius_min": args.radius_min}
     extra = {k: v for k, v in extra.items() if v is not None}
     if args.strategy != "coverage" and extra:

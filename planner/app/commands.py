@@ -1,4 +1,6 @@
-"""What each CLI command does, step by step: load, plan, write. Called by :mod:`planner.app.cli`.
+"""The CLI commands ``compare``, ``demo`` and ``strategies``, and what every command shares:
+progress steps, input-file checks, the all-or-nothing ``--out``, writing a plan's folder. Called by
+:mod:`planner.app.cli` (which runs ``plan`` and ``national`` itself, straight on the API).
 
 Progress bars (tqdm, to stderr) live here and in the CLI only; library modules just log.
 """
@@ -26,7 +28,7 @@ COMPARE_PRODUCTS = ("metrics.csv", "metrics.json", "compare.html", "report.html"
 ASSET_FILES = ("assets/**/*",)
 
 
-class _Steps:
+class Steps:
     """A progress bar over named steps (silent with ``-q``)."""
 
     def __init__(self, total: int, *, quiet: bool) -> None:
@@ -56,7 +58,7 @@ class _Steps:
         return round(time.perf_counter() - self._t0, 3)
 
 
-def _check_input_file(path: Path | None, option: str) -> None:
+def check_input_file(path: Path | None, option: str) -> None:
     """Refuse a missing, folder or unreadable input file before any work is done."""
     if path is not None and Path(path).is_dir():
         raise InputError(f"{option}: {path} is a folder, not a file; give a file")
@@ -80,14 +82,14 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return check_formats([f.strip() for f in str(text).split(",")], option="--format")
 
 
-def _network_source(args: argparse.Namespace) -> Any:
+def network_source(args: argparse.Namespace) -> Any:
     """What ``--osm``, ``--place`` or ``--bbox`` names, as :func:`planner.load_network` takes it."""
     if getattr(args, "osm", None) is not None:
         return args.osm
     return args.place if getattr(args, "place", None) else args.bbox
 
 
-def _recorded(args: argparse.Namespace) -> dict[str, Any]:
+def recorded_options(args: argparse.Namespace) -> dict[str, Any]:
     """The command's options, as ``summary["inputs"]`` records them."""
     return {
         k: (str(v) if isinstance(v, Path) else v)
@@ -96,49 +98,7 @@ def _recorded(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def cmd_plan(args: argparse.Namespace) -> None:
-    """``planner plan``: one city, one strategy (:func:`planner.plan_city`)."""
-    import planner
-    from planner.strategies import get_strategy
-
-    get_strategy(args.strategy)
-    formats = parse_formats(args.format)
-    _check_input_file(args.osm, "--osm")
-    _check_input_file(args.existing, "--existing")
-    _check_input_file(args.config, "--config")
-    _check_input_file(args.scenario, "--scenario")
-    given = {"sites": args.sites, "model": args.model}
-    overrides = {k: v for k, v in given.items() if v is not None}
-    if args.strategy != "coverage" and overrides:
-        logger.warning(
-            "--%s: only for the coverage strategy; ignored for %s",
-            ", --".join(overrides),
-            args.strategy,
-        )
-        overrides = {}
-    # every parameter is checked before any map data is read
-    params = planner.strategy_params(args.strategy, args.scenario, **overrides)
-    with _plan_folder(args) as stage:
-        steps = _Steps(5, quiet=args.quiet)
-        plan = planner.plan_city(
-            _network_source(args),
-            strategy=args.strategy,
-            scenario=params,
-            radius_km=args.radius_km,
-            radius_min=getattr(args, "radius_min", None),
-            existing=args.existing,
-            demand_config=args.config,
-            candidates=args.candidates,
-            seed=args.seed,
-            cache_dir=args.cache_dir,
-            progress=steps.step,
-            inputs=_recorded(args),
-        )
-        _write_plan(plan, stage, steps, args, formats)
-    _report(args.out, plan, steps.close())
-
-
-def _plan_folder(args: argparse.Namespace) -> Any:
+def plan_folder(args: argparse.Namespace) -> Any:
     """The all-or-nothing ``--out`` of a single plan (see
     :func:`planner.io._outdir.output_folder`)."""
     return output_folder(
@@ -150,10 +110,12 @@ def _plan_folder(args: argparse.Namespace) -> Any:
     )
 
 
-def _write_plan(
-    plan: Any, out: Path, steps: _Steps, args: argparse.Namespace, formats: Sequence[str]
-) -> None:
-    """Write a :class:`planner.Plan`'s files in ``formats``, its map and ``summary.json``."""
+def write_plan_folder(
+    plan: Any, out: Path, steps: Steps, args: argparse.Namespace, formats: Sequence[str]
+) -> int:
+    """Write a :class:`planner.Plan`'s files in ``formats``, its map and ``summary.json`` (the
+    plan's summary plus ``map_html_bytes``; the plan itself is not changed); return the map's
+    size in bytes."""
     from planner.app.maps import write_map
 
     with steps.step("writing"):
@@ -161,9 +123,10 @@ def _write_plan(
     with steps.step("map"):
         m = plan.explore(offline_assets=args.offline_assets)
         path = write_map(m, out / "map.html", offline_assets=args.offline_assets)
-    plan.core.summary["map_html_bytes"] = path.stat().st_size
-    write_json_atomic(out / "summary.json", plan.core.summary)
+    map_bytes = path.stat().st_size
+    write_json_atomic(out / "summary.json", {**plan.core.summary, "map_html_bytes": map_bytes})
     logger.debug("wrote %s", ", ".join(sorted(written)))
+    return map_bytes
 
 
 def _inputs(args: argparse.Namespace) -> list[Any]:
@@ -177,41 +140,13 @@ def _inputs(args: argparse.Namespace) -> list[Any]:
     return [f for f in files if f]
 
 
-def _report(out: Path, plan: Any, seconds: float) -> None:
-    size_mb = plan.core.summary["map_html_bytes"] / 1e6
+def report_plan(out: Path, plan: Any, *, map_bytes: int, seconds: float) -> None:
+    """The one line a finished ``plan`` or ``national`` command prints."""
+    size_mb = map_bytes / 1e6
     print(
         f"planner: {len(plan.core.sites)} sites ({plan.strategy}) on {plan.ground.name} -> "
         f"{out} [map.html {size_mb:.1f} MB] in {seconds:.1f} s"
     )
-
-
-def cmd_national(args: argparse.Namespace) -> None:
-    """``planner national``: a country's national plan (:func:`planner.plan_national`)."""
-    import planner
-    from planner.app.api import DEFAULT_STRATEGY
-    from planner.ground.build import check_country
-    from planner.strategies import get_strategy
-
-    country = check_country(args.country)
-    name = args.strategy or DEFAULT_STRATEGY[country]
-    get_strategy(name)
-    formats = parse_formats(args.format)
-    _check_input_file(args.scenario, "--scenario")
-    _check_input_file(args.osm, "--osm")
-    params = planner.strategy_params(name, args.scenario)
-    with _plan_folder(args) as stage:
-        steps = _Steps(4, quiet=args.quiet)
-        plan = planner.plan_national(
-            country,
-            strategy=name,
-            osm=getattr(args, "osm", None),
-            scenario=params,
-            seed=args.seed,
-            progress=steps.step,
-            inputs=_recorded(args),
-        )
-        _write_plan(plan, stage, steps, args, formats)
-    _report(args.out, plan, steps.close())
 
 
 def parse_strategies(text: str) -> list[str]:
@@ -236,7 +171,7 @@ def _scenario_files(items: Sequence[str | Path], names: Sequence[str]) -> dict[s
         name, sep, path = str(item).partition("=")
         if not sep:
             raise InputError(f"--scenario: expected NAME=FILE, got {item!r}")
-        _check_input_file(Path(path), "--scenario")
+        check_input_file(Path(path), "--scenario")
         files[name] = Path(path)
     unknown = sorted(set(files) - set(names))
     if unknown:
@@ -256,9 +191,9 @@ def cmd_compare(args: argparse.Namespace) -> None:
     names = parse_strategies(args.strategies)
     formats = parse_formats(args.format)
     scenarios = _scenario_files(args.scenario, names)
-    _check_input_file(args.osm, "--osm")
-    _check_input_file(args.existing, "--existing")
-    _check_input_file(args.config, "--config")
+    check_input_file(args.osm, "--osm")
+    check_input_file(args.existing, "--existing")
+    check_input_file(args.config, "--config")
     for name, path in scenarios.items():  # every parameter is checked before the ground loads
         planner.strategy_params(name, path)
     check_same(names, args.same)
@@ -267,12 +202,12 @@ def cmd_compare(args: argparse.Namespace) -> None:
     with output_folder(
         args.out, products=products, replaces=earlier, overwrite=args.overwrite, keep=_inputs(args)
     ) as out:
-        steps = _Steps(3, quiet=args.quiet)
+        steps = Steps(3, quiet=args.quiet)
         city = args.country is None
         result = planner.compare(
             names,
             country=args.country,
-            network=_network_source(args) if city else None,
+            network=network_source(args) if city else None,
             same=args.same,
             scenarios=scenarios,
             seed=args.seed,
@@ -281,7 +216,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
             candidates=args.candidates,
             cache_dir=args.cache_dir,
             progress=steps.step,
-            inputs=_recorded(args),
+            inputs=recorded_options(args),
         )
         with steps.step("writing"):
             paths = write_comparison(
