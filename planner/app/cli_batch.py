@@ -1,6 +1,8 @@
 """What the ``batch`` and ``sweep`` commands do (see :mod:`planner.app.batch` and
-:mod:`planner.app.sweep`; their options are in :mod:`planner.app._cli_args`). Exit status: 0 when every city or
-scenario planned (or was already planned), :data:`EXIT_SOME_FAILED` when some failed (each one's error is in ``cities.csv`` /
+:mod:`planner.app.sweep`; their options are in :mod:`planner.app._cli_args`).
+
+Exit status: 0 when every city or scenario planned (or was already planned),
+:data:`EXIT_SOME_FAILED` when some failed (each one's error is in ``cities.csv`` /
 ``sweep.csv``), 2 on bad input.
 """
 
