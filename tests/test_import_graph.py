@@ -90,11 +90,7 @@ def test_a_city_plan_crosses_four_modules_down_the_layers(tmp_path: Path) -> Non
     osm = Path(__file__).parent / "fixtures" / "grid.osm"
     argv = ["plan", "--osm", str(osm), "--out", str(tmp_path / "o"), "--sites", "3", "-q"]
     chain = _call_path_script().call_path(argv)
-    assert chain == [
-        "planner.app.cli",
-        "planner.app.api",
-        "planner.strategies.coverage",
-        "planner.optimize",
-    ]
+    assert chain[:3] == ["planner.app.cli", "planner.app.api", "planner.strategies.coverage"]
+    assert len(chain) == 4 and graph.layer_of(chain[3]) == "optimize"
     ranks = [graph.LAYERS.index(graph.layer_of(m)) for m in chain]
     assert ranks == sorted(ranks, reverse=True)
