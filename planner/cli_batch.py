@@ -32,8 +32,9 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument(
         "--scheduler",
-        help="address of a running Dask scheduler (tcp://host:8786); default: a local cluster "
-        "of one single-threaded worker process per core, started and stopped with the command",
+        help="address of a running Dask scheduler (tcp://host:8786), or 'synchronous' for "
+        "every task in this process, one after another; default: a local cluster of one "
+        "single-threaded worker process per core, started and stopped with the command",
     )
     p.add_argument(
         "--workers",
@@ -115,6 +116,16 @@ def quiet_dask(verbose: int) -> None:
         logging.getLogger(name).setLevel(level)
 
 
+def _warm_local_workers(args: argparse.Namespace) -> None:
+    """Without ``--scheduler``, start warming the local cluster's workers at once: the
+    forkserver imports the planning stack on another core while this process checks its
+    inputs and starts the scheduler (:func:`planner._dask.start_forkserver`)."""
+    if not args.scheduler:
+        from planner._dask import start_forkserver
+
+        start_forkserver()
+
+
 def _city_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`planner.plan_city` keywords of the ``plan`` options, checked once."""
     from planner.api import strategy_params
@@ -161,6 +172,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     quiet_dask(args.verbose)
+    _warm_local_workers(args)
     options = _city_options(args)
     sources: dict[str, Any] = (
         osm_dir_sources(args.osm_dir) if args.osm_dir else places_sources(args.places)
@@ -201,6 +213,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     quiet_dask(args.verbose)
+    _warm_local_workers(args)
     strategy = args.strategy or DEFAULT_STRATEGY[args.country]
     get_strategy(strategy)
     grid = parse_grid(args.grid)

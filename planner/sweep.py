@@ -230,8 +230,10 @@ def _head(job: ScenarioJob, status: str, error: str) -> dict[str, Any]:
 def run_sweep(
     jobs: Sequence[ScenarioJob], *, scheduler: str | None = None, n_workers: int | None = None
 ) -> list[dict[str, Any]]:
-    """Every scenario of ``jobs`` on a Dask cluster (one task each); rows in job order."""
-    from planner._dask import dask_client, map_tasks
+    """Every scenario of ``jobs`` on a Dask cluster (one task each); rows in job order
+    (``scheduler`` as for :func:`planner.batch.run_batch`)."""
+    from planner._dask import run_tasks
 
-    with dask_client(scheduler, n_workers=n_workers) as client:
-        return map_tasks(client, run_scenario_job, jobs, on_error=failed_row)
+    return run_tasks(
+        run_scenario_job, jobs, scheduler=scheduler, n_workers=n_workers, on_error=failed_row
+    )

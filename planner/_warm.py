@@ -1,0 +1,56 @@
+"""Warm a Dask worker process before its first task: the planning stack imported, GeoNames read.
+
+A fresh interpreter pays ~3 CPU s the first time it plans a city (importing geopandas, osmnx,
+folium, numba and planner: ~1.5 s; parsing GeoNames' JSON: ~1.5 s) and nothing on the next.
+Importing this module pays it up front, so that:
+
+- the local cluster of ``planner batch`` / ``planner sweep`` forks its workers from a
+  forkserver that imported this module once (:func:`planner._dask.start_forkserver`), started
+  before the command reads its inputs; every worker starts warm and the cost is paid once, not
+  once per worker, and not inside the first task;
+- on a cluster you run yourself, ``dask worker ... --preload planner._warm`` does the same in
+  each worker before it takes tasks.
+
+Importing it never raises: a failure is logged and the worker simply starts cold.
+"""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def warm() -> None:
+    """Import the modules a city plan or a national scenario uses and read GeoNames once."""
+    import numpy as np
+    import osmnx  # noqa: F401
+    import pyogrio  # noqa: F401
+    import scipy.sparse as sp
+
+    import planner.api
+    import planner.batch
+    import planner.comparison
+    import planner.export
+    import planner.grounds
+    import planner.maps
+    import planner.strategies
+    import planner.sweep  # noqa: F401
+    from planner.optimize import solve_max_coverage
+    from planner.places import load_places
+
+    # the file every city's demand reads (min_population 1000); an empty box keeps no place
+    load_places(min_population=1000, bbox_lonlat=(0.0, 0.0, 0.0, 0.0))
+    # a small coverage problem loads the optimizer's kernels from numba's disk cache (~1 s of
+    # LLVM set-up); one thread, so that no solver thread pool is running when the forkserver
+    # forks a worker from this process
+    rows = np.repeat(np.arange(40), 3)
+    cols = (rows // 4 + np.tile([0, 1, 2], 40)) % 12
+    cover = sp.csr_array((np.ones(rows.size, dtype=bool), (rows, cols)), shape=(40, 12))
+    solve_max_coverage(cover, np.linspace(1.0, 2.0, 40), 3, method="heuristic", seed=0, threads=1)
+
+
+try:
+    warm()
+except Exception as exc:  # a cold worker still plans: never stop the process that imports us
+    logger.warning("planner._warm: could not warm this process (%s)", exc)
