@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -113,6 +114,9 @@ def start_forkserver() -> bool:
     os.environ.update(env)
     try:
         forkserver.ensure_running()
+    except OSError as exc:  # e.g. no room for its socket: spawned workers still work
+        logger.warning("no forkserver (%s): local workers are spawned and warm up in a task", exc)
+        return False
     finally:
         for key, value in saved.items():
             if value is None:
@@ -134,15 +138,23 @@ def run_tasks(
     local one for ``None``, :func:`dask_client`), or, for :data:`SYNCHRONOUS`, in this process
     one after another (the same task functions, no cluster). A failing item gives
     ``on_error(item, one-line message)``, as in :func:`map_tasks`."""
+    t0 = time.perf_counter()
+    results: list[R] = []
     if scheduler != SYNCHRONOUS:
         with dask_client(scheduler, n_workers=n_workers) as client:
-            return map_tasks(client, func, items, on_error=on_error)
-    results: list[R] = []
+            logger.info("cluster ready in %.2f s", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            results = map_tasks(client, func, items, on_error=on_error)
+            logger.info("%d tasks done in %.2f s", len(items), time.perf_counter() - t0)
+            t0 = time.perf_counter()
+        logger.info("cluster closed in %.2f s", time.perf_counter() - t0)
+        return results
     for item in items:
         try:
             results.append(func(item))
         except Exception as exc:
             results.append(on_error(item, f"{type(exc).__name__}: {_one_line(exc)}"))
+    logger.info("%d tasks done in %.2f s", len(items), time.perf_counter() - t0)
     return results
 
 

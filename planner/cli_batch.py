@@ -186,8 +186,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
         for name, source in sources.items()
     ]
     with locked_folder(out):  # one batch at a time into an --out
+        logger.info("inputs checked in %.2f s", time.perf_counter() - t0)
         results = run_batch(jobs, scheduler=args.scheduler, n_workers=args.workers)
+        t1 = time.perf_counter()
         write_collection(out, jobs, results, offline_assets=args.offline_assets)
+        logger.info("collection files written in %.2f s", time.perf_counter() - t1)
     counts = {s: sum(r.status == s for r in results) for s in ("planned", "skipped", "failed")}
     print(
         f"planner batch: {counts['planned']} planned, {counts['skipped']} skipped, "
@@ -224,11 +227,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         jobs = sweep_jobs(
             args.country, strategy, grid, stage, seed=args.seed, offline_assets=args.offline_assets
         )
+        logger.info("inputs checked in %.2f s", time.perf_counter() - t0)
         rows = run_sweep(jobs, scheduler=args.scheduler, n_workers=args.workers)
+        t1 = time.perf_counter()
         frame = pd.DataFrame(rows)
         write_csv(frame, stage / "sweep.csv")
         title = f"{strategy} ({args.country}): {len(jobs)} scenarios of " + ", ".join(grid)
         table = write_frontier(frame, stage, title=title, params=list(grid), country=args.country)
+        logger.info("sweep.csv and frontier written in %.2f s", time.perf_counter() - t1)
     failed = frame[frame["status"] != "ok"]
     print(
         f"planner sweep: {len(jobs) - len(failed)} of {len(jobs)} scenarios planned, "

@@ -12,12 +12,13 @@ user experiences it: imports, the cluster's start and stop, the collection files
   and ``planner plan`` once per city, one after another (what a user runs without ``batch``).
 - ``sweep``: ``planner sweep --scheduler synchronous`` against ``--workers 2``.
 
-Each run reports its CPU seconds (the whole process tree, from ``RUSAGE_CHILDREN``, which a
-loaded machine inflates far less than wall time), the peak resident memory of each of its
-processes (sampled every 0.1 s: the command's process, the forkserver the workers are forked
-from, each worker; a forked worker's RSS counts the pages it still shares with the
-forkserver), each task's seconds (from ``cities.csv`` / ``sweep.csv``), and whether the serial
-and Dask outputs are byte-identical.
+Each run reports the CPU seconds and peak resident memory of each of its processes (sampled
+every 0.1 s: the command's process, the forkserver the workers are forked from, each worker;
+a forked worker's RSS counts the pages it still shares with the forkserver; CPU seconds are
+inflated far less than wall time by a loaded machine), the steps the command logs with ``-v``
+(inputs checked, cluster ready, tasks done, cluster closed, collection written), each task's
+seconds (from ``cities.csv`` / ``sweep.csv``), and whether the serial and Dask outputs are
+byte-identical.
 
 Run: ``python scripts/bench_batch.py [--parts batch|sweep] [--json out.json]`` (~4 min idle).
 """
@@ -29,7 +30,7 @@ import csv
 import filecmp
 import json
 import os
-import resource
+import re
 import subprocess
 import sys
 import tempfile
@@ -46,11 +47,6 @@ BROKEN = "bad_missing_nodes"
 GOAL = 1.5
 
 
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _role(proc: psutil.Process, main_pid: int, server: set[int]) -> str:
     """``main``, ``forkserver``, ``worker`` or ``other`` (Dask's resource tracker)."""
     if proc.pid == main_pid:
@@ -64,9 +60,11 @@ def _role(proc: psutil.Process, main_pid: int, server: set[int]) -> str:
     return "other"
 
 
-def _peak_rss(proc: subprocess.Popen[str]) -> dict[str, list[float]]:
-    """Peak resident memory (MB) of every process of ``proc``'s tree until it exits, by role."""
-    peaks: dict[int, tuple[str, float]] = {}
+def _sample_tree(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """Peak resident memory (MB) and CPU seconds of every process of ``proc``'s tree, by role,
+    sampled every 0.1 s until it exits (a forked worker is not reaped by the command, so
+    ``RUSAGE_CHILDREN`` would miss it; a sample misses at most a process's last 0.1 s)."""
+    seen: dict[int, tuple[str, float, float]] = {}
     server: set[int] = set()
     main = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -77,38 +75,50 @@ def _peak_rss(proc: subprocess.Popen[str]) -> dict[str, list[float]]:
         for p in tree:
             try:
                 rss = p.memory_info().rss / 2**20
-                role = peaks[p.pid][0] if p.pid in peaks else _role(p, proc.pid, server)
+                times = p.cpu_times()
+                role = seen[p.pid][0] if p.pid in seen else _role(p, proc.pid, server)
             except psutil.Error:
                 continue
-            peaks[p.pid] = (role, max(rss, peaks.get(p.pid, (role, 0.0))[1]))
+            peak = max(rss, seen[p.pid][1]) if p.pid in seen else rss
+            seen[p.pid] = (role, peak, times.user + times.system)
         time.sleep(0.1)
-    by_role: dict[str, list[float]] = {}
-    for role, rss in peaks.values():
-        by_role.setdefault(role, []).append(round(rss, 1))
-    return {role: sorted(values, reverse=True) for role, values in by_role.items()}
+    rss_by_role: dict[str, list[float]] = {}
+    cpu_by_role: dict[str, list[float]] = {}
+    for role, rss, cpu in seen.values():
+        rss_by_role.setdefault(role, []).append(round(rss, 1))
+        cpu_by_role.setdefault(role, []).append(round(cpu, 1))
+    return {
+        "peak_rss_mb": {role: sorted(v, reverse=True) for role, v in rss_by_role.items()},
+        "cpu_s_by_process": {role: sorted(v, reverse=True) for role, v in cpu_by_role.items()},
+    }
+
+
+#: The durations the commands log with ``-v`` (``planner._dask.run_tasks``, ``cli_batch``).
+_STEP = re.compile(r"^INFO planner\.\S+: (.+?) in ([\d.]+) s$", re.MULTILINE)
 
 
 def run_command(args: list[str]) -> dict[str, Any]:
-    """``python -m planner ARGS`` in a fresh interpreter: wall, tree CPU, peak RSS by process."""
+    """``python -m planner ARGS -v`` in a fresh interpreter: wall, CPU, memory, logged steps."""
     with tempfile.TemporaryFile(mode="w+") as errors:
-        cpu0 = _children_cpu_s()
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "planner", *args, "-q"],
+            [sys.executable, "-m", "planner", *args, "-v"],
             stdout=subprocess.DEVNULL,
             stderr=errors,
             text=True,
         )
-        peaks = _peak_rss(proc)
+        tree = _sample_tree(proc)
         proc.wait()
         wall = time.perf_counter() - t0
         errors.seek(0)
         stderr = errors.read()
+    steps = {step: float(seconds) for step, seconds in _STEP.findall(stderr)}
     return {
         "wall_s": round(wall, 2),
-        "cpu_s": round(_children_cpu_s() - cpu0, 1),
+        "cpu_s": round(sum(sum(v) for v in tree["cpu_s_by_process"].values()), 1),
         "exit_status": proc.returncode,
-        "peak_rss_mb": peaks,
+        **tree,
+        "steps_s": steps,
         "stderr": stderr.strip()[-400:] if proc.returncode else "",
     }
 
