@@ -136,6 +136,21 @@ def _same_files(a: Path, b: Path, pattern: str) -> bool:
     )
 
 
+def _serial_and_dask(command: list[str], tmp: Path, table: str, key: str) -> dict[str, Any]:
+    """``command`` with ``--scheduler synchronous`` and with ``--workers 2``, compared."""
+    runs: dict[str, Any] = {}
+    for mode, option in (("serial", ["--scheduler", "synchronous"]), ("dask", ["--workers", "2"])):
+        runs[mode] = run_command([*command, *option, "--out", str(tmp / mode)])
+        runs[mode]["per_task_s"] = _seconds(tmp / mode / table, key)
+    products = "scenarios/*/sites.geojson" if key == "scenario" else "*/sites.geojson"
+    return {
+        "tasks": len(runs["serial"]["per_task_s"]),
+        **runs,
+        "speedup": round(runs["serial"]["wall_s"] / runs["dask"]["wall_s"], 2),
+        "identical_outputs": _same_files(tmp / "serial", tmp / "dask", products),
+    }
+
+
 def bench_batch(tmp: Path) -> dict[str, Any]:
     """The 7 shared extracts: serial, 2 workers, and ``planner plan`` per city."""
     extracts = tmp / "osm"
@@ -143,43 +158,45 @@ def bench_batch(tmp: Path) -> dict[str, Any]:
     for path in sorted((SHARED / "osm").iterdir()):
         if not path.name.startswith(BROKEN):
             (extracts / path.name).symlink_to(path)
-    common = ["batch", "--osm-dir", str(extracts), *CITY_ARGS]
-    serial = run_command([*common, "--scheduler", "synchronous", "--out", str(tmp / "serial")])
-    dask = run_command([*common, "--workers", "2", "--out", str(tmp / "dask")])
+    result = _serial_and_dask(
+        ["batch", "--osm-dir", str(extracts), *CITY_ARGS], tmp, "cities.csv", "city"
+    )
     per_city: dict[str, Any] = {"wall_s": 0.0, "cpu_s": 0.0, "exit_status": 0}
     for path in sorted(extracts.iterdir()):
         city = path.name.split(".")[0]
         one = run_command(["plan", "--osm", str(path), *CITY_ARGS, "--out", str(tmp / city)])
-        for key in ("wall_s", "cpu_s"):
-            per_city[key] = round(per_city[key] + one[key], 2)
+        for name in ("wall_s", "cpu_s"):
+            per_city[name] = round(per_city[name] + one[name], 2)
         per_city["exit_status"] = max(per_city["exit_status"], one["exit_status"])
-    serial["per_task_s"] = _seconds(tmp / "serial" / "cities.csv", "city")
-    dask["per_task_s"] = _seconds(tmp / "dask" / "cities.csv", "city")
-    return {
-        "cities": len(serial["per_task_s"]),
-        "serial": serial,
-        "dask": dask,
-        "plan_per_city": per_city,
-        "speedup": round(serial["wall_s"] / dask["wall_s"], 2),
-        "speedup_vs_plan_per_city": round(per_city["wall_s"] / dask["wall_s"], 2),
-        "identical_outputs": _same_files(tmp / "serial", tmp / "dask", "*/sites.geojson"),
-    }
+    result["plan_per_city"] = per_city
+    result["speedup_vs_plan_per_city"] = round(per_city["wall_s"] / result["dask"]["wall_s"], 2)
+    return result
 
 
 def bench_sweep(tmp: Path) -> dict[str, Any]:
     """12 US national scenarios: serial and 2 workers."""
-    common = ["sweep", "--country", "us", "--grid", *SWEEP_GRID]
-    serial = run_command([*common, "--scheduler", "synchronous", "--out", str(tmp / "sw-s")])
-    dask = run_command([*common, "--workers", "2", "--out", str(tmp / "sw-d")])
-    serial["per_task_s"] = _seconds(tmp / "sw-s" / "sweep.csv", "scenario")
-    dask["per_task_s"] = _seconds(tmp / "sw-d" / "sweep.csv", "scenario")
-    return {
-        "scenarios": len(serial["per_task_s"]),
-        "serial": serial,
-        "dask": dask,
-        "speedup": round(serial["wall_s"] / dask["wall_s"], 2),
-        "identical_outputs": _same_files(tmp / "sw-s", tmp / "sw-d", "scenarios/*/sites.geojson"),
+    command = ["sweep", "--country", "us", "--grid", *SWEEP_GRID]
+    return _serial_and_dask(command, tmp, "sweep.csv", "scenario")
+
+
+def _headline(part: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """The top-level figures of a part (``sweep_`` before the sweep's names)."""
+    prefix = "" if part == "batch" else f"{part}_"
+    head = {
+        f"{prefix}serial_s": figures["serial"]["wall_s"],
+        f"{prefix}dask_s": figures["dask"]["wall_s"],
+        f"{prefix}speedup": figures["speedup"],
+        f"{prefix}peak_rss_mb_per_worker": figures["dask"]["peak_rss_mb"].get("worker", []),
     }
+    if part == "batch":
+        head.update(
+            plan_per_city_s=figures["plan_per_city"]["wall_s"],
+            speedup_vs_plan_per_city=figures["speedup_vs_plan_per_city"],
+            goal_speedup=GOAL,
+            meets_goal=figures["speedup"] >= GOAL,
+            meets_goal_vs_plan_per_city=figures["speedup_vs_plan_per_city"] >= GOAL,
+        )
+    return head
 
 
 def main() -> int:
@@ -199,27 +216,10 @@ def main() -> int:
         "load_average_before": [round(v, 2) for v in os.getloadavg()],
     }
     with tempfile.TemporaryDirectory() as tmp:
-        if args.parts in ("all", "batch"):
-            batch = result["batch"] = bench_batch(Path(tmp) / "b")
-            result.update(
-                serial_s=batch["serial"]["wall_s"],
-                dask_s=batch["dask"]["wall_s"],
-                speedup=batch["speedup"],
-                plan_per_city_s=batch["plan_per_city"]["wall_s"],
-                speedup_vs_plan_per_city=batch["speedup_vs_plan_per_city"],
-                peak_rss_mb_per_worker=batch["dask"]["peak_rss_mb"].get("worker", []),
-                goal_speedup=GOAL,
-                meets_goal=batch["speedup"] >= GOAL,
-                meets_goal_vs_plan_per_city=batch["speedup_vs_plan_per_city"] >= GOAL,
-            )
-        if args.parts in ("all", "sweep"):
-            sweep = result["sweep"] = bench_sweep(Path(tmp) / "s")
-            result.update(
-                sweep_serial_s=sweep["serial"]["wall_s"],
-                sweep_dask_s=sweep["dask"]["wall_s"],
-                sweep_speedup=sweep["speedup"],
-                sweep_peak_rss_mb_per_worker=sweep["dask"]["peak_rss_mb"].get("worker", []),
-            )
+        for part, bench in (("batch", bench_batch), ("sweep", bench_sweep)):
+            if args.parts in ("all", part):
+                result[part] = bench(Path(tmp) / part)
+                result.update(_headline(part, result[part]))
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     text = json.dumps(result, indent=1)
     print(text)
