@@ -17,6 +17,7 @@ Importing it never raises: a failure is logged and the worker simply starts cold
 from __future__ import annotations
 
 import logging
+import warnings
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,12 @@ def warm() -> None:
     solve_max_coverage(cover, np.linspace(1.0, 2.0, 40), 3, method="heuristic", seed=0, threads=1)
 
 
+# Python 3.12+ warns at every fork of a process with several OS threads; the forkserver's only
+# other thread is the idle background thread of pyarrow's jemalloc allocator (imported with
+# pandas), whose fork handlers keep the allocator consistent in the child
+warnings.filterwarnings(
+    "ignore", message=r"This process \(pid=\d+\) is multi-threaded", category=DeprecationWarning
+)
 try:
     warm()
 except Exception as exc:  # a cold worker still plans: never stop the process that imports us

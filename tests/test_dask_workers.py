@@ -29,8 +29,12 @@ def test_local_workers_are_forked_warm_and_single_threaded() -> None:
 
         from planner import places
 
+        tasks = Path(f"/proc/{os.getppid()}/task")
         return {
             "parent": " ".join(psutil.Process(os.getppid()).cmdline()),
+            "parent_threads": [(t / "comm").read_text().strip() for t in tasks.iterdir()]
+            if tasks.is_dir()  # Linux
+            else None,
             "modules": sorted({"planner.api", "planner.maps", "osmnx"} & set(sys.modules)),
             "geonames_files_read": places._geonames_rows.cache_info().currsize,
             "blas_threads": {i["internal_api"]: i["num_threads"] for i in threadpool_info()},
@@ -40,6 +44,10 @@ def test_local_workers_are_forked_warm_and_single_threaded() -> None:
     with _dask.dask_client(None, n_workers=1) as client:
         (seen,) = client.run(probe).values()
     assert "multiprocessing.forkserver" in seen["parent"]  # forked, not spawned
+    # fork safety: the forkserver runs no thread but its main one and jemalloc's (pyarrow's
+    # allocator, which handles fork), so no solver or BLAS pool is copied mid-work
+    if seen["parent_threads"] is not None:
+        assert len([n for n in seen["parent_threads"] if n != "jemalloc_bg_thd"]) == 1
     assert seen["modules"] == ["osmnx", "planner.api", "planner.maps"]  # imported before any task
     assert seen["geonames_files_read"] == 1
     assert seen["blas_threads"] and set(seen["blas_threads"].values()) == {1}
