@@ -1,4 +1,4 @@
-"""The import graph of the ``planner`` package: its cycles, its layers and the CLI -> optimizer path.
+"""The import graph of the ``planner`` package: its cycles, layers and the CLI -> optimizer path.
 
 Reads every module's source with :mod:`ast` (nothing is imported) and draws an edge from a
 module to each ``planner`` module it imports, at module level or inside a function

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -e '.[test]'
-python -m planner.assets || echo "test.sh: map assets not fetched (npm registry unreachable?); the browser tests will skip" >&2
+python -m planner.io.assets || echo "test.sh: map assets not fetched (npm registry unreachable?); the browser tests will skip" >&2
 python -m pytest -q -p no:cacheprovider -p no:benchmark -n auto --dist loadfile

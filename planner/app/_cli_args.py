@@ -283,8 +283,9 @@ _EPILOG = (
 def _cluster_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler",
-        help="address of a running Dask scheduler (tcp://host:8786); default: a local cluster "
-        "of one single-threaded worker process per core, started and stopped with the command",
+        help="address of a running Dask scheduler (tcp://host:8786), or 'synchronous' for "
+        "every task in this process, one after another; default: a local cluster of one "
+        "single-threaded worker process per core, started and stopped with the command",
     )
     p.add_argument(
         "--workers",

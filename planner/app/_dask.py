@@ -3,7 +3,10 @@
 Without a scheduler address a :class:`~dask.distributed.LocalCluster` sized to the machine (one
 worker process per core, one thread per worker: the planners are single-threaded NumPy/SciPy
 and hold the GIL) starts on loopback (its HTTP server on a free port, not 8787) and is closed
-when the block ends.
+when the block ends. Its worker processes are forked from a forkserver that imported
+:mod:`planner.app._warm` (the planning stack, GeoNames, the optimizer's compiled kernels) once
+(:func:`start_forkserver`), so every worker starts warm; on platforms without ``forkserver``
+they are spawned and warm up in their first task.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -21,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: The ``scheduler`` that runs every task in the calling process, one after another, no cluster.
+SYNCHRONOUS = "synchronous"
+#: What the forkserver imports before it forks a worker: Dask, then the planning stack.
+FORKSERVER_PRELOAD = ("distributed", "planner.app._warm")
 
 
 @contextmanager
@@ -39,6 +48,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None) -
     InputError
         The scheduler cannot be reached.
     """
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -54,7 +64,9 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None) -
         return
     workers = n_workers or os.cpu_count() or 1
     logger.info("starting a local Dask cluster: %d worker processes", workers)
+    method = "forkserver" if start_forkserver() else "spawn"
     with (
+        dask.config.set({"distributed.worker.multiprocessing-method": method}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -67,6 +79,83 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None) -
         Client(cluster) as client,
     ):
         yield client
+
+
+def start_forkserver() -> bool:
+    """Start the forkserver local clusters fork their workers from; ``False`` where there is none.
+
+    The forkserver is a fresh single-threaded interpreter that imports :data:`FORKSERVER_PRELOAD`
+    (~3 CPU s) and then forks a worker on each request, warm and at once. Call it as early as
+    possible (``planner batch`` does before it reads its inputs), so that the warming runs
+    meanwhile on another core; later calls return at once. It starts with the environment Dask
+    gives a worker before starting it (``distributed.nanny.pre-spawn-environ``: one BLAS/OpenMP
+    thread, a fixed ``PYTHONHASHSEED``), so the numerical libraries it imports start
+    single-threaded, as in a spawned worker; this process's own environment is left as it was.
+    Forking is safe there: the process has no thread of its own when it forks (the warm-up
+    solves on one thread), only the idle background thread of pyarrow's allocator (jemalloc,
+    which handles fork) that Dask's own forkserver preload, pandas, starts too.
+    """
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    import dask
+    import distributed  # noqa: F401  (registers Dask's configuration defaults)
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(FORKSERVER_PRELOAD))
+    env = {
+        key: os.environ.get(key, str(value))
+        for key, value in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+    }
+    if env.get("PYTHONHASHSEED") in (None, "0"):  # as Dask's nanny does for a spawned worker
+        env["PYTHONHASHSEED"] = "6640"
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        forkserver.ensure_running()
+    except OSError as exc:  # e.g. no room for its socket: spawned workers still work
+        logger.warning("no forkserver (%s): local workers are spawned and warm up in a task", exc)
+        return False
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return True
+
+
+def run_tasks(
+    func: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    scheduler: str | None,
+    n_workers: int | None,
+    on_error: Callable[[T, str], R],
+) -> list[R]:
+    """``func`` of every item, in the order of ``items``: on the cluster of ``scheduler`` (a
+    local one for ``None``, :func:`dask_client`), or, for :data:`SYNCHRONOUS`, in this process
+    one after another (the same task functions, no cluster). A failing item gives
+    ``on_error(item, one-line message)``, as in :func:`map_tasks`."""
+    t0 = time.perf_counter()
+    results: list[R] = []
+    if scheduler != SYNCHRONOUS:
+        with dask_client(scheduler, n_workers=n_workers) as client:
+            logger.info("cluster ready in %.2f s", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            results = map_tasks(client, func, items, on_error=on_error)
+            logger.info("%d tasks done in %.2f s", len(items), time.perf_counter() - t0)
+            t0 = time.perf_counter()
+        logger.info("cluster closed in %.2f s", time.perf_counter() - t0)
+        return results
+    for item in items:
+        try:
+            results.append(func(item))
+        except Exception as exc:
+            results.append(on_error(item, f"{type(exc).__name__}: {_one_line(exc)}"))
+    logger.info("%d tasks done in %.2f s", len(items), time.perf_counter() - t0)
+    return results
 
 
 def map_tasks(

@@ -166,8 +166,8 @@ def _plan_and_write(job: CityJob) -> None:
             offline_assets=job.offline_assets,
         )
         path = write_map(m, stage / "map.html", offline_assets=job.offline_assets)
-        core.summary["map_html_bytes"] = path.stat().st_size
-        write_json_atomic(stage / "summary.json", core.summary)
+        summary = {**core.summary, "map_html_bytes": path.stat().st_size}
+        write_json_atomic(stage / "summary.json", summary)
 
 
 def city_row(job: CityJob, result: CityResult) -> dict[str, Any]:
@@ -211,18 +211,22 @@ def failed_count(results: Sequence[CityResult]) -> int:
 def run_batch(
     jobs: Sequence[CityJob], *, scheduler: str | None = None, n_workers: int | None = None
 ) -> list[CityResult]:
-    """Plan every city of ``jobs`` on a Dask cluster (one task each), in their order."""
-    from planner.app._dask import dask_client, map_tasks
+    """Plan every city of ``jobs`` on a Dask cluster (one task each), in their order.
+
+    ``scheduler``: a scheduler's address, ``None`` for a local cluster, or ``"synchronous"``
+    for every city in this process (:func:`planner.app._dask.run_tasks`).
+    """
+    from planner.app._dask import run_tasks
 
     # largest extracts first: the longest task starts at once instead of ending the batch alone
     order = sorted(range(len(jobs)), key=lambda i: -source_size(jobs[i].source))
-    with dask_client(scheduler, n_workers=n_workers) as client:
-        done = map_tasks(
-            client,
-            plan_city_job,
-            [jobs[i] for i in order],
-            on_error=lambda job, message: CityResult(job.city, "failed", message),
-        )
+    done = run_tasks(
+        plan_city_job,
+        [jobs[i] for i in order],
+        scheduler=scheduler,
+        n_workers=n_workers,
+        on_error=lambda job, message: CityResult(job.city, "failed", message),
+    )
     results = dict(zip(order, done, strict=True))
     return [results[i] for i in range(len(jobs))]
 

@@ -182,8 +182,8 @@ def run_scenario_job(job: ScenarioJob) -> dict[str, Any]:
         write_plan(plan.core, job.out)
         m = national_map(plan.core, offline_assets=job.offline_assets)
         path = write_map(m, job.out / "map.html", offline_assets=job.offline_assets)
-        plan.core.summary["map_html_bytes"] = path.stat().st_size
-        write_json_atomic(job.out / "summary.json", plan.core.summary)
+        summary = {**plan.core.summary, "map_html_bytes": path.stat().st_size}
+        write_json_atomic(job.out / "summary.json", summary)
     except Exception as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         return failed_row(job, f"{type(exc).__name__}: {message}")
@@ -230,8 +230,10 @@ def _head(job: ScenarioJob, status: str, error: str) -> dict[str, Any]:
 def run_sweep(
     jobs: Sequence[ScenarioJob], *, scheduler: str | None = None, n_workers: int | None = None
 ) -> list[dict[str, Any]]:
-    """Every scenario of ``jobs`` on a Dask cluster (one task each); rows in job order."""
-    from planner.app._dask import dask_client, map_tasks
+    """Every scenario of ``jobs`` on a Dask cluster (one task each); rows in job order
+    (``scheduler`` as for :func:`planner.app.batch.run_batch`)."""
+    from planner.app._dask import run_tasks
 
-    with dask_client(scheduler, n_workers=n_workers) as client:
-        return map_tasks(client, run_scenario_job, jobs, on_error=failed_row)
+    return run_tasks(
+        run_scenario_job, jobs, scheduler=scheduler, n_workers=n_workers, on_error=failed_row
+    )
