@@ -78,3 +78,41 @@ def test_bad_arguments_are_gathered() -> None:
     text = str(err.value)
     for name in ("cost:", "demand:", "p:", "method:"):
         assert name in text
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_knapsack_bound_lies_between_the_lp_and_the_single_source_optimum(seed: int) -> None:
+    import itertools
+
+    from planner.optimize._capacitated_median import Problem, assign, knapsack_bound
+
+    rng = np.random.default_rng(seed)
+    m, k = 7, 3
+    cost = rng.integers(1, 30, (m, k)).astype(float)
+    demand = rng.integers(1, 6, m).astype(float)
+    cap = np.full(k, np.ceil(demand.sum() / k) + 2.0)  # tight: packing decides the cost
+    problem = Problem(
+        cost=cost,
+        demand=demand,
+        cap=cap,
+        p=k,
+        single_source=True,
+        seed=0,
+        knapsack_units=(demand.astype(np.int64), cap.astype(np.int64)),
+        integral_cost=True,
+        cost_step=1.0,
+    )
+    # every single-source assignment enumerated, not through the solver
+    best = min(
+        (
+            cost[np.arange(m), list(to)].sum()
+            for to in itertools.product(range(k), repeat=m)
+            if np.all(np.bincount(to, weights=demand, minlength=k) <= cap)
+        ),
+        default=np.inf,
+    )
+    sites = np.arange(k)
+    relaxed = assign(problem, sites, integer=False)
+    assert relaxed is not None and relaxed.duals is not None
+    lower = knapsack_bound(problem, sites, relaxed.duals)
+    assert np.ceil(relaxed.value - 1e-6) <= lower <= best

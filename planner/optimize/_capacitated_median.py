@@ -7,6 +7,8 @@ Model: minimise ``sum_ij c_ij x_ij`` s.t. ``sum_j x_ij = 1`` (every row served i
 
 * :func:`assign` — the best assignment to a fixed open set: a transportation LP (divisible) or a
   generalized assignment problem solved by HiGHS branch-and-bound (single source);
+* :func:`knapsack_bound` — a lower bound on the single-source value of one open set that
+  spares its branch-and-bound when it proves the set no better than the best in hand;
 * :func:`lagrangian` — the bound of the relaxation of the assignment constraints by
   subgradient: each site's subproblem is a knapsack over rows (0-1 by dynamic programming when
   demands are integers and capacities small, else fractional, which stays a valid bound);
@@ -81,6 +83,8 @@ class Assignment:
     value: float
     x: np.ndarray
     proven: bool
+    #: row duals of the assignment rows (transportation LP only)
+    duals: np.ndarray | None = None
 
 
 def assign(
@@ -128,7 +132,9 @@ def assign(
     if integer:
         x = (x > 0.5).astype(np.float64)
     value = float((problem.cost[:, sites] * x).sum())
-    return Assignment(sites=sites, value=value, x=x, proven=outcome.status == "optimal")
+    duals = None if outcome.row_duals is None else outcome.row_duals[:m]
+    proven = outcome.status == "optimal"
+    return Assignment(sites=sites, value=value, x=x, proven=proven, duals=duals)
 
 
 def _mip_options(cutoff: float) -> dict[str, float | int | str]:
@@ -209,12 +215,36 @@ class Evaluator:
                 lower = math.ceil(lower / problem.cost_step - 1e-6) * problem.cost_step
             if lower >= estimate * (1 - 1e-12):
                 return replace(regret, proven=True)
+        lower = knapsack_bound(problem, sites, relaxed.duals)
+        if lower >= cutoff * (1 - 1e-12):
+            return None
+        if lower >= estimate * (1 - 1e-12):
+            assert regret is not None
+            return replace(regret, proven=True)
         found = assign(problem, sites, cutoff=min(cutoff, estimate))
         return found if found is not None else regret
 
     @property
     def exhausted(self) -> bool:
         return self.spent >= self.budget
+
+
+def knapsack_bound(problem: Problem, sites: np.ndarray, duals: np.ndarray | None) -> float:
+    """Lower bound on the single-source value of the open ``sites``: the Lagrangian relaxation
+    of the assignment rows at multipliers ``duals`` (the transportation LP's row duals), each
+    open site a 0-1 knapsack (Martello and Toth's bound for the generalized assignment problem;
+    at the LP duals at least the LP value, a 0-1 knapsack being worth no less than a fractional
+    one), rounded up to the cost step. Valid for any ``duals``; ``-inf`` without them or
+    without integer knapsack units."""
+    if problem.knapsack_units is None or duals is None:
+        return -math.inf
+    units, caps = problem.knapsack_units
+    reduced = problem.cost[:, sites] - duals[:, None]
+    v, _ = _knapsack_01(reduced, units, caps[sites])
+    lower = float(duals.sum() + v.sum())
+    if problem.cost_step > 0:
+        lower = math.ceil(lower / problem.cost_step - 1e-6) * problem.cost_step
+    return lower
 
 
 def knapsacks(problem: Problem, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -75,26 +75,8 @@ def grouped_lp_bound(
     if keep.size == 0:
         return None
     csr, weights = sp.csr_array(csr[keep]), weights[keep]
-    m, n = csr.shape
-    rng = np.random.default_rng(seed)
-    starts = csr.indptr[:-1]
-    hashes = np.empty((m, 0), dtype=np.int64)
-    chosen: tuple[sp.csr_array, np.ndarray] | None = None
-    for count in HASH_COUNTS:
-        if time.perf_counter() > deadline:  # keep the finest grouping made so far
-            break
-        extra = count - hashes.shape[1]
-        more = np.empty((m, extra), dtype=np.int64)
-        for h in range(extra):
-            order = rng.permutation(n).astype(np.int64)
-            more[:, h] = np.minimum.reduceat(order[csr.indices], starts)
-        hashes = np.hstack([hashes, more])
-        grouped = grouped_instance(csr, weights, hashes)
-        if grouped[0].nnz > max_pairs:
-            break
-        chosen = grouped
-        if grouped[0].shape[0] == m:  # every row is its own group: nothing to gain
-            break
+    m = csr.shape[0]
+    chosen = _finest_grouping(csr, weights, max_pairs=max_pairs, deadline=deadline, seed=seed)
     if chosen is None:
         return None
     merged = reduce_rows(chosen[0], chosen[1], seed=seed)
@@ -125,3 +107,32 @@ def grouped_lp_bound(
         lp.status,
     )
     return lp.bound if lp.status == "optimal" and math.isfinite(lp.bound) else None
+
+
+def _finest_grouping(
+    csr: sp.csr_array, weights: np.ndarray, *, max_pairs: int, deadline: float, seed: int
+) -> tuple[sp.csr_array, np.ndarray] | None:
+    """The finest MinHash grouping of the rows of ``csr`` (:data:`HASH_COUNTS` hashes, fewest
+    first) with at most ``max_pairs`` pairs made before ``deadline``; ``None`` when even the
+    coarsest has more."""
+    m, n = csr.shape
+    rng = np.random.default_rng(seed)
+    starts = csr.indptr[:-1]
+    hashes = np.empty((m, 0), dtype=np.int64)
+    chosen: tuple[sp.csr_array, np.ndarray] | None = None
+    for count in HASH_COUNTS:
+        if time.perf_counter() > deadline:  # keep the finest grouping made so far
+            break
+        extra = count - hashes.shape[1]
+        more = np.empty((m, extra), dtype=np.int64)
+        for h in range(extra):
+            order = rng.permutation(n).astype(np.int64)
+            more[:, h] = np.minimum.reduceat(order[csr.indices], starts)
+        hashes = np.hstack([hashes, more])
+        grouped = grouped_instance(csr, weights, hashes)
+        if grouped[0].nnz > max_pairs:
+            break
+        chosen = grouped
+        if grouped[0].shape[0] == m:  # every row is its own group: nothing to gain
+            break
+    return chosen

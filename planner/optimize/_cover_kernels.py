@@ -329,6 +329,53 @@ def _kick(slots, slot_of, size, state):  # type: ignore[no-untyped-def]
         slot_of[k] = s
 
 
+@njit(cache=True)
+def _choose(sparse, slots, tables, until, moves, value, best_value, tol, state, n_ptr, n_idx):  # type: ignore[no-untyped-def]
+    """The next move of :func:`tabu`: ``(value change, column to open, slot to close)``, by
+    :func:`_best_move_sparse` when ``sparse``, else by :func:`_best_move`."""
+    _, _, slot_of, add, loss, extra = tables
+    if sparse:
+        return _best_move_sparse(
+            slots,
+            slot_of,
+            add,
+            loss,
+            extra,
+            until,
+            moves,
+            value,
+            best_value,
+            tol,
+            state,
+            n_ptr,
+            n_idx,
+        )
+    return _best_move(slots, slot_of, add, loss, extra, until, moves, value, best_value, tol, state)
+
+
+@njit(cache=True)
+def _swap(r_ptr, r_idx, c_ptr, c_idx, w, slots, tables: _Tables, until, moves, k, s, spans, state):  # type: ignore[no-untyped-def]
+    """Swap the site in slot ``s`` for column ``k``: the closed site may not reopen and ``k``
+    may not close for random tenures drawn from ``spans`` (open low, open span, shut low, shut
+    span)."""
+    j = slots[s]
+    close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s)
+    open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k, s)
+    until[j] = moves + spans[2] + _below(state, spans[3])
+    until[k] = moves + spans[0] + _below(state, spans[1])
+
+
+@njit(cache=True)
+def _restart(r_ptr, r_idx, c_ptr, c_idx, w, slots, best, tables: _Tables, until, state):  # type: ignore[no-untyped-def]
+    """Back to ``best``, kicked by 1 to p/5 random swaps, with fresh tenures; return the value."""
+    slots[:] = best
+    build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+    _kick(slots, tables[2], 1 + _below(state, max(1, slots.shape[0] // 5)), state)
+    value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
+    until[:] = 0
+    return value
+
+
 @njit(cache=True, nogil=True)
 def tabu(  # type: ignore[no-untyped-def]
     r_ptr,
@@ -362,7 +409,6 @@ def tabu(  # type: ignore[no-untyped-def]
     p = start.shape[0]
     slots = start.copy()
     tables = _new_tables(r_ptr.shape[0] - 1, n, p)
-    _, _, slot_of, add, loss, extra = tables
     value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
     best = slots.copy()
     best_value = value
@@ -370,6 +416,7 @@ def tabu(  # type: ignore[no-untyped-def]
     free = n - p
     open_lo, open_span = max(1, p // 6), max(2, p // 3) + 1 - max(1, p // 6)
     shut_lo, shut_span = max(1, free // 25), max(2, free // 8) + 1 - max(1, free // 25)
+    spans = (open_lo, open_span, shut_lo, shut_span)
     until = np.zeros(n, np.int64)
     sparse = n_ptr.shape[0] == n + 1
     timed = deadline < np.inf  # reading the clock takes the GIL (numba's object mode)
@@ -377,35 +424,14 @@ def tabu(  # type: ignore[no-untyped-def]
     moves = 0
     while moves < max_moves and best_value < target - tol and free > 0:
         moves += 1
-        if sparse:
-            top, k, s = _best_move_sparse(
-                slots,
-                slot_of,
-                add,
-                loss,
-                extra,
-                until,
-                moves,
-                value,
-                best_value,
-                tol,
-                state,
-                n_ptr,
-                n_idx,
-            )
-        else:
-            top, k, s = _best_move(
-                slots, slot_of, add, loss, extra, until, moves, value, best_value, tol, state
-            )
+        top, k, s = _choose(
+            sparse, slots, tables, until, moves, value, best_value, tol, state, n_ptr, n_idx
+        )
         if k < 0:  # every swap is tabu: forget the tenures
             until[:] = 0
             continue
-        j = slots[s]
-        close_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, s)
-        open_slot(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables, k, s)
+        _swap(r_ptr, r_idx, c_ptr, c_idx, w, slots, tables, until, moves, k, s, spans, state)
         value += top
-        until[j] = moves + shut_lo + _below(state, shut_span)
-        until[k] = moves + open_lo + _below(state, open_span)
         if value > best_value + tol:
             best[:] = slots
             best_value = value
@@ -413,11 +439,7 @@ def tabu(  # type: ignore[no-untyped-def]
         else:
             stale += 1
         if stale >= patience:  # back to the best, kicked, with fresh memory
-            slots[:] = best
-            build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
-            _kick(slots, slot_of, 1 + _below(state, max(1, p // 5)), state)
-            value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)
-            until[:] = 0
+            value = _restart(r_ptr, r_idx, c_ptr, c_idx, w, slots, best, tables, until, state)
             stale = 0
         elif moves % 256 == 0:
             value = build(r_ptr, r_idx, c_ptr, c_idx, w, slots, *tables)

@@ -118,6 +118,37 @@ def _new_highs(*, time_limit_s: float | None, seed: int, mip_rel_gap: float) -> 
     return highs
 
 
+def _pass_model(
+    highs: highspy.Highs,
+    a: sp.csc_array,
+    cost: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    integrality: np.ndarray,
+    *,
+    maximize: bool,
+) -> None:
+    """Hand ``a`` (sorted CSC), ``cost``, the column and row ``bounds`` (lower and upper of
+    each) and ``integrality`` to ``highs``."""
+    n_row, n_col = a.shape
+    highs.passModel(
+        int(n_col),
+        int(n_row),
+        int(a.nnz),
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize),
+        0.0,
+        np.ascontiguousarray(cost, dtype=np.float64),
+        np.ascontiguousarray(bounds[0], dtype=np.float64),
+        np.ascontiguousarray(bounds[1], dtype=np.float64),
+        np.ascontiguousarray(bounds[2], dtype=np.float64),
+        np.ascontiguousarray(bounds[3], dtype=np.float64),
+        a.indptr.astype(np.int32),
+        a.indices.astype(np.int32),
+        a.data.astype(np.float64),
+        integrality,
+    )
+
+
 def solve(
     a: sp.csc_array,
     *,
@@ -171,33 +202,16 @@ def solve(
     if not is_mip:
         highs.setOptionValue("solver", lp_solver)
     a = sp.csc_array(a)
-    if time_limit_s is None:
-        for option, value in work_limits(a).items():
-            highs.setOptionValue(option, value)
+    limits = work_limits(a) if time_limit_s is None else {}
     if iterations is not None:
-        highs.setOptionValue("simplex_iteration_limit", int(iterations))
-    for name, setting in (options or {}).items():
+        limits["simplex_iteration_limit"] = int(iterations)
+    for name, setting in {**limits, **(options or {})}.items():
         highs.setOptionValue(name, setting)
     a.sort_indices()
     n_row, n_col = a.shape
     integrality = np.asarray(integer, dtype=np.int32) if is_mip else np.zeros(n_col, dtype=np.int32)
-    highs.passModel(
-        int(n_col),
-        int(n_row),
-        int(a.nnz),
-        int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize),
-        0.0,
-        np.ascontiguousarray(cost, dtype=np.float64),
-        np.ascontiguousarray(col_lower, dtype=np.float64),
-        np.ascontiguousarray(col_upper, dtype=np.float64),
-        np.ascontiguousarray(row_lower, dtype=np.float64),
-        np.ascontiguousarray(row_upper, dtype=np.float64),
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data.astype(np.float64),
-        integrality,
-    )
+    bounds = (col_lower, col_upper, row_lower, row_upper)
+    _pass_model(highs, a, cost, bounds, integrality, maximize=maximize)
     # No MIP start is handed to HiGHS: with highspy 1.16, a run after ``setSolution`` reported
     # an objective and an "optimal" bound (8 sites) that its returned solution (the 11-site
     # start) does not have, below the optimum HiGHS proves without the start (9). The callers

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from planner.optimize._cover_model import reach_columns
 from planner.optimize._cover_search import (
+    Restricted,
     coverage_counts,
     iterated_swaps,
     lazy_greedy,
@@ -274,11 +275,32 @@ def lp_search(
         work=(1 - CORE_SHARE) * scale,
         threads=threads,
     )
-    # a search with a single start (large instances) is the head run alone: the core's answer
-    # joins it here
-    found = max([found, *starts[:1]], key=lambda sites: selection_value(csr, w, sites))
+    return _finish(csr, csc, w, [found, *starts[:1]], deadline=deadline)
+
+
+def _finish(
+    csr: sp.csr_array, csc: sp.csc_array, w: np.ndarray, found: list[np.ndarray], *, deadline: float
+) -> np.ndarray:
+    """Swaps from the best of ``found``: the search's answer, then the core's answer if any (a
+    search with a single start, on large instances, is the head run alone: the core's answer
+    joins it here)."""
+    best = max(found, key=lambda sites: selection_value(csr, w, sites))
     rounds = work_cap(SWAP_WORK, csr.nnz, low=3, high=1000)
-    return swap_search(csr, csc, w, found, deadline=deadline, max_rounds=rounds)
+    return swap_search(csr, csc, w, best, deadline=deadline, max_rounds=rounds)
+
+
+def _kept_starts(
+    cut: Restricted, known: list[np.ndarray], x: np.ndarray, p: int, *, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Starts over the columns ``cut`` keeps: the ``known`` answers in that order (the best
+    first), each once and when all its sites are kept, then samples of the LP solution ``x``
+    over the kept columns up to :data:`POPULATION`."""
+    mapped: list[np.ndarray] = []
+    for sites in known:
+        local = cut.local(sites)
+        if local is not None and not any(np.array_equal(local, m) for m in mapped):
+            mapped.append(local)
+    return mapped + lp_samples(x, p, POPULATION - len(mapped), rng=rng)
 
 
 def _reach_search(
@@ -334,13 +356,7 @@ def _reach_search(
     moves = max(MIN_FIXED_MOVES, int(moves * keep.shape[0] / n))
     cut = restrict_columns(csr, w, keep)
     sub = cut.reduced
-    # the best answer leads, the other answers follow, then LP samples over the kept columns
-    mapped: list[np.ndarray] = []
-    for sites in (best, *known):
-        local = cut.local(sites)
-        if local is not None and not any(np.array_equal(local, m) for m in mapped):
-            mapped.append(local)
-    mapped += lp_samples(lp.x[keep], p, POPULATION - len(mapped), rng=rng)
+    mapped = _kept_starts(cut, [best, *known], lp.x[keep], p, rng=rng)
     found = improve(
         sub.matrix,
         sp.csc_array(sub.matrix),

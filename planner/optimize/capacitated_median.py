@@ -230,35 +230,52 @@ def _heuristic(problem: Problem) -> tuple[Assignment | None, float]:
     """Lagrangian heuristic with local search; returns the best assignment and the bound.
 
     1. subgradient on the relaxed assignment constraints: a bound and the open sets of its
-       steps, each estimated by a regret assignment (:func:`regret_assign`);
+       steps, each estimated by a regret assignment (:func:`regret_assign`); a first, short run
+       whose best set's swap-search optimum (estimated) is priced before its other sets, then
+       a second run towards that best set's estimate;
     2. swap search with that estimate from the :data:`STARTS` best distinct open sets;
     3. the local optima and the best estimated sets priced exactly, screened by the bound;
     4. swap search priced exactly from the best, moves ranked by their regret estimate.
     """
     first = lagrangian(problem, math.inf, iterations=LAGRANGE_ITERATIONS // 3)
     evaluate = Evaluator(problem)
-    for sites in first.proposals[::-1][:FIRST_PROPOSALS]:
+    first_sets = _by_estimate(problem, first.proposals[::-1][:FIRST_PROPOSALS])
+    upper = math.inf
+    if first_sets:
+        # the estimate of the first run's best set steers the second run (far above the
+        # optimum: long steps, diverse proposals); a local optimum priced first prunes those
+        # early, poor sets by their transportation LP instead of branch-and-bound
+        upper = float(regret_assign(problem.cost, problem.demand, problem.cap, first_sets[0])[0])
+        evaluate(_interchange(problem, first_sets[0])[0])
+    for sites in first_sets:
         evaluate(sites)
-    upper = evaluate.best.value if evaluate.best is not None else math.inf
     second = lagrangian(problem, upper, iterations=LAGRANGE_ITERATIONS)
     outcome = second if second.bound >= first.bound else first
     evaluate.screen = (float(outcome.lam.sum()), outcome.v)
-    proposals = first.proposals + second.proposals
-    estimates = [regret_assign(problem.cost, problem.demand, problem.cap, s)[0] for s in proposals]
-    ranked = [proposals[k] for k in np.argsort(estimates, kind="stable")]
-    local = []
-    for start in ranked[:STARTS]:
-        local.append(
-            interchange(
-                problem.cost, problem.demand, problem.cap, start, INTERCHANGE_PASSES, SWAP_WIDTH
-            )
-        )
+    ranked = _by_estimate(problem, first.proposals + second.proposals)
+    local = [_interchange(problem, start) for start in ranked[:STARTS]]
     for sites, _ in sorted(local, key=lambda pair: pair[1]):
         evaluate(sites)
     for sites in ranked[: 2 * STARTS]:
         evaluate(sites)
     swap_search(problem, evaluate, SWAP_WIDTH)
     return evaluate.best, outcome.bound
+
+
+def _interchange(problem: Problem, start: np.ndarray) -> tuple[np.ndarray, float]:
+    """The swap search priced by the regret estimate (:func:`interchange`) from ``start``:
+    the local optimum and its estimated value."""
+    sites, value = interchange(
+        problem.cost, problem.demand, problem.cap, start, INTERCHANGE_PASSES, SWAP_WIDTH
+    )
+    return sites, float(value)
+
+
+def _by_estimate(problem: Problem, proposals: list[np.ndarray]) -> list[np.ndarray]:
+    """``proposals`` sorted by their regret estimate (:func:`regret_assign`), best first (ties
+    in their order)."""
+    estimates = [regret_assign(problem.cost, problem.demand, problem.cap, s)[0] for s in proposals]
+    return [proposals[k] for k in np.argsort(estimates, kind="stable")]
 
 
 def _rounded(problem: Problem, bound: float) -> float:

@@ -180,10 +180,16 @@ def solve_max_coverage(
         started=started,
     )
     result = in_units(result, unit, objective_in_weights=True, time_limit_s=limit)
+    _log_result(p, matrix.shape, result)
+    return result
+
+
+def _log_result(p: int, shape: tuple[int, ...], result: CoverageResult) -> None:
+    """Log the answer of :func:`solve_max_coverage` at INFO."""
     logger.info(
         "max coverage p=%d on %s: %.6g (bound %.6g, gap %.3g%%, %s/%s) in %.2fs",
         p,
-        matrix.shape,
+        shape,
         result.objective,
         result.bound,
         100 * result.gap,
@@ -191,7 +197,6 @@ def solve_max_coverage(
         result.status,
         result.seconds,
     )
-    return result
 
 
 def _solve(
@@ -278,11 +283,7 @@ def _search(
             head_run, csr, csc, w, selected, seed=head_seed, deadline=until, stop=stop
         )
     try:
-        if lp_job is not None:
-            lp = lp_job.result()
-        else:  # planned again: greedy + swaps took part of a time limit
-            solve_lp, lp_limit = _lp_plan(csr, deadline)
-            lp = _lp_relaxation(csr, w, p, time_limit_s=lp_limit, seed=seed) if solve_lp else None
+        lp = lp_job.result() if lp_job is not None else _planned_lp(csr, w, p, deadline, seed)
         # the LP bound, rounded down for integer weights: reaching it proves an optimum
         target = math.inf if lp is None else _floor(lp.bound, integral)
         if reaches(selection_value(csr, w, selected), target):
@@ -423,6 +424,15 @@ def _large_bound(
     )
     logger.debug("bounds: grouped LP %s, Lagrangian %.6g", grouped, lagrangian)
     return lagrangian if grouped is None else min(grouped, lagrangian)
+
+
+def _planned_lp(
+    csr: sp.csr_array, w: np.ndarray, p: int, deadline: float, seed: int
+) -> HighsOutcome | None:
+    """The LP relaxation when :func:`_lp_plan` (planned again once greedy + swaps took part of
+    a time limit) says to solve it."""
+    solve_lp, lp_limit = _lp_plan(csr, deadline)
+    return _lp_relaxation(csr, w, p, time_limit_s=lp_limit, seed=seed) if solve_lp else None
 
 
 def _share_of(deadline: float, share: float) -> float:

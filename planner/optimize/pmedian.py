@@ -48,9 +48,6 @@ from planner.optimize._validate import Problems, as_cost, as_count, as_weights, 
 
 logger = logging.getLogger(__name__)
 
-#: ``method="auto"`` escalates to HiGHS when the heuristic is not proven optimal and the
-#: instance has at most this many allowed pairs.
-AUTO_EXACT_MAX_PAIRS = 20_000
 #: The iterated local search stops after ``clip(PATIENCE_WORK / pairs, 10, 60)`` kicks without
 #: improvement or ``clip(KICK_WORK / pairs, 20, 500)`` kicks in all (each kick costs a few
 #: passes over the allowed pairs); see :data:`VOLUME_WORK` for the bound.
@@ -60,10 +57,12 @@ KICK_WORK = 5e7
 #: is not proven optimal after the first run); each step is a pass over the pairs cheaper than
 #: the row's multiplier.
 VOLUME_WORK = 8e8
-#: ``method="auto"`` hands instances with at most this many allowed pairs straight to HiGHS,
-#: which solves them faster than the heuristic and its bound (measured crossover, see
-#: ``docs/optimizer.md``).
-AUTO_DIRECT_MAX_PAIRS = 5_000
+#: ``method="auto"`` hands instances with at most this many allowed pairs straight to HiGHS
+#: (from the interchange's answer): up to there HiGHS solved the ``auto-crossover`` instances
+#: in 0.1-2.4 s of CPU and the heuristic's bound did not prove them, so the heuristic first
+#: only added its 0.05-0.12 s; above, HiGHS needs seconds to minutes where the heuristic
+#: proves or certifies in a fraction of that (measured crossover, see ``docs/optimizer.md``).
+AUTO_DIRECT_MAX_PAIRS = 20_000
 
 
 def solve_p_median(
@@ -90,9 +89,8 @@ def solve_p_median(
         Number of sites, ``1 <= p <= candidates``.
     method
         ``"exact"`` (HiGHS), ``"heuristic"`` (greedy, fast interchange, iterated local search,
-        certified by a Lagrangian lower bound) or ``"auto"`` (heuristic first; HiGHS when the
-        answer is not proven optimal and the instance is small, see
-        :data:`AUTO_EXACT_MAX_PAIRS`).
+        certified by a Lagrangian lower bound) or ``"auto"`` (HiGHS from the interchange's
+        answer up to :data:`AUTO_DIRECT_MAX_PAIRS` allowed pairs, the heuristic above).
     time_limit_s
         Wall-clock budget (``None``: budgets count work, so a seeded call gives the same answer
         on any machine load; with a limit it may not, see ``summary()["load_dependent"]``).
@@ -173,10 +171,12 @@ def _check_rows(raw: sp.csr_array) -> None:
 def _solve(
     entries: Entries, p: int, *, method: str, deadline: float, seed: int, grain: float
 ) -> tuple[np.ndarray, float, Method, str]:
-    """Heuristic with a Lagrangian bound; HiGHS when asked or when auto finds it worthwhile."""
+    """Heuristic with a Lagrangian bound; HiGHS when asked, or under auto up to
+    :data:`AUTO_DIRECT_MAX_PAIRS` pairs."""
     pairs = entries.cost.shape[0]
     if method == "auto" and routes_to_exact(pairs):
-        start = lazy_greedy(entries, p)
+        # the interchange's answer stays when HiGHS's is worse (a fallback at a work limit)
+        start, _ = interchange(entries, lazy_greedy(entries, p), deadline=deadline)
         return _exact(entries, p, start, bound=0.0, time_limit_s=remaining(deadline), seed=seed)
     best, state = interchange(entries, lazy_greedy(entries, p), deadline=deadline)
     rows = CostSorted.of(entries)
@@ -199,8 +199,7 @@ def _solve(
             best, state = from_bound, state_b
     target = _rounded_bound(dual.value, grain)
     proven = state.total <= target + RTOL * max(1.0, abs(target))
-    small = pairs <= AUTO_EXACT_MAX_PAIRS
-    if method == "exact" or (method == "auto" and not proven and small):
+    if method == "exact":
         return _exact(entries, p, best, bound=target, time_limit_s=remaining(deadline), seed=seed)
     if not proven:
         best, state = _reduced_search(entries, best, state, dual, p=p, seed=seed, deadline=deadline)
