@@ -248,22 +248,75 @@ def between_exit_candidates(
             continue
         pos = np.asarray(route.chainage_m, dtype=float)
         pos = pos - pos[0]
-        p = pos[cand[nodes]]
-        k = np.searchsorted(p, pos, side="right")  # candidates at or before each node
-        prev = p[np.maximum(k - 1, 0)] if p.size else pos
-        nxt = p[np.minimum(k, p.size - 1)] if p.size else pos
-        has_prev, has_next = k > 0, k < p.size
-        need = np.where(
+        need = _unserved(pos, pos[cand[nodes]], pos[-1], max_gap_m, max_end_gap_m)
+        extra[nodes[need & between[nodes] & ~cand[nodes]]] = True
+    return extra
+
+
+def long_stretch_segments(
+    routes: Sequence[Route],
+    usable: np.ndarray,
+    *,
+    max_gap_m: float,
+    max_end_gap_m: float,
+) -> list[np.ndarray]:
+    """Per route, boolean per segment: inside a stretch the ``usable`` nodes cannot serve.
+
+    The stretches are those of :func:`between_exit_candidates` with ``usable`` as the
+    candidates: between two consecutive usable nodes more than ``max_gap_m`` apart, or between
+    a route end and its nearest usable node more than ``max_end_gap_m`` away (the whole route
+    when it has none). No placement on the usable nodes can meet the rule there; a station has
+    to stand on the road inside such a segment.
+
+    Parameters
+    ----------
+    routes
+        The routes (``corridor_id``, ``node_idx``, ``chainage_m``).
+    usable
+        Boolean per network node: a station may stand there.
+    max_gap_m, max_end_gap_m
+        The spacing rule, metres.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One boolean array of ``len(node_idx) - 1`` values per route, in route order.
+    """
+    ok = np.asarray(usable, dtype=bool)
+    out = []
+    for route in routes:
+        nodes = np.asarray(route.node_idx, dtype=np.int64)
+        if nodes.size < 2:
+            out.append(np.zeros(0, dtype=bool))
+            continue
+        pos = np.asarray(route.chainage_m, dtype=float)
+        pos = pos - pos[0]
+        mid = (pos[1:] + pos[:-1]) / 2  # a segment lies wholly inside or outside a stretch
+        out.append(_unserved(mid, pos[ok[nodes]], pos[-1], max_gap_m, max_end_gap_m))
+    return out
+
+
+def _unserved(
+    at_m: np.ndarray, cand_m: np.ndarray, length_m: float, max_gap_m: float, max_end_gap_m: float
+) -> np.ndarray:
+    """Whether each position ``at_m`` of a route of ``length_m`` lies in a stretch that the
+    candidates at ``cand_m`` (sorted) cannot serve (:func:`between_exit_candidates`)."""
+    k = np.searchsorted(cand_m, at_m, side="right")  # candidates at or before each position
+    prev = cand_m[np.maximum(k - 1, 0)] if cand_m.size else at_m
+    nxt = cand_m[np.minimum(k, cand_m.size - 1)] if cand_m.size else at_m
+    has_prev, has_next = k > 0, k < cand_m.size
+    return np.asarray(
+        np.where(
             has_prev & has_next,
             nxt - prev > max_gap_m + _TOL_M,
             np.where(
                 has_prev,
-                pos[-1] - prev > max_end_gap_m + _TOL_M,
+                length_m - prev > max_end_gap_m + _TOL_M,
                 ~has_next | (nxt > max_end_gap_m + _TOL_M),
             ),
-        )
-        extra[nodes[need & between[nodes] & ~cand[nodes]]] = True
-    return extra
+        ),
+        dtype=bool,
+    )
 
 
 def _constraints(
