@@ -45,7 +45,13 @@ from planner.strategies._regions import nearest_point_value, region_codes
 from planner.strategies._service_areas import between_exit_nodes
 from planner.strategies._stretch_points import with_stretch_points
 from planner.strategies._us_community import site_frame
-from planner.strategies.base import Plan, StrategySpec
+from planner.strategies.base import (
+    Plan,
+    StrategySpec,
+    corridor_compliance,
+    kind_totals,
+    rounded_timings,
+)
 from planner.units import M_PER_MI
 
 logger = logging.getLogger(__name__)
@@ -340,9 +346,6 @@ def _summary(
     """Figures for ``summary.json`` (JSON-serialisable)."""
     pool_kw, fast_points = pool_rule(params.target_year)
     pools = sites[sites["kind"] == "afir_pool"]
-    gaps = pd.to_numeric(corridors["max_gap_km"]).to_numpy(dtype=float)
-    gaps = gaps[np.isfinite(gaps)]
-    by_kind = sites.groupby("kind")
     return {
         "strategy": "eu-afir",
         "params": dataclasses.asdict(params),
@@ -357,9 +360,7 @@ def _summary(
         "pools": int(pools["pools"].sum()) if len(pools) else 0,
         "pool_locations_between_exits": _count(pools, "at_exit", False),
         "pool_locations_at_added_points": _count(pools, "added_point", True),
-        "corridors": len(corridors),
-        "corridors_compliant": int(corridors["compliant"].sum()),
-        "max_gap_km": float(gaps.max()) if gaps.size else None,
+        **corridor_compliance(corridors, "max_gap_km"),
         "corridor_length_km": float(corridors["length_km"].sum()),
         "pool_locations_lower_bound": corridors.attrs.get("network_lower_bound"),
         "bev": float(regions["bev"].sum()),
@@ -369,10 +370,9 @@ def _summary(
         "regions_meeting_fleet_rule": int(regions["meets_fleet_rule"].sum()),
         "regions": len(regions),
         "ports_total": int(sites["ports"].sum()),
-        "ports_by_kind": {str(k): int(v) for k, v in by_kind["ports"].sum().items()},
-        "sites_by_kind": {str(k): int(v) for k, v in by_kind.size().items()},
+        **kind_totals(sites),
         "capex_usd_total": float(sites["capex_usd"].sum()),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "timings_s": rounded_timings(timings),
     }
 
 
