@@ -248,22 +248,75 @@ def between_exit_candidates(
             continue
         pos = np.asarray(route.chainage_m, dtype=float)
         pos = pos - pos[0]
-        p = pos[cand[nodes]]
-        k = np.searchsorted(p, pos, side="right")  # candidates at or before each node
-        prev = p[np.maximum(k - 1, 0)] if p.size else pos
-        nxt = p[np.minimum(k, p.size - 1)] if p.size else pos
-        has_prev, has_next = k > 0, k < p.size
-        need = np.where(
+        need = _unserved(pos, pos[cand[nodes]], pos[-1], max_gap_m, max_end_gap_m)
+        extra[nodes[need & between[nodes] & ~cand[nodes]]] = True
+    return extra
+
+
+def long_stretch_segments(
+    routes: Sequence[Route],
+    usable: np.ndarray,
+    *,
+    max_gap_m: float,
+    max_end_gap_m: float,
+) -> list[np.ndarray]:
+    """Per route, boolean per segment: inside a stretch the ``usable`` nodes cannot serve.
+
+    The stretches are those of :func:`between_exit_candidates` with ``usable`` as the
+    candidates: between two consecutive usable nodes more than ``max_gap_m`` apart, or between
+    a route end and its nearest usable node more than ``max_end_gap_m`` away (the whole route
+    when it has none). No placement on the usable nodes can meet the rule there; a station has
+    to stand on the road inside such a segment.
+
+    Parameters
+    ----------
+    routes
+        The routes (``corridor_id``, ``node_idx``, ``chainage_m``).
+    usable
+        Boolean per network node: a station may stand there.
+    max_gap_m, max_end_gap_m
+        The spacing rule, metres.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One boolean array of ``len(node_idx) - 1`` values per route, in route order.
+    """
+    ok = np.asarray(usable, dtype=bool)
+    out = []
+    for route in routes:
+        nodes = np.asarray(route.node_idx, dtype=np.int64)
+        if nodes.size < 2:
+            out.append(np.zeros(0, dtype=bool))
+            continue
+        pos = np.asarray(route.chainage_m, dtype=float)
+        pos = pos - pos[0]
+        mid = (pos[1:] + pos[:-1]) / 2  # a segment lies wholly inside or outside a stretch
+        out.append(_unserved(mid, pos[ok[nodes]], pos[-1], max_gap_m, max_end_gap_m))
+    return out
+
+
+def _unserved(
+    at_m: np.ndarray, cand_m: np.ndarray, length_m: float, max_gap_m: float, max_end_gap_m: float
+) -> np.ndarray:
+    """Whether each position ``at_m`` of a route of ``length_m`` lies in a stretch that the
+    candidates at ``cand_m`` (sorted) cannot serve (:func:`between_exit_candidates`)."""
+    k = np.searchsorted(cand_m, at_m, side="right")  # candidates at or before each position
+    prev = cand_m[np.maximum(k - 1, 0)] if cand_m.size else at_m
+    nxt = cand_m[np.minimum(k, cand_m.size - 1)] if cand_m.size else at_m
+    has_prev, has_next = k > 0, k < cand_m.size
+    return np.asarray(
+        np.where(
             has_prev & has_next,
             nxt - prev > max_gap_m + _TOL_M,
             np.where(
                 has_prev,
-                pos[-1] - prev > max_end_gap_m + _TOL_M,
+                length_m - prev > max_end_gap_m + _TOL_M,
                 ~has_next | (nxt > max_end_gap_m + _TOL_M),
             ),
-        )
-        extra[nodes[need & between[nodes] & ~cand[nodes]]] = True
-    return extra
+        ),
+        dtype=bool,
+    )
 
 
 def _constraints(
@@ -314,16 +367,36 @@ def _solve(
     rows: list[np.ndarray], w: np.ndarray, must: np.ndarray, n_nodes: int
 ) -> tuple[np.ndarray, int]:
     """Solve the covering program; return the 0/1 vector over nodes and the proven bound."""
-    import highspy
-
-    from planner.optimize._highs import _quiet_stdout
-
     used = np.unique(np.concatenate([*rows, must])) if rows or must.size else np.empty(0, int)
     local = np.full(n_nodes, -1, dtype=np.int64)
     local[used] = np.arange(used.size)
-    # unique rows only (many windows repeat); a row with a forced node is already met
     forced_local = np.zeros(used.size, dtype=bool)
     forced_local[local[must]] = True
+    indptr, indices = _unique_rows(rows, local, forced_local)
+    if len(indptr) == 1:  # every row is met by a forced station (or there are none)
+        x = np.zeros(n_nodes, dtype=bool)
+        x[must] = True
+        return x, int(must.size)
+    # integer costs: BIG per station less the preference level, BIG > LEVELS * (stations + 1),
+    # so one station more always costs more than any preference gain; an integer objective lets
+    # a gap below 1 prove the optimum
+    level = np.rint(w[used] * PREFERENCE_LEVELS)
+    big = PREFERENCE_LEVELS * (used.size + 1) + 1
+    a = sp.csr_array(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
+        shape=(len(indptr) - 1, used.size),
+    )
+    value, dual_bound = _solve_covering(a, (big - level).astype(float), forced_local)
+    x = np.zeros(n_nodes, dtype=bool)
+    x[used] = value > 0.5
+    return x, math.ceil(dual_bound / big - 1e-9)
+
+
+def _unique_rows(
+    rows: list[np.ndarray], local: np.ndarray, forced_local: np.ndarray
+) -> tuple[list[int], list[int]]:
+    """CSR ``(indptr, indices)`` of the rows in local column numbers: each row once (many
+    windows repeat), without the rows a forced station already meets."""
     seen: set[tuple[int, ...]] = set()
     indptr: list[int] = [0]
     indices: list[int] = []
@@ -334,50 +407,47 @@ def _solve(
         seen.add(key)
         indices.extend(key)
         indptr.append(len(indices))
-    if len(indptr) == 1:  # every row is met by a forced station (or there are none)
-        x = np.zeros(n_nodes, dtype=bool)
-        x[must] = True
-        return x, int(must.size)
-    # integer costs: BIG per station less the preference level, BIG > LEVELS * (stations + 1),
-    # so one station more always costs more than any preference gain; an integer objective lets
-    # a gap below 1 prove the optimum
-    level = np.rint(w[used] * PREFERENCE_LEVELS)
-    big = PREFERENCE_LEVELS * (used.size + 1) + 1
+    return indptr, indices
+
+
+def _solve_covering(
+    a: sp.csr_array, cost: np.ndarray, lower: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Minimise ``cost @ x`` subject to ``a @ x >= 1``, ``x`` 0/1 integer at least ``lower``,
+    with HiGHS to proven optimality (one thread, fixed seed); return ``x`` and the dual bound."""
+    import highspy
+
+    from planner.optimize._highs import _quiet_stdout
+
+    n_rows, n_cols = a.shape
     lp = highspy.HighsLp()
-    lp.num_col_ = int(used.size)
-    lp.num_row_ = len(indptr) - 1
-    lp.col_cost_ = (big - level).astype(float)
-    lp.col_lower_ = forced_local.astype(float)
-    lp.col_upper_ = np.ones(used.size)
-    lp.row_lower_ = np.ones(lp.num_row_)
-    lp.row_upper_ = np.full(lp.num_row_, highspy.kHighsInf)
-    a = sp.csr_array(
-        (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
-        shape=(lp.num_row_, used.size),
-    ).tocsc()
+    lp.num_col_ = int(n_cols)
+    lp.num_row_ = int(n_rows)
+    lp.col_cost_ = cost
+    lp.col_lower_ = lower.astype(float)
+    lp.col_upper_ = np.ones(n_cols)
+    lp.row_lower_ = np.ones(n_rows)
+    lp.row_upper_ = np.full(n_rows, highspy.kHighsInf)
+    csc = a.tocsc()
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(float)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * used.size
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(float)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
     with _quiet_stdout():
         h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
-    h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("mip_abs_gap", 0.999)
+    for option, value in (
+        ("output_flag", False), ("log_to_console", False), ("threads", 1), ("random_seed", 0),
+        ("mip_rel_gap", 0.0), ("mip_abs_gap", 0.999),
+    ):  # fmt: skip
+        h.setOptionValue(option, value)
     h.passModel(lp)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise PlannerError(
             f"exit stations: HiGHS ended with {h.modelStatusToString(h.getModelStatus())}"
         )
-    x = np.zeros(n_nodes, dtype=bool)
-    x[used] = np.asarray(h.getSolution().col_value) > 0.5
-    bound = math.ceil(h.getInfo().mip_dual_bound / big - 1e-9)
-    return x, int(bound)
+    return np.asarray(h.getSolution().col_value), float(h.getInfo().mip_dual_bound)
 
 
 def _routes_through(routes: Sequence[Route], nodes: np.ndarray) -> dict[int, list[str]]:

@@ -102,3 +102,29 @@ def check_seed(seed: object) -> int:
             f"seed: expected a whole number 0 to {MAX_SEED}, got {describe(seed)}; pass e.g. seed=0"
         )
     return int(seed)
+
+
+def kind_totals(sites: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """``ports_by_kind`` and ``sites_by_kind`` of a site table, for a plan's summary."""
+    by_kind = sites.groupby("kind")
+    return {
+        "ports_by_kind": {str(k): int(v) for k, v in by_kind["ports"].sum().items()},
+        "sites_by_kind": {str(k): int(v) for k, v in by_kind.size().items()},
+    }
+
+
+def corridor_compliance(corridors: pd.DataFrame, gap_column: str) -> dict[str, Any]:
+    """``corridors``, ``corridors_compliant`` and the largest finite ``gap_column`` (``None``
+    without one) of a corridor table, for a plan's summary."""
+    gaps = pd.to_numeric(corridors[gap_column]).to_numpy(dtype=float)
+    gaps = gaps[np.isfinite(gaps)]
+    return {
+        "corridors": len(corridors),
+        "corridors_compliant": int(corridors["compliant"].sum()),
+        gap_column: float(gaps.max()) if gaps.size else None,
+    }
+
+
+def rounded_timings(timings: dict[str, float]) -> dict[str, float]:
+    """Wall-clock seconds of named steps rounded to milliseconds, for a plan's summary."""
+    return {k: round(v, 3) for k, v in timings.items()}

@@ -94,11 +94,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
         )
     t0 = time.perf_counter()
     # 1. NEVs on the ground, spread over the demand points.
-    point_region = point_regions(ground)
-    nevs_by_region, nev_info = region_nevs(ground, point_region)
-    nevs = nevs_per_point(point_region, ground.demand.demand, nevs_by_region)
-    nev_info["nevs"] = float(nevs.sum())
-    nev_info["nevs_not_placed"] = max(float(sum(nevs_by_region.values())) - float(nevs.sum()), 0.0)
+    point_region, nevs_by_region, nevs, nev_info = _ground_nevs(ground)
     total_piles = (
         int(params.target_piles)
         if params.target_piles is not None
@@ -110,16 +106,7 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     piles = _pile_stations(ground, params, nevs, point_region, total_piles, service, seed=seed)
     # 4. Swap stations: urban by capacitated coverage, then along the busiest expressways.
     swap = _urban_swaps(ground, params, nevs, point_region, seed=seed)
-    wanted = plan_expressway_swaps(
-        ground.corridors,
-        service,
-        top=params.expressway_swap_top_corridors,
-        spacing_m=params.expressway_swap_spacing_km * 1000.0,
-        nev_traffic_share=params.nev_traffic_share,
-        swap_capable_share=params.swap_capable_share,
-        range_per_pack_km=params.range_per_pack_km,
-    )
-    express = busy_enough(wanted, min(params.swap_min_swaps_per_day, params.swaps_per_day))
+    wanted, express = _expressway_swaps(ground, params, service)
     # 5. Tables.
     sites = _site_table(ground, params, piles, service, swap, express)
     # 5b. national sites as real places: inside the country, one per point, capped
@@ -147,6 +134,35 @@ def run(ground: Ground, params: ChinaPileSwapParams, *, seed: int = 0) -> Plan:
     )
     summary.update(placement)
     return Plan("china-pile-swap", ground, sites, corridors, regions, summary)
+
+
+def _ground_nevs(
+    ground: Ground,
+) -> tuple[np.ndarray, dict[str, float], np.ndarray, dict[str, Any]]:
+    """Region of each demand point, NEVs per region, NEVs per demand point, and their figures
+    for the summary (``nevs``, ``nevs_not_placed`` and those of :func:`region_nevs`)."""
+    point_region = point_regions(ground)
+    nevs_by_region, nev_info = region_nevs(ground, point_region)
+    nevs = nevs_per_point(point_region, ground.demand.demand, nevs_by_region)
+    nev_info["nevs"] = float(nevs.sum())
+    nev_info["nevs_not_placed"] = max(float(sum(nevs_by_region.values())) - float(nevs.sum()), 0.0)
+    return point_region, nevs_by_region, nevs, nev_info
+
+
+def _expressway_swaps(
+    ground: Ground, params: ChinaPileSwapParams, service: CorridorSites
+) -> tuple[CorridorSites, CorridorSites]:
+    """Swap stations wanted along the busiest expressways, and those busy enough to build."""
+    wanted = plan_expressway_swaps(
+        ground.corridors,
+        service,
+        top=params.expressway_swap_top_corridors,
+        spacing_m=params.expressway_swap_spacing_km * 1000.0,
+        nev_traffic_share=params.nev_traffic_share,
+        swap_capable_share=params.swap_capable_share,
+        range_per_pack_km=params.range_per_pack_km,
+    )
+    return wanted, busy_enough(wanted, min(params.swap_min_swaps_per_day, params.swaps_per_day))
 
 
 def _service_areas(ground: Ground, params: ChinaPileSwapParams) -> CorridorSites:

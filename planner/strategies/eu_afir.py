@@ -44,8 +44,15 @@ from planner.strategies._exits import (
 )
 from planner.strategies._regions import nearest_point_value, region_codes
 from planner.strategies._service_areas import between_exit_nodes
+from planner.strategies._stretch_points import with_stretch_points
 from planner.strategies._us_community import site_frame
-from planner.strategies.base import Plan, StrategySpec
+from planner.strategies.base import (
+    Plan,
+    StrategySpec,
+    corridor_compliance,
+    kind_totals,
+    rounded_timings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -119,21 +126,35 @@ def points_per_pool(params: EuAfirParams) -> int:
 # --- core network pools --------------------------------------------------------------------------
 
 
-def corridor_pools(ground: Ground, params: EuAfirParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Place the pool locations on the corridors and size them; return ``(sites, table)``.
+def corridor_pools(
+    ground: Ground, params: EuAfirParams
+) -> tuple[Ground, pd.DataFrame, pd.DataFrame]:
+    """Place the pool locations on the corridors and size them; return ``(ground, sites, table)``.
 
-    A location on ``k`` corridors holds ``2 k`` pools (one per direction of travel of each),
-    each of :func:`points_per_pool` points of ``fast_point_kw``.
+    Where the nodes of a corridor (exits and the points between them) cannot keep the rule,
+    points on the road are added first (:func:`with_stretch_points`): the returned ground holds
+    them, and a pool standing on one has ``added_point`` true. A location on ``k`` corridors
+    holds ``2 k`` pools (one per direction of travel of each), each of :func:`points_per_pool`
+    points of ``fast_point_kw``.
     """
     if not ground.corridors:
         logger.warning("%s has no highway corridors: eu-afir places no pools", ground.name)
-        return _pool_frame(ground, params, np.empty(0, np.int64), np.empty(0, object)), _table(
-            pd.DataFrame(columns=["corridor", "length_m", "max_gap_m", "compliant", "stations"])
+        return (
+            ground,
+            _pool_frame(ground, params, np.empty(0, np.int64), np.empty(0, object)),
+            _table(
+                pd.DataFrame(columns=["corridor", "length_m", "max_gap_m", "compliant", "stations"])
+            ),
         )
     max_gap_m, end_m = params.spacing_km * _M_PER_KM, params.end_gap_km * _M_PER_KM
+    exits = exit_candidates(ground)
+    ground = with_stretch_points(
+        ground, exits | between_exit_nodes(ground), max_gap_m=max_gap_m, max_end_gap_m=end_m
+    )
+    n_added = int(np.asarray(ground.node_x_m).shape[0]) - exits.size  # never exits
     placement = place_at_exits(
         ground.corridors,
-        candidate=exit_candidates(ground),
+        candidate=np.r_[exits, np.zeros(n_added, dtype=bool)],
         weight=exit_preference(ground),
         max_gap_m=max_gap_m,
         max_end_gap_m=end_m,
@@ -141,10 +162,11 @@ def corridor_pools(ground: Ground, params: EuAfirParams) -> tuple[pd.DataFrame, 
     )
     sites = _pool_frame(ground, params, placement.nodes, placement.routes)
     sites["at_exit"] = placement.at_exit
+    sites["added_point"] = placement.nodes >= exits.size
     table = corridor_spacing_table(
         ground.corridors, placement, max_gap_m=max_gap_m, max_end_gap_m=end_m
     )
-    return sites, _table(table)
+    return ground, sites, _table(table)
 
 
 def _pool_frame(
@@ -236,7 +258,7 @@ def run(ground: Ground, params: EuAfirParams, *, seed: int = 0) -> Plan:
     t0 = time.perf_counter()
     fleet = fleet_table(ground, params)
     # 1. core network pools at exits (or between them), sized to the year's pool rule
-    pools, corridors = corridor_pools(ground, params)
+    ground, pools, corridors = corridor_pools(ground, params)
     t1 = time.perf_counter()
     # 2. fleet-based power per region: what the pools standing there leave, as community points
     need = (
@@ -259,6 +281,7 @@ def run(ground: Ground, params: EuAfirParams, *, seed: int = 0) -> Plan:
     regions = _region_table(fleet, sites)
     timings = {"pools_s": t1 - t0, "community_s": t2 - t1, "total_s": time.perf_counter() - t0}
     summary = _summary(params, sites, corridors, regions, timings=timings)
+    summary["stretch_points"] = ground.meta.get("stretch_points", {"added": 0})
     summary.update(placement)
     return Plan("eu-afir", ground, sites, corridors, regions, summary)
 
@@ -307,6 +330,11 @@ def _region_table(fleet: pd.DataFrame, sites: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _count(pools: pd.DataFrame, column: str, value: bool) -> int:
+    """Pools whose boolean ``column`` is ``value`` (0 without the column)."""
+    return int((pools[column].astype(bool) == value).sum()) if column in pools else 0
+
+
 def _summary(
     params: EuAfirParams,
     sites: pd.DataFrame,
@@ -318,9 +346,6 @@ def _summary(
     """Figures for ``summary.json`` (JSON-serialisable)."""
     pool_kw, fast_points = pool_rule(params.target_year)
     pools = sites[sites["kind"] == "afir_pool"]
-    gaps = pd.to_numeric(corridors["max_gap_km"]).to_numpy(dtype=float)
-    gaps = gaps[np.isfinite(gaps)]
-    by_kind = sites.groupby("kind")
     return {
         "strategy": "eu-afir",
         "params": dataclasses.asdict(params),
@@ -333,12 +358,9 @@ def _summary(
         },
         "pool_locations": len(pools),
         "pools": int(pools["pools"].sum()) if len(pools) else 0,
-        "pool_locations_between_exits": int((~pools["at_exit"].astype(bool)).sum())
-        if "at_exit" in pools
-        else 0,
-        "corridors": len(corridors),
-        "corridors_compliant": int(corridors["compliant"].sum()),
-        "max_gap_km": float(gaps.max()) if gaps.size else None,
+        "pool_locations_between_exits": _count(pools, "at_exit", False),
+        "pool_locations_at_added_points": _count(pools, "added_point", True),
+        **corridor_compliance(corridors, "max_gap_km"),
         "corridor_length_km": float(corridors["length_km"].sum()),
         "pool_locations_lower_bound": corridors.attrs.get("network_lower_bound"),
         "bev": float(regions["bev"].sum()),
@@ -348,10 +370,9 @@ def _summary(
         "regions_meeting_fleet_rule": int(regions["meets_fleet_rule"].sum()),
         "regions": len(regions),
         "ports_total": int(sites["ports"].sum()),
-        "ports_by_kind": {str(k): int(v) for k, v in by_kind["ports"].sum().items()},
-        "sites_by_kind": {str(k): int(v) for k, v in by_kind.size().items()},
+        **kind_totals(sites),
         "capex_usd_total": float(sites["capex_usd"].sum()),
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "timings_s": rounded_timings(timings),
     }
 
 

@@ -53,7 +53,14 @@ from planner.strategies._us_community import (
     region_weights,
     site_frame,
 )
-from planner.strategies.base import SITE_COLUMNS, Plan, StrategySpec
+from planner.strategies.base import (
+    SITE_COLUMNS,
+    Plan,
+    StrategySpec,
+    corridor_compliance,
+    kind_totals,
+    rounded_timings,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -439,8 +446,6 @@ def _summary(
 ) -> dict[str, Any]:
     """Figures for ``summary.json`` (JSON-serialisable)."""
     new = sites[~sites["existing"]]
-    gaps = corridors["max_gap_mi"].to_numpy(dtype=float)
-    gaps = gaps[np.isfinite(gaps)]
     length_mi = float(corridors["length_mi"].sum())
     by_kind = sites.groupby("kind")
     return {
@@ -453,16 +458,13 @@ def _summary(
         "ports_existing_counted": int(existing_counted),
         "dc_ports_new": int(new["dc_ports"].sum()),
         "ac_ports_new": int(new["ac_ports"].sum()),
-        "ports_by_kind": {str(k): int(v) for k, v in by_kind["ports"].sum().items()},
-        "sites_by_kind": {str(k): int(v) for k, v in by_kind.size().items()},
+        **kind_totals(sites),
         "capex_usd_by_kind": {str(k): float(v) for k, v in by_kind["capex_usd"].sum().items()},
         "capex_usd_total": float(new["capex_usd"].sum()),
         "corridor_stations": int(
             ((sites["kind"] == "corridor_dc") | (sites["corridor"] != "")).sum()
         ),
-        "corridors": len(corridors),
-        "corridors_compliant": int(corridors["compliant"].sum()),
-        "max_gap_mi": float(gaps.max()) if gaps.size else None,
+        **corridor_compliance(corridors, "max_gap_mi"),
         "corridor_length_mi": length_mi,
         "corridor_session_h": params.dc_session_h,
         "stations_by_spacing_arithmetic": length_mi / params.spacing_mi,
@@ -473,7 +475,7 @@ def _summary(
             "source": "Wood et al. 2017, National Plug-In Electric Vehicle "
             "Infrastructure Analysis (NREL, DOE/GO-102017-5040), section 4",
         },
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "timings_s": rounded_timings(timings),
     }
 
 
