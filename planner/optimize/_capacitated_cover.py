@@ -37,9 +37,9 @@ KICK_SIZE = 2
 REPAIR_WIDTH = 6
 #: Branch-and-bound work of one rung of :func:`ladder_bound`: nodes, simplex iterations, and
 #: HiGHS's primal heuristics off (a rung is a proof attempt). On random 500 x 100 a rung that
-#: cannot prove took 63 s with the heuristics at 1 node, 20 s without (loaded machine); on
-#: 1,000 x 250 "21 sites cannot serve 90 %" is proved at the root either way.
-LADDER_NODES = 1
+#: cannot prove took 63 s with the heuristics at 1 node, 20 s without (loaded machine); the
+#: proofs there took 3-5 nodes, on 1,000 x 250 one node.
+LADDER_NODES = 20
 LADDER_ITERATIONS = 20_000
 LADDER_OPTIONS: dict[str, float | int | str] = {
     "mip_max_nodes": LADDER_NODES,
