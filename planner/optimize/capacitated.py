@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.errors import InputError, PlannerError
-from planner.optimize._capacitated_cover import ladder_bound, reduce_sites
+from planner.optimize._capacitated_cover import improve_served, ladder_bound, reduce_sites
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
@@ -128,6 +128,7 @@ def solve_capacitated_max_coverage(
     model = Model.build(reduced, cap)
     selected = greedy_sites(reduced.matrix, reduced.weights, cap, p)
     selected = swap_improve(model, selected, seed=seed, deadline=deadline)
+    selected = improve_served(model, selected, seed=seed, deadline=deadline)
     bound, solved = _max_bound(model, cap, p, deadline=deadline, seed=seed)
     engine: Method = "heuristic"
     status = "heuristic"
