@@ -137,7 +137,7 @@ def case_capacitated_random(
                         "objective": fast.objective,
                         "exact_objective": exact.objective,
                         "exact_status": exact.status,
-                        "gap_to_exact_pct": round(100 * max(worse, 0.0), 4),
+                        "gap_to_exact_pct": round(100 * max(0.0, worse), 4),
                         "certified_gap_pct": round(100 * fast.gap, 3),
                         "seconds": round(fast_s, 2),
                         "exact_seconds": round(exact.seconds, 2),

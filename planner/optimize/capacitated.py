@@ -70,9 +70,10 @@ SWAP_WORK = 2e7
 SWAP_MAX_EVALUATIONS = 40
 SWAP_WIDTH = 8
 #: Largest set cover model (pairs) whose LP bound is raised by :func:`ladder_bound` (work-limited
-#: branch-and-bound runs): on random 1,000 x 250 (10,199 pairs) a rung took 2.6 s; on 2,000 x
-#: 500 (43,689 pairs) one had not ended after 11 minutes within its node and iteration limits.
-LADDER_MAX_NNZ = 20_000
+#: branch-and-bound runs, whose root cut loop does not heed the limits): random 500 x 100 (1,663
+#: pairs) 15-36 s per instance on a loaded machine; 1,000 x 250 (~10,000 pairs) 43 s, 131 s and
+#: 494 s on three seeds; 2,000 x 500 (43,689 pairs) one rung had not ended after 11 minutes.
+LADDER_MAX_NNZ = 5_000
 
 
 def solve_capacitated_max_coverage(
