@@ -44,8 +44,10 @@ class Model:
         time_limit_s: float | None,
         seed: int,
         iterations: int | None = None,
+        options: dict[str, float | int | str] | None = None,
     ) -> HighsOutcome:
-        """Solve max coverage (``p``) or set cover (``need``), an LP within ``iterations``."""
+        """Solve max coverage (``p``) or set cover (``need``), an LP within ``iterations``;
+        ``options``: further HiGHS options (e.g. ``mip_max_nodes``)."""
         m, n, nnz = self.m, self.n, self.nnz
         e = np.arange(nnz)
         demand = sp.csr_array((np.ones(nnz), (self.row, e)), shape=(m, nnz))
@@ -88,6 +90,7 @@ class Model:
             time_limit_s=time_limit_s,
             seed=seed,
             iterations=iterations,
+            options=options,
         )
 
     def assign(

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.core.errors import InputError, PlannerError
+from planner.optimize._capacitated_cover import improve_served, ladder_bound, reduce_sites
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
@@ -68,6 +69,11 @@ LP_MAX_ITERATIONS = 200_000
 SWAP_WORK = 2e7
 SWAP_MAX_EVALUATIONS = 40
 SWAP_WIDTH = 8
+#: Largest set cover model (pairs) whose LP bound is raised by :func:`ladder_bound` (work-limited
+#: branch-and-bound runs, whose root cut loop does not heed the limits): random 500 x 100 (1,663
+#: pairs) 15-36 s per instance on a loaded machine; 1,000 x 250 (~10,000 pairs) 43 s, 131 s and
+#: 494 s on three seeds; 2,000 x 500 (43,689 pairs) one rung had not ended after 11 minutes.
+LADDER_MAX_NNZ = 5_000
 
 
 def solve_capacitated_max_coverage(
@@ -123,6 +129,7 @@ def solve_capacitated_max_coverage(
     model = Model.build(reduced, cap)
     selected = greedy_sites(reduced.matrix, reduced.weights, cap, p)
     selected = swap_improve(model, selected, seed=seed, deadline=deadline)
+    selected = improve_served(model, selected, seed=seed, deadline=deadline)
     bound, solved = _max_bound(model, cap, p, deadline=deadline, seed=seed)
     engine: Method = "heuristic"
     status = "heuristic"
@@ -187,20 +194,9 @@ def solve_capacitated_set_cover(
         can be: with every candidate open, or with ``max_sites`` sites).
     """
     started = time.perf_counter()
-    problems = Problems()
-    matrix = as_coverage(coverage, problems)
-    w = as_weights(weights, matrix.shape[0], problems)
-    cap = as_capacity(capacity, matrix.shape[1], problems)
-    share = check_share(min_share, problems)
-    n = matrix.shape[1]
-    if max_sites is not None:
-        max_sites = as_count(
-            max_sites, problems, name="max_sites", low=1, high=max(n, 1), what="number of sites"
-        )
-    method, limit, seed = check_options(
-        problems, method=method, time_limit_s=time_limit_s, seed=seed
+    matrix, w, cap, share, max_sites, method, limit, seed = _cover_inputs(
+        coverage, weights, capacity, min_share, max_sites, method, time_limit_s, seed
     )
-    problems.raise_if_any()
     if capacity_is_slack(matrix, w, cap):
         cover = solve_set_cover(
             matrix, w, min_share=share, method=method, time_limit_s=limit, seed=seed
@@ -212,14 +208,11 @@ def solve_capacitated_set_cover(
     w, cap = w / unit, cap / unit
     reduced = reduce_rows(matrix, w, seed=seed)
     model = Model.build(reduced, cap)
-    total = float(w.sum())
-    need = share * total
-    _check_reachable(model, reduced, cap, need, total, max_sites, deadline=deadline, seed=seed)
-    selected = greedy_sites(reduced.matrix, reduced.weights, cap, n, need=need)
-    selected = _complete(model, selected, need, seed=seed)
-    selected = _prune(model, selected, need, seed=seed, deadline=deadline)
-    if max_sites is not None and selected.shape[0] > max_sites:
-        selected = greedy_sites(reduced.matrix, reduced.weights, cap, max_sites)
+    need = share * float(w.sum())
+    _check_reachable(
+        model, reduced, cap, need, float(w.sum()), max_sites, deadline=deadline, seed=seed
+    )
+    selected = _cover_search(model, need, max_sites, seed=seed, deadline=deadline)
     selected, bound, engine, status = _cover_engine(
         model, selected, need, max_sites, method=method, deadline=deadline, seed=seed
     )
@@ -245,6 +238,48 @@ def solve_capacitated_set_cover(
     return in_units(result, unit, objective_in_weights=False, time_limit_s=limit)
 
 
+def _cover_inputs(
+    coverage: Any,
+    weights: Any,
+    capacity: Any,
+    min_share: float,
+    max_sites: int | None,
+    method: str,
+    time_limit_s: float | None,
+    seed: int,
+) -> tuple[sp.csr_array, np.ndarray, np.ndarray, float, int | None, str, float | None, int]:
+    """The checked inputs of :func:`solve_capacitated_set_cover` (InputError listing all)."""
+    problems = Problems()
+    matrix = as_coverage(coverage, problems)
+    w = as_weights(weights, matrix.shape[0], problems)
+    cap = as_capacity(capacity, matrix.shape[1], problems)
+    share = check_share(min_share, problems)
+    n = matrix.shape[1]
+    if max_sites is not None:
+        max_sites = as_count(
+            max_sites, problems, name="max_sites", low=1, high=max(n, 1), what="number of sites"
+        )
+    method, limit, seed = check_options(
+        problems, method=method, time_limit_s=time_limit_s, seed=seed
+    )
+    problems.raise_if_any()
+    return matrix, w, cap, share, max_sites, method, limit, seed
+
+
+def _cover_search(
+    model: Model, need: float, max_sites: int | None, *, seed: int, deadline: float
+) -> np.ndarray:
+    """Greedy, completed and pruned, then the drop-and-repair search (:func:`reduce_sites`);
+    the ``max_sites`` best sites by greedy when that leaves more than ``max_sites``."""
+    selected = greedy_sites(model.csr, model.w, model.cap, model.n, need=need)
+    selected = _complete(model, selected, need, seed=seed)
+    selected = _prune(model, selected, need, seed=seed, deadline=deadline)
+    selected = reduce_sites(model, selected, need, seed=seed, deadline=deadline)
+    if max_sites is not None and selected.shape[0] > max_sites:
+        selected = greedy_sites(model.csr, model.w, model.cap, max_sites)
+    return selected
+
+
 def _cover_engine(
     model: Model,
     selected: np.ndarray,
@@ -261,11 +296,16 @@ def _cover_engine(
     servings = np.cumsum(np.sort(np.minimum(colw, model.cap))[::-1])
     lower = float(np.searchsorted(servings, need * (1 - RTOL)) + 1)
     lp = _engine(model, integer=False, need=need, max_sites=max_sites, deadline=deadline, seed=seed)
-    if lp is not None and lp.status == "optimal":
-        lower = max(lower, float(math.ceil(lp.bound - 1e-6)))
-    if lower >= selected.shape[0]:  # the bound proves greedy's answer
-        return selected, lower, "heuristic", "heuristic"
     solved = lp is not None and lp.status == "optimal"
+    if lp is not None and solved:
+        lower = max(lower, float(math.ceil(lp.bound - 1e-6)))
+    if method != "exact" and model.nnz <= LADDER_MAX_NNZ:
+        rung, selected = ladder_bound(
+            model, int(lower), selected, need, seed=seed, deadline=deadline
+        )
+        lower = max(lower, float(rung))
+    if lower >= selected.shape[0]:  # the bound proves the search's answer
+        return selected, lower, "heuristic", "heuristic"
     if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and solved):
         outcome = _engine(
             model, integer=True, need=need, max_sites=max_sites, deadline=deadline, seed=seed
