@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -273,3 +274,21 @@ def test_compare_overwrite_removes_an_earlier_strategy_folder(
     assert main([*second, "-q", "--overwrite"]) == 0
     assert sorted(p.name for p in (out / "grid-baseline").iterdir()) == ["notes.txt"]
     assert (out / "coverage" / "sites.geojson").exists()
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``planner strategies | head -1``: no traceback, no 'internal error', SIGPIPE's status."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "planner", "strategies", "-v"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert "error" not in done.stderr.lower() and "Traceback" not in done.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import signal
 import sys
 import threading
@@ -24,6 +25,9 @@ logger = logging.getLogger("planner")
 EXIT_INTERNAL = 1
 EXIT_SIGINT = 128 + signal.SIGINT  # 130
 EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+#: A reader that stopped reading (``planner strategies | head -3``): the status of a process
+#: ended by SIGPIPE, and no message, as the shell's own tools do.
+EXIT_SIGPIPE = 128 + signal.SIGPIPE  # 141
 
 #: OS errors caused by the user's environment (permissions, a full or read-only disk, a missing
 #: or misplaced path): one line naming the path and exit status 2, not an internal error.
@@ -196,6 +200,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"planner: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_SIGPIPE
     except KeyboardInterrupt:
         print("planner: interrupted (SIGINT); --out is unchanged", file=sys.stderr)
         return EXIT_SIGINT
@@ -230,6 +237,13 @@ def _internal(args: argparse.Namespace, exc: Exception) -> int:
         file=sys.stderr,
     )
     return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that flushing it at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _one_line(exc: BaseException) -> str:
