@@ -5,14 +5,13 @@ command into ``--out OUT`` in a forked child that SIGKILLs itself at step K, and
 child's wait status. The parent only imports (no run has started a thread yet), so the forks are
 safe and skip the imports' seconds.
 
-``python tests/_fault_run.py K MARKER -- <planner arguments>``: at the K-th step (file
-write or swap move, counted by :func:`planner.io._atomic.fault_point`) it writes ``MARKER`` and
-waits
-until a SIGINT/SIGTERM arrives (also while the swap holds signals back: pending on the main
-thread, or recorded by the swap's handler when another thread took it) or ``MARKER.go`` exists,
-so a test can signal the run, or start a second run, at a known point of the write phase. The
-hook is set in-process through the private ``planner.io._atomic._fault_hook``: the installed package
-has no option or environment variable for it.
+``python tests/_fault_run.py K MARKER -- <planner arguments>``: at the K-th step (file write or swap
+move, counted by :func:`planner.io._atomic.fault_point`) it writes ``MARKER`` and waits until a
+SIGINT/SIGTERM arrives (also while the swap holds signals back: pending on the main thread, or
+recorded by the swap's handler when another thread took it) or ``MARKER.go`` exists, so a test can
+signal the run, or start a second run, at a known point of the write phase. The hook is set
+in-process through the private ``planner.io._atomic._fault_hook``: the installed package has no
+option or environment variable for it.
 """
 
 from __future__ import annotations

@@ -11,10 +11,9 @@ Metrics (one row per strategy, :func:`plan_metrics`):
 * sites and ports by kind, ``dc_share`` of ports, ``installed_kw``;
 * ``capex_usd``, ``swap_capacity_day``, ``ports_per_1000_ev``;
 * equity (:mod:`planner.app.equity`): ``ports_per_1000_people``, the spread of ports per 1,000
-  people
-  and per 1,000 EVs over states or provinces (``..._region_min/median/max``), and the charging
-  deserts ``desert_beyond_{10,25,50}km`` (people farther than that from any DC site) with their
-  shares.
+  people and per 1,000 EVs over states or provinces (``..._region_min/median/max``), and the
+  charging deserts ``desert_beyond_{10,25,50}km`` (people farther than that from any DC site) with
+  their shares.
 
 Distance is network distance at city scale (Dijkstra on the street graph, from demand node to
 site) and straight-line distance in the projected CRS at national scale, where demand is not on

@@ -3,11 +3,10 @@
 * :func:`equity_by_region` -- per strategy and state or province: population, EV stock, ports,
   DC ports, ports per 1,000 people and per 1,000 EVs (from ``Ground.regions`` and the sites'
   ``state`` column);
-* :func:`charging_deserts` -- the population farther than 10 / 25 / 50 km from any DC site
-  (a site with at least one DC port), measured on the same evaluation points as the comparison
-  metrics (:func:`planner.ground.reach.evaluation_points`: populated places at national scale,
-  demand
-  points in a city), by the same distance (straight-line nationally, network in a city);
+* :func:`charging_deserts` -- the population farther than 10 / 25 / 50 km from any DC site (a site
+  with at least one DC port), measured on the same evaluation points as the comparison metrics
+  (:func:`planner.ground.reach.evaluation_points`: populated places at national scale, demand points
+  in a city), by the same distance (straight-line nationally, network in a city);
 * :func:`equity_metrics` -- the one-row summary :func:`planner.app.comparison.plan_metrics` adds.
 """
 

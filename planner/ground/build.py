@@ -4,9 +4,8 @@ network.
 City ground
     The OSM network's nodes and edges; demand from :func:`planner.ground.demand.build_demand`;
     candidates from :func:`planner.ground.candidates.build_candidates`; corridors are the motorway
-    and
-    trunk routes inside the extract (by ``ref``), with a road-class traffic proxy for their flow;
-    regions are the states or provinces the area's demand falls in.
+    and trunk routes inside the extract (by ``ref``), with a road-class traffic proxy for their
+    flow; regions are the states or provinces the area's demand falls in.
 
 National ground
     Nodes are the corridor network's nodes followed by one isolated node per demand cell (an H3

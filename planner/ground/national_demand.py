@@ -14,9 +14,8 @@
   any place keeps its people at its interior point (``in_lon``/``in_lat``).
 
 Both are clipped to the country (:func:`planner.ground.boundaries.locate`): a point outside every
-state
-or province polygon (coastal tract centres off the 1:50m coastline, a GeoNames place at sea) gives
-its people to the nearest inside point of its own region within :data:`MAX_MOVE_KM`, or is
+state or province polygon (coastal tract centres off the 1:50m coastline, a GeoNames place at sea)
+gives its people to the nearest inside point of its own region within :data:`MAX_MOVE_KM`, or is
 dropped. The counts are returned with the points.
 """
 

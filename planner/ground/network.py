@@ -1,11 +1,10 @@
 """Road networks: load a drivable OSM street network into projected arrays.
 
 :func:`load_network` dispatches on its source: an OSM XML file (``.osm``, ``.xml``, ``.osm.bz2``,
-including osmnx-written XML without ``version`` attributes, read by a streaming parser), an OSM
-PBF file (``.osm.pbf``/``.pbf``, read with pyosmium), a place name or a ``(west, south, east,
-north)`` box (fetched online with osmnx and cached on disk, see :mod:`planner.io._cache`). Every
-path
-ends in the same builder, so a PBF and an XML copy of the same data give the same network.
+including osmnx-written XML without ``version`` attributes, read by a streaming parser), an OSM PBF
+file (``.osm.pbf``/``.pbf``, read with pyosmium), a place name or a ``(west, south, east, north)``
+box (fetched online with osmnx and cached on disk, see :mod:`planner.io._cache`). Every path ends in
+the same builder, so a PBF and an XML copy of the same data give the same network.
 
 Rules (documented choices):
 

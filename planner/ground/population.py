@@ -70,8 +70,7 @@ def places_national(
     pandas.DataFrame
         Columns :data:`planner.io.places.PLACE_COLUMNS` plus ``region`` (region code of
         :func:`planner.ground.regions.load_regions`). Places without a known admin-1 code (a few
-        Chinese
-        entries) take the region of the nearest place that has one. Sorted by population.
+        Chinese entries) take the region of the nearest place that has one. Sorted by population.
     """
     code = check_region_country(country)
     if isinstance(min_population, bool) or not isinstance(min_population, int | np.integer):

@@ -62,13 +62,12 @@ def load_regions(country: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns :data:`planner.ground.model.REGION_COLUMNS` first (``region``, ``name``,
-        ``population``
-        (int), ``ev_stock`` (int), ``ev_source``, ``ev_fallback`` (bool)), then the extras of the
-        table: ``geonames_admin1``, ``iso_3166_2``, ``population_year``, ``population_source``,
-        ``ev_year``, ``existing_public_ports`` (float, NaN where not sourced),
-        ``existing_dc_ports`` and ``existing_l2_ports`` (US), ``ports_year``, ``ports_source``,
-        and for China ``name_zh``, ``note``, ``ev_stock_reported`` (the published figure, NaN
-        for a fallback) and ``ev_year_reported`` (its month; ``ev_year`` is the national
+        ``population`` (int), ``ev_stock`` (int), ``ev_source``, ``ev_fallback`` (bool)), then the
+        extras of the table: ``geonames_admin1``, ``iso_3166_2``, ``population_year``,
+        ``population_source``, ``ev_year``, ``existing_public_ports`` (float, NaN where not
+        sourced), ``existing_dc_ports`` and ``existing_l2_ports`` (US), ``ports_year``,
+        ``ports_source``, and for China ``name_zh``, ``note``, ``ev_stock_reported`` (the published
+        figure, NaN for a fallback) and ``ev_year_reported`` (its month; ``ev_year`` is the national
         figure's month, to which ``ev_stock`` is brought). Sorted by region code.
 
     Raises

@@ -4,8 +4,7 @@
 
 1. **Inside the country.** Each site is located in the state / province polygons
    (:func:`planner.ground.boundaries.locate`). A site outside every polygon moves to the nearest
-   free
-   inside spot (below) within :data:`MAX_MOVE_KM`, or is dropped; both are counted.
+   free inside spot (below) within :data:`MAX_MOVE_KM`, or is dropped; both are counted.
 2. **One site per point.** Sites of one kind at one point are one site: their ports, costs and
    served demand are summed. A site of another kind at an occupied point, or a site without
    ports (a swap station: a unit of capacity), moves to the nearest free spot (the first site at

@@ -209,8 +209,8 @@ def ladder_bound(
     :data:`LADDER_NODES` and :data:`LADDER_ITERATIONS`, that ``lower`` sites cannot serve
     ``need``; returns the bound and the best cover (HiGHS's when it finds one of ``lower``
     sites that the exact assignment confirms, which the bound then proves optimal; with the
-    heuristics off this is rare). Stops at
-    the first rung HiGHS leaves open, or at ``deadline``."""
+    heuristics off this is rare). Stops at the first rung HiGHS leaves open, or at
+    ``deadline``."""
     pricer = _Pricer(model, need, seed, np.inf)
     while lower < sites.size and time.perf_counter() < deadline:
         outcome = model.solve(
