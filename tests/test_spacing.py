@@ -291,3 +291,50 @@ def test_place_at_exits_between_exits_only_inside_stretches_without_exits() -> N
     assert route_spacing([route], placed.nodes, **rule)[0].compliant
     assert (placed.at_exit == exits[placed.nodes]).all() and not placed.at_exit.all()
     assert extra[placed.nodes[~placed.at_exit]].all()
+
+
+def _brute_fewest_off_exit(routes, allowed, exits, max_gap_m, max_end_gap_m):
+    """Fewest stations meeting the rule on ``allowed`` nodes, then fewest off the exits: the
+    pair ``(count, off-exit count)`` of the best subset, by trying every subset."""
+    from planner.ground.spacing import route_spacing
+
+    nodes = np.flatnonzero(allowed)
+    for k in range(1, nodes.size + 1):
+        best = None
+        for subset in itertools.combinations(nodes.tolist(), k):
+            reports = route_spacing(
+                routes, np.array(subset), max_gap_m=max_gap_m, max_end_gap_m=max_end_gap_m
+            )
+            if all(r.compliant for r in reports):
+                off = int((~exits[list(subset)]).sum())
+                best = off if best is None else min(best, off)
+        if best is not None:
+            return k, best
+    return None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
+def test_place_at_exits_puts_fewest_stations_between_exits(seed: int) -> None:
+    """A route with sparse random exits and nodes every 10 km between them: the solve keeps the
+    fewest stations (brute force over every subset of the nodes it may use) and, among those
+    minimum solutions, the fewest between exits, whatever the preference weights say (the
+    weights favour the nodes between exits here, so a count-then-preference objective would
+    put more stations off the exits)."""
+    from planner.ground.spacing import route_spacing
+    from planner.strategies._exits import between_exit_candidates, place_at_exits
+
+    rng = np.random.default_rng(seed)
+    pos = np.arange(0, 181, 10) * 1000.0
+    route = Corridor("R", np.arange(pos.size), pos, np.zeros(pos.size - 1))
+    exits = np.zeros(pos.size, bool)
+    exits[rng.choice(np.arange(1, pos.size - 1), size=5, replace=False)] = True
+    between = ~exits
+    weight = np.where(exits, 0.0, 1.0)
+    rule = {"max_gap_m": 50_000.0, "max_end_gap_m": 25_000.0}
+    allowed = exits | between_exit_candidates([route], exits, between, **rule)
+    brute = _brute_fewest_off_exit([route], allowed, exits, **rule)
+    assert brute is not None
+    placed = place_at_exits([route], candidate=exits, weight=weight, between_exits=between, **rule)
+    assert route_spacing([route], placed.nodes, **rule)[0].compliant
+    assert (placed.nodes.size, int((~placed.at_exit).sum())) == brute
+    assert placed.lower_bound == brute[0]

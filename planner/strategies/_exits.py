@@ -12,8 +12,10 @@ interchanges); a station on a node serves every route through it (junctions, con
   candidate ``i`` with ``p_i + max_gap < L``, ``sum x_j (p_i < p_j <= p_i + max_gap)`` >= 1 (an
   empty stretch longer than the rule would start just after ``p_i``); these constraints are
   exactly "every gap and both ends within the rule";
-* minimise ``sum x_j (1 - eps w_j)``: the count first (``eps * sum w < 1``), then the preference
-  ``w`` in ``[0, 1]`` (people nearby, junctions) among the minimum solutions.
+* minimise, in this order, the count, then the number of stations between exits (below), then
+  the preference ``w`` in ``[0, 1]`` (people nearby, junctions) among the minimum solutions: one
+  integer cost per node, ``BIG - level - AT_EXIT`` at an exit and ``BIG - level`` between exits,
+  with ``AT_EXIT`` above every preference total and ``BIG`` above every total gain.
 
 With ``between_exits`` (service areas, which stand on the road between interchanges), the nodes
 of that mask also become candidates, but only inside a stretch of a route where the candidates
@@ -193,7 +195,7 @@ def place_at_exits(
         )
     rows, forced, minimum = _constraints(routes, allowed, max_gap_m, max_end_gap_m)
     must = np.unique(np.r_[fixed, np.asarray(forced, dtype=np.int64)])
-    x, bound = _solve(rows, w, must, cand.size)
+    x, bound = _solve(rows, w, must, ~at_exit)
     nodes = np.flatnonzero(x)
     on = _routes_through(routes, nodes)
     logger.info(
@@ -364,9 +366,14 @@ def _constraints(
 
 
 def _solve(
-    rows: list[np.ndarray], w: np.ndarray, must: np.ndarray, n_nodes: int
+    rows: list[np.ndarray], w: np.ndarray, must: np.ndarray, off_exit: np.ndarray
 ) -> tuple[np.ndarray, int]:
-    """Solve the covering program; return the 0/1 vector over nodes and the proven bound."""
+    """Solve the covering program; return the 0/1 vector over nodes and the proven bound.
+
+    ``off_exit`` marks the nodes between exits: among the solutions of fewest stations, those
+    with fewest stations between exits win, and the preference ``w`` only breaks the ties left.
+    """
+    n_nodes = off_exit.size
     used = np.unique(np.concatenate([*rows, must])) if rows or must.size else np.empty(0, int)
     local = np.full(n_nodes, -1, dtype=np.int64)
     local[used] = np.arange(used.size)
@@ -377,11 +384,16 @@ def _solve(
         x = np.zeros(n_nodes, dtype=bool)
         x[must] = True
         return x, int(must.size)
-    # integer costs: BIG per station less the preference level, BIG > LEVELS * (stations + 1),
-    # so one station more always costs more than any preference gain; an integer objective lets
-    # a gap below 1 prove the optimum
+    # integer costs in three tiers, BIG per station less a gain: the preference level (0..LEVELS)
+    # and, at an exit, AT_EXIT more, AT_EXIT > LEVELS * (stations + 1), so one station more at an
+    # exit outweighs any preference gain; BIG > (AT_EXIT + LEVELS) * (stations + 1), so one
+    # station more always costs more than every gain, and the dual bound / BIG rounded up is the
+    # count. An integer objective lets a gap below 1 prove the optimum.
     level = np.rint(w[used] * PREFERENCE_LEVELS)
-    big = PREFERENCE_LEVELS * (used.size + 1) + 1
+    n_more = used.size + 1
+    at_exit_gain = PREFERENCE_LEVELS * n_more + 1 if off_exit[used].any() else 0
+    big = (at_exit_gain + PREFERENCE_LEVELS) * n_more + 1
+    level = level + at_exit_gain * ~off_exit[used]
     a = sp.csr_array(
         (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr)),
         shape=(len(indptr) - 1, used.size),
