@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import folium
@@ -51,6 +51,7 @@ def city_map(
     coverage_radius_m: float | None = None,
     offline_assets: bool | None = None,
     max_edges: int = 40_000,
+    service_area: Callable[[], Mapping[str, Any]] | None = None,
 ) -> folium.Map:
     """Map a city plan: road network, demand heatmap, sites by kind, coverage circles, legend.
 
@@ -67,6 +68,10 @@ def city_map(
         :func:`planner.app.maps.write_map`); ``None``/``False`` uses OpenStreetMap tiles.
     max_edges
         Keep at most this many (the longest) edges so the page stays small.
+    service_area
+        With ``coverage_radius_m``: a function giving the service area's geometry
+        (:func:`planner.app.maps._layers.service_area_geometry`), called when its layer is
+        added, after the network, demand and site layers; by default it is computed then.
 
     Returns
     -------
@@ -95,6 +100,7 @@ def city_map(
         clustered=len(plan.sites) > CLUSTER_ABOVE_SITES,
         coverage_radius_m=coverage_radius_m,
         network=edges is not None and len(edges) > 0,
+        service_area=service_area,
     )
     return m
 
@@ -321,6 +327,7 @@ def _add_plan_layers(
     network: bool = False,
     collapse_control: bool = False,
     outlines: bool = False,
+    service_area: Callable[[], Mapping[str, Any]] | None = None,
 ) -> None:
     """Add outlines, demand, sites by kind, coverage, corridors, deserts, the layer control and
     the legend (national plans: outlines shown when ``outlines``, deserts hidden at first)."""
@@ -336,7 +343,7 @@ def _add_plan_layers(
     for kind in sorted(counts.index):
         site_layer(plan.sites[kinds == kind], kind, clustered=clustered).add_to(m)
     if coverage_radius_m is not None and len(plan.sites):  # merged, not a circle per site
-        service_area_layer(plan, radius_m=coverage_radius_m).add_to(m)
+        service_area_layer(plan, radius_m=coverage_radius_m, geometry=service_area).add_to(m)
     lines = corridor_layer(plan.ground, plan.corridors)
     if lines is not None:
         lines.add_to(m)

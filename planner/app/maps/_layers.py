@@ -8,6 +8,7 @@ that reaches a popup, tooltip or layer name is escaped in Python (:func:`escape_
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -340,21 +341,34 @@ def _plan_radius(plan: Plan, radius_m: float) -> Any:
     return ServiceRadius(radius_min=float(minutes)) if minutes else ServiceRadius(radius_m)
 
 
-def service_area_layer(plan: Plan, *, radius_m: float, show: bool = True) -> folium.GeoJson:
-    """The merged area the plan's sites reach on the network
-    (:func:`planner.ground.reach.service_area`).
-
-    Within ``radius_m`` of road, or within ``summary["radius_min"]`` minutes of driving for a
-    drive-time plan; one light shape instead of overlapping circles.
-    """
+def service_area_geometry(plan: Plan, *, radius_m: float) -> dict[str, Any]:
+    """The WGS84 GeoJSON geometry of :func:`service_area_layer`: the merged area the plan's sites
+    reach on the network (:func:`planner.ground.reach.service_area`)."""
     from planner.ground.reach import service_area_geojson
 
-    radius = _plan_radius(plan, radius_m)
     nodes = plan.sites["node_idx"].to_numpy()
-    geometry = service_area_geojson(plan.ground, nodes, radius)
+    return service_area_geojson(plan.ground, nodes, _plan_radius(plan, radius_m))
+
+
+def service_area_layer(
+    plan: Plan,
+    *,
+    radius_m: float,
+    show: bool = True,
+    geometry: Callable[[], Mapping[str, Any]] | None = None,
+) -> folium.GeoJson:
+    """The merged area the plan's sites reach on the network (:func:`service_area_geometry`).
+
+    Within ``radius_m`` of road, or within ``summary["radius_min"]`` minutes of driving for a
+    drive-time plan; one light shape instead of overlapping circles. ``geometry`` gives
+    :func:`service_area_geometry` when asked (e.g. computed meanwhile by another process,
+    :func:`planner.app._dask.aside`); by default it is computed here.
+    """
+    radius = _plan_radius(plan, radius_m)
+    shape = geometry() if geometry is not None else service_area_geometry(plan, radius_m=radius_m)
     style = {"color": "#3a6fb0", "weight": 1, "opacity": 0.6, "fillOpacity": 0.12}
     return folium.GeoJson(
-        {"type": "Feature", "properties": {}, "geometry": geometry},
+        {"type": "Feature", "properties": {}, "geometry": shape},
         name=f"Service area ({radius.label})",
         style_function=lambda _feature: style,
         interactive=False,
