@@ -92,11 +92,14 @@ def test_with_every_other_worker_busy_the_task_computes_it_itself(client: Any) -
     assert own == first and computed_by == first
 
 
-def _service_area(page: Path) -> str:
-    """The service area's GeoJSON in a city map (folium's ids differ from run to run)."""
-    found = re.findall(r"geo_json_[0-9a-f]+_add\((\{.*?\})\);", page.read_text(encoding="utf-8"))
-    assert len(found) == 1
-    return found[0]
+def _map_data(page: Path) -> list[str]:
+    """The data a city map embeds, in page order: the JSON of planner's layers (road network,
+    sites) and the service area's GeoJSON (folium's element ids differ from run to run)."""
+    text = page.read_text(encoding="utf-8")
+    blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', text, re.S)
+    area = re.findall(r"geo_json_[0-9a-f]+_add\((\{.*?\})\);", text)
+    assert len(area) == 1 and '"lines"' in blocks[0]  # the road network comes first
+    return [*blocks, *area]
 
 
 def test_a_large_city_split_across_workers_writes_what_plan_writes(
@@ -118,5 +121,9 @@ def test_a_large_city_split_across_workers_writes_what_plan_writes(
     summary = json.loads((serial / "summary.json").read_text(encoding="utf-8"))
     assert summary["ground"]["nodes"] >= ASIDE_MIN_NODES  # the split applies to this city
     assert (city / "sites.geojson").read_bytes() == (serial / "sites.geojson").read_bytes()
-    assert _service_area(city / "map.html") == _service_area(serial / "map.html")
+    assert _map_data(city / "map.html") == _map_data(serial / "map.html")
     assert sorted(p.name for p in city.iterdir()) == sorted(p.name for p in serial.iterdir())
+    split = json.loads((city / "summary.json").read_text(encoding="utf-8"))
+    assert split["inputs"]["network"] == str(extracts / "us_bangor_me.osm.pbf")
+    assert list(split["timings_s"]) == list(summary["timings_s"])
+    assert split["timings_s"]["loading network"] > 0  # timed in the batch task, not lost

@@ -163,8 +163,9 @@ def _plan_and_write(job: CityJob) -> None:
     with output_folder(
         job.out, products=PLAN_PRODUCTS, replaces=PLAN_PRODUCTS, overwrite=job.overwrite, keep=keep
     ) as stage:
-        plan = plan_city(job.source, **options)
-        core = plan.core
+        net, load_s, network_layer = _network_and_layer(job.source, options.get("cache_dir"))
+        plan = plan_city(net, **options)
+        core = _with_load_time(plan.core, load_s)
         radius_m = float(plan.summary.get("params", {}).get("radius_km", 0.0)) * 1000.0
         coverage_radius = (radius_min * 60.0 if radius_min else radius_m) or None
         drawn = coverage_radius if plan.strategy == "coverage" else None
@@ -177,6 +178,7 @@ def _plan_and_write(job: CityJob) -> None:
             coverage_radius_m=drawn,
             offline_assets=job.offline_assets,
             service_area=area,
+            network=network_layer,
         )
         path = write_map(m, stage / "map.html", offline_assets=job.offline_assets)
         summary = {**core.summary, "map_html_bytes": path.stat().st_size}
@@ -186,6 +188,33 @@ def _plan_and_write(job: CityJob) -> None:
 #: Networks from this many nodes up have their map's service area computed as a task of its
 #: own (:func:`planner.app._dask.aside`): ~0.2 s of work and more, against ~0.02 s for a task.
 ASIDE_MIN_NODES = 5_000
+
+
+def _network_and_layer(source: Any, cache_dir: Any) -> tuple[Any, float, Any]:
+    """The city's network, its load time in seconds and, for a large network, its map layer
+    made meanwhile by an idle worker (:func:`planner.app._dask.aside`), else ``None``."""
+    import functools
+
+    from planner.app._dask import aside
+    from planner.app.maps._layers import edges_layer_json
+    from planner.ground.network import load_network
+
+    t0 = time.perf_counter()
+    net = load_network(source, cache_dir=cache_dir)
+    seconds = round(time.perf_counter() - t0, 3)
+    if net.x_m.size < ASIDE_MIN_NODES or net.edges is None or not len(net.edges):
+        return net, seconds, None
+    return net, seconds, aside(functools.partial(edges_layer_json, net.edges, crs=net.crs))
+
+
+def _with_load_time(plan: Any, seconds: float) -> Any:
+    """``plan`` with the network's load time in its ``timings_s``, as ``planner plan`` has it
+    (:func:`planner.plan_city` was given the loaded network)."""
+    import dataclasses
+
+    timings = dict(plan.summary.get("timings_s", {}))
+    timings["loading network"] = seconds
+    return dataclasses.replace(plan, summary={**plan.summary, "timings_s": timings})
 
 
 def _service_area_aside(plan: Any, radius_m: float | None) -> Any:

@@ -21,6 +21,8 @@ from planner.app.maps._context import (
 )
 from planner.app.maps._html import escape_text
 from planner.app.maps._layers import (
+    JsonText,
+    LineLayer,
     corridor_layer,
     demand_layer,
     edges_layer,
@@ -52,6 +54,7 @@ def city_map(
     offline_assets: bool | None = None,
     max_edges: int = 40_000,
     service_area: Callable[[], Mapping[str, Any]] | None = None,
+    network: Callable[[], str] | None = None,
 ) -> folium.Map:
     """Map a city plan: road network, demand heatmap, sites by kind, coverage circles, legend.
 
@@ -72,6 +75,9 @@ def city_map(
         With ``coverage_radius_m``: a function giving the service area's geometry
         (:func:`planner.app.maps._layers.service_area_geometry`), called when its layer is
         added, after the network, demand and site layers; by default it is computed then.
+    network
+        A function giving the road network layer's data instead of ``edges``
+        (:func:`planner.app.maps._layers.edges_layer_json`, e.g. made by another process).
 
     Returns
     -------
@@ -92,14 +98,17 @@ def city_map(
             "pass the network's edge GeoDataFrame"
         )
     m = _base_map([plan], offline=bool(offline_assets))
-    if edges is not None and len(edges):
+    drawn = network is not None or (edges is not None and len(edges) > 0)
+    if network is not None:
+        LineLayer(JsonText(network()), name="Road network").add_to(m)
+    elif drawn:
         edges_layer(edges, crs=plan.ground.crs, max_edges=max_edges).add_to(m)
     _add_plan_layers(
         m,
         plan,
         clustered=len(plan.sites) > CLUSTER_ABOVE_SITES,
         coverage_radius_m=coverage_radius_m,
-        network=edges is not None and len(edges) > 0,
+        network=drawn,
         service_area=service_area,
     )
     return m

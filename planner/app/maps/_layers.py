@@ -105,13 +105,18 @@ def json_layer_template(body: str) -> Template:
     return Template(_DATA_MACRO + _SCRIPT_OPEN + body + _SCRIPT_CLOSE)
 
 
+class JsonText(str):
+    """Data already serialised by :func:`planner.app.maps._html.js_json`: a layer embeds it as
+    it is (e.g. made by another process, :func:`edges_layer_json`)."""
+
+
 class _JsonLayer(Layer):
     """A toggleable layer whose Leaflet objects are built in the browser from embedded JSON."""
 
     def __init__(self, data: Any, *, name: str, show: bool = True) -> None:
         super().__init__(name=escape_text(name), overlay=True, control=True, show=show)
         self._name = type(self).__name__
-        self.data_json = js_json(data)
+        self.data_json = data if isinstance(data, JsonText) else js_json(data)
 
 
 # Shared by both site layers: the data, one icon per layer, the count of drawn sites, popups.
@@ -457,7 +462,16 @@ def simplified_vertices(x_m: np.ndarray, y_m: np.ndarray, tolerance_m: float) ->
 def edges_layer(
     edges: Any, *, crs: str, max_edges: int = 40_000, tolerance_m: float = 3.0, show: bool = True
 ) -> LineLayer:
-    """Draw network edges (a GeoDataFrame of LineStrings) as one thin grey polyline layer.
+    """Draw network edges (a GeoDataFrame of LineStrings) as one thin grey polyline layer
+    (:func:`edges_layer_json`)."""
+    data = edges_layer_json(edges, crs=crs, max_edges=max_edges, tolerance_m=tolerance_m)
+    return LineLayer(data, name="Road network", show=show)
+
+
+def edges_layer_json(
+    edges: Any, *, crs: str, max_edges: int = 40_000, tolerance_m: float = 3.0
+) -> JsonText:
+    """The data of :func:`edges_layer`, serialised.
 
     Edges (WGS84 when they carry no CRS) are projected to the metric ``crs``, thinned to the
     ``max_edges`` longest, simplified by ``tolerance_m`` and rounded to 5 decimals in WGS84.
@@ -476,7 +490,7 @@ def edges_layer(
     bounds = np.flatnonzero(np.diff(index)) + 1
     paths = [chunk.tolist() for chunk in np.split(latlon, bounds) if len(chunk) > 1]
     line = {"c": paths, "color": "#7a7a7a", "w": 1, "o": 0.55, "t": ""}
-    return LineLayer({"lines": [line]}, name="Road network", show=show)
+    return JsonText(js_json({"lines": [line]}))
 
 
 def demand_layer(
