@@ -202,21 +202,29 @@ def aside(func: Callable[..., R], *args: Any) -> Callable[[], R]:
         worker = get_worker()
     except (ImportError, ValueError):  # not in a Dask task
         return functools.partial(func, *args)
-    client = get_client()
-    others = [w for w in client.scheduler_info(n_workers=-1)["workers"] if w != worker.address]
-    if not others:
-        return functools.partial(func, *args)
     name = f"planner-aside-{uuid.uuid4().hex}"
-    future = client.submit(
-        _claimed,
-        name,
-        func,
-        *args,
-        workers=others,
-        allow_other_workers=True,
-        pure=False,
-        priority=1,
-    )
+    try:
+        client = get_client()
+        others = [w for w in client.scheduler_info(n_workers=-1)["workers"] if w != worker.address]
+        future = (
+            client.submit(
+                _claimed,
+                name,
+                func,
+                *args,
+                workers=others,
+                allow_other_workers=True,
+                pure=False,
+                priority=1,
+            )
+            if others
+            else None
+        )
+    except (OSError, TimeoutError, ValueError) as exc:  # no way to the scheduler: do it here
+        logger.warning("aside: cannot submit a task (%s); computing it in this task", exc)
+        future = None
+    if future is None:
+        return functools.partial(func, *args)
 
     what = getattr(func, "__name__", None) or getattr(getattr(func, "func", None), "__name__", "")
 
