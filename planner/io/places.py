@@ -138,7 +138,7 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
     try:
         frame.to_parquet(buffer, engine="pyarrow", index=False, compression="zstd")
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, buffer.getvalue())
+        write_bytes_atomic(path, buffer.getvalue(), output=False)
     except OSError as exc:
         logger.debug("GeoNames table not cached in %s (%s)", path, exc)
 
