@@ -1,9 +1,10 @@
 """Warm a Dask worker process before its first task: the planning stack imported, GeoNames read.
 
-A fresh interpreter pays ~3 CPU s the first time it plans a city (importing geopandas,
-scikit-learn, folium, numba and planner: ~1.5 s; parsing GeoNames' JSON: ~1.5 s) and nothing on
-the next. osmnx is not imported: only online downloads (``--places``) use it, and importing it
-(with networkx and matplotlib) would add ~0.8 CPU s before any worker starts.
+A fresh interpreter pays ~2 CPU s the first time it plans a city (importing geopandas,
+scikit-learn, folium, numba and planner: ~1.5 s; reading GeoNames: ~0.05 s from planner's cache
+folder, ~1.5 s when the JSON is parsed the first time on a machine) and nothing on the next.
+osmnx is not imported: only online downloads (``--places``) use it, and importing it (with
+networkx and matplotlib) would add ~0.8 CPU s before any worker starts.
 Importing this module pays it up front, so that:
 
 - the local cluster of ``planner batch`` / ``planner sweep`` forks its workers from a
