@@ -41,7 +41,7 @@ def _as_dict(frame: pd.DataFrame) -> dict[int, tuple[str, int, str]]:
 
 def test_places_are_cached_and_read_back_alike(cache_dir: Path) -> None:
     first = places.load_places(["US"], min_population=20_000)
-    tables = list(cache_dir.glob("geonames-cities15000-*.parquet"))
+    tables = list(cache_dir.glob("geonames-cities15000-*.npz"))
     assert len(tables) == 1
     assert _as_dict(first) == _from_json(20_000, "US")
     assert first["population"].is_monotonic_decreasing
@@ -52,9 +52,9 @@ def test_places_are_cached_and_read_back_alike(cache_dir: Path) -> None:
 
 def test_a_damaged_table_is_parsed_again_and_rewritten(cache_dir: Path) -> None:
     places.load_places(["CN"], min_population=50_000)
-    (table,) = cache_dir.glob("geonames-cities15000-*.parquet")
-    table.write_bytes(b"not parquet")
+    (table,) = cache_dir.glob("geonames-cities15000-*.npz")
+    table.write_bytes(b"not a table")
     places._geonames_rows.cache_clear()
     frame = places.load_places(["CN"], min_population=50_000)
     assert _as_dict(frame) == _from_json(50_000, "CN")
-    assert table.read_bytes()[:4] == b"PAR1"  # rewritten
+    assert table.read_bytes()[:2] == b"PK"  # rewritten (an .npz is a zip file)
