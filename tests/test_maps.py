@@ -91,6 +91,15 @@ def test_js_json_cannot_close_a_script_element() -> None:
     assert json.loads(text) == {"name": "</script><script>alert(1)</script>", "x": None}
 
 
+def test_js_json_writes_finite_and_non_finite_data_alike() -> None:
+    # the same nested data with and without a non-finite value: one text but for that value
+    finite = {"c": [[(1.5, -2.25), [3.0, 4]]], "t": "a&b", "n": 0.1}
+    text = js_json(finite)
+    assert text == '{"c":[[[1.5,-2.25],[3.0,4]]],"t":"a\\u0026b","n":0.1}'
+    with_inf = {**finite, "n": float("-inf")}
+    assert js_json(with_inf) == text.replace('"n":0.1', '"n":null')
+
+
 def test_city_map_escapes_every_hostile_name(city_plans: tuple[Plan, Plan]) -> None:
     page = render(city_map(city_plans[0], coverage_radius_m=800))
     for name in HOSTILE:

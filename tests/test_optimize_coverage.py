@@ -139,3 +139,24 @@ def test_network_bad_input() -> None:
     negative = sp.csr_array(([-1.0], ([0], [1])), shape=(2, 2))
     with pytest.raises(InputError, match="graph_length_m"):
         distances_from_network(negative, np.arange(2), np.arange(2), 100.0)
+
+
+@pytest.mark.parametrize("layout", ["shuffled", "shared_nodes", "few_nodes"])
+def test_network_distances_do_not_depend_on_how_demand_sits_on_nodes(layout: str) -> None:
+    # one demand point per node in any order, several points on a node, or demand on a few nodes
+    graph, _ = _grid_graph(6)
+    rng = np.random.default_rng(3)
+    demand = {
+        "shuffled": rng.permutation(36),
+        "shared_nodes": rng.integers(0, 36, size=50),
+        "few_nodes": np.array([5, 30, 5, 17]),
+    }[layout]
+    cand = np.array([35, 0, 14])
+    full = csgraph.dijkstra(graph, directed=True)
+    want = full[np.ix_(demand, cand)]
+    dist = distances_from_network(graph, demand, cand, 650.0, batch_bytes=8 * 36 * 2)
+    got = np.full(want.shape, np.inf)
+    coo = sp.coo_array(dist)
+    got[coo.row, coo.col] = coo.data
+    assert np.array_equal(np.where(want <= 650.0, want, np.inf), got)
+    assert dist.has_sorted_indices and dist.nnz == int((want <= 650.0).sum())

@@ -181,6 +181,87 @@ def map_tasks(
     return results
 
 
+def aside(func: Callable[..., R], *args: Any) -> Callable[[], R]:
+    """Start ``func(*args)`` as a task of its own, from inside a Dask task, so that another
+    worker (an idle one) computes it meanwhile; return a function that gives its result.
+
+    Whoever starts first computes it: the other worker, when it takes the task before this task
+    asks for the result (this task then waits for it), else this task itself (the aside task,
+    taken later, returns at once). This task therefore never waits for a task that has not
+    started: no deadlock on one worker, no waiting behind another city. The aside task goes
+    before the remaining cities. Outside a Dask worker (``--scheduler synchronous``,
+    ``planner plan``), or alone on the cluster, ``func`` runs in this process when asked. The
+    result is ``func(*args)`` either way.
+    """
+    import functools
+    import uuid
+
+    try:
+        from distributed import get_client, get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask task
+        return functools.partial(func, *args)
+    name = f"planner-aside-{uuid.uuid4().hex}"
+    try:
+        client = get_client()
+        others = [w for w in client.scheduler_info(n_workers=-1)["workers"] if w != worker.address]
+        future = (
+            client.submit(
+                _claimed,
+                name,
+                func,
+                *args,
+                workers=others,
+                allow_other_workers=True,
+                pure=False,
+                priority=1,
+            )
+            if others
+            else None
+        )
+    except (OSError, TimeoutError, ValueError) as exc:  # no way to the scheduler: do it here
+        logger.warning("aside: cannot submit a task (%s); computing it in this task", exc)
+        future = None
+    if future is None:
+        return functools.partial(func, *args)
+
+    what = getattr(func, "__name__", None) or getattr(getattr(func, "func", None), "__name__", "")
+
+    def result() -> R:
+        t0 = time.perf_counter()
+        if not future.done() and _claim(name):  # not started yet: this task computes it
+            future.cancel()
+            logger.info("aside %s: not started by another worker, computed here", what)
+            return func(*args)
+        try:
+            value = future.result()
+        except Exception as exc:  # its worker died, say: compute it here
+            logger.warning("aside %s failed (%s); computing it in this task", what, _one_line(exc))
+            value = None
+        waited = time.perf_counter() - t0
+        logger.info("aside %s: from another worker, waited %.2f s for it", what, waited)
+        return value[0] if value is not None else func(*args)
+
+    return result
+
+
+def _claimed(name: str, func: Callable[..., R], *args: Any) -> tuple[R] | None:
+    """``(func(*args),)`` when this task claims ``name`` first, else ``None`` (:func:`aside`)."""
+    return (func(*args),) if _claim(name) else None
+
+
+def _claim(name: str) -> bool:
+    """Whether this call takes the Dask lock ``name`` first; never waits. The lock is never
+    released nor timed out (no refresh runs in the background): the first taker keeps it, and
+    a retry of the aside task (after its worker died) returns at once."""
+    import dask
+    from distributed import Lock
+
+    with dask.config.set({"distributed.scheduler.locks.lease-timeout": "inf"}):
+        return bool(Lock(name).acquire(blocking=False))
+
+
 def peak_memory_mb() -> float:
     """Peak resident memory of the calling process (MB, Linux ``ru_maxrss``)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -1,7 +1,10 @@
 """Warm a Dask worker process before its first task: the planning stack imported, GeoNames read.
 
-A fresh interpreter pays ~3 CPU s the first time it plans a city (importing geopandas, osmnx,
-folium, numba and planner: ~1.5 s; parsing GeoNames' JSON: ~1.5 s) and nothing on the next.
+A fresh interpreter pays ~2 CPU s the first time it plans a city (importing geopandas,
+scikit-learn, folium, numba and planner: ~1.5 s; reading GeoNames: ~0.05 s from planner's cache
+folder, ~1.5 s when the JSON is parsed the first time on a machine) and nothing on the next.
+osmnx is not imported: only online downloads (``--places``) use it, and importing it (with
+networkx and matplotlib) would add ~0.8 CPU s before any worker starts.
 Importing this module pays it up front, so that:
 
 - the local cluster of ``planner batch`` / ``planner sweep`` forks its workers from a
@@ -25,9 +28,9 @@ logger = logging.getLogger(__name__)
 def warm() -> None:
     """Import the modules a city plan or a national scenario uses and read GeoNames once."""
     import numpy as np
-    import osmnx  # noqa: F401
     import pyogrio  # noqa: F401
     import scipy.sparse as sp
+    import sklearn.cluster  # noqa: F401  (the candidates of a large city)
 
     import planner.app.api
     import planner.app.batch

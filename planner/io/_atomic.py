@@ -21,10 +21,12 @@ def fault_point(step: str, path: Path) -> None:
         _fault_hook(step, path)
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+def write_bytes_atomic(path: str | Path, data: bytes, *, output: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename
+    (``output=False``: a cache file, not a run's output, so no :func:`fault_point`)."""
     path = Path(path)
-    fault_point("write", path)
+    if output:
+        fault_point("write", path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

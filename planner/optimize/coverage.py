@@ -180,6 +180,7 @@ def distances_from_network(
     # Dijkstra from each candidate on the reversed graph gives demand -> candidate distances.
     reverse = sp.csr_array(graph.T)
     batch = max(1, int(batch_bytes) // (8 * max(n_nodes, 1)))
+    row_of_node = _row_of_node(demand, n_nodes)
     rows, cols, vals = [], [], []
     for start in range(0, cand.shape[0], batch):
         sources = cand[start : start + batch]
@@ -189,11 +190,18 @@ def distances_from_network(
             indices=sources,
             limit=radius if math.isfinite(radius) else np.inf,
         )
-        sub = dist[:, demand]
-        local, demand_row = np.nonzero(sub <= radius)
+        if row_of_node is None:  # a few demand nodes, or shared ones: their columns only
+            sub = dist[:, demand]
+            local, demand_row = np.nonzero(sub <= radius)
+            vals.append(sub[local, demand_row])
+        else:  # most nodes hold one demand point: no copy of the batch's distances
+            local, node = np.nonzero(dist <= radius)
+            demand_row = row_of_node[node]
+            kept = demand_row >= 0
+            local, node, demand_row = local[kept], node[kept], demand_row[kept]
+            vals.append(dist[local, node])
         rows.append(demand_row.astype(np.int64))
         cols.append(local.astype(np.int64) + start)
-        vals.append(sub[local, demand_row])
     out = sp.coo_array(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(demand.shape[0], cand.shape[0]),
@@ -202,6 +210,19 @@ def distances_from_network(
     out.sort_indices()
     logger.debug("network distances %s within %.0f m: %d pairs", out.shape, radius, out.nnz)
     return out
+
+
+def _row_of_node(demand: np.ndarray, n_nodes: int) -> np.ndarray | None:
+    """The demand row on each network node (-1 for none) when every demand point has a node of
+    its own and they cover at least half the nodes; ``None`` otherwise. Reading a Dijkstra
+    batch through it costs less than gathering the demand columns (a copy of the batch)."""
+    if 2 * demand.shape[0] < n_nodes:
+        return None
+    row_of_node = np.full(n_nodes, -1, dtype=np.int64)
+    row_of_node[demand] = np.arange(demand.shape[0])
+    if np.count_nonzero(row_of_node >= 0) != demand.shape[0]:  # a node holds several points
+        return None
+    return row_of_node
 
 
 def _compact(matrix: sp.csr_array) -> sp.csr_array:

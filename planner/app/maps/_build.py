@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import folium
@@ -21,6 +21,8 @@ from planner.app.maps._context import (
 )
 from planner.app.maps._html import escape_text
 from planner.app.maps._layers import (
+    JsonText,
+    LineLayer,
     corridor_layer,
     demand_layer,
     edges_layer,
@@ -51,6 +53,8 @@ def city_map(
     coverage_radius_m: float | None = None,
     offline_assets: bool | None = None,
     max_edges: int = 40_000,
+    service_area: Callable[[], Mapping[str, Any]] | None = None,
+    network: Callable[[], str] | None = None,
 ) -> folium.Map:
     """Map a city plan: road network, demand heatmap, sites by kind, coverage circles, legend.
 
@@ -67,6 +71,13 @@ def city_map(
         :func:`planner.app.maps.write_map`); ``None``/``False`` uses OpenStreetMap tiles.
     max_edges
         Keep at most this many (the longest) edges so the page stays small.
+    service_area
+        With ``coverage_radius_m``: a function giving the service area's geometry
+        (:func:`planner.app.maps._layers.service_area_geometry`), called when its layer is
+        added, after the network, demand and site layers; by default it is computed then.
+    network
+        A function giving the road network layer's data instead of ``edges``
+        (:func:`planner.app.maps._layers.edges_layer_json`, e.g. made by another process).
 
     Returns
     -------
@@ -87,14 +98,18 @@ def city_map(
             "pass the network's edge GeoDataFrame"
         )
     m = _base_map([plan], offline=bool(offline_assets))
-    if edges is not None and len(edges):
+    drawn = network is not None or (edges is not None and len(edges) > 0)
+    if network is not None:
+        LineLayer(JsonText(network()), name="Road network").add_to(m)
+    elif drawn:
         edges_layer(edges, crs=plan.ground.crs, max_edges=max_edges).add_to(m)
     _add_plan_layers(
         m,
         plan,
         clustered=len(plan.sites) > CLUSTER_ABOVE_SITES,
         coverage_radius_m=coverage_radius_m,
-        network=edges is not None and len(edges) > 0,
+        network=drawn,
+        service_area=service_area,
     )
     return m
 
@@ -321,6 +336,7 @@ def _add_plan_layers(
     network: bool = False,
     collapse_control: bool = False,
     outlines: bool = False,
+    service_area: Callable[[], Mapping[str, Any]] | None = None,
 ) -> None:
     """Add outlines, demand, sites by kind, coverage, corridors, deserts, the layer control and
     the legend (national plans: outlines shown when ``outlines``, deserts hidden at first)."""
@@ -336,7 +352,7 @@ def _add_plan_layers(
     for kind in sorted(counts.index):
         site_layer(plan.sites[kinds == kind], kind, clustered=clustered).add_to(m)
     if coverage_radius_m is not None and len(plan.sites):  # merged, not a circle per site
-        service_area_layer(plan, radius_m=coverage_radius_m).add_to(m)
+        service_area_layer(plan, radius_m=coverage_radius_m, geometry=service_area).add_to(m)
     lines = corridor_layer(plan.ground, plan.corridors)
     if lines is not None:
         lines.add_to(m)

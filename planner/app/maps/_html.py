@@ -79,7 +79,10 @@ def js_json(obj: Any) -> str:
     ``<``, ``>`` and ``&`` become ``\\u`` escapes so no string can close the script element;
     U+2028/U+2029 are escaped too. Non-finite floats become ``null``.
     """
-    text = json.dumps(_finite(obj), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:  # most data has no NaN or infinity: skip the walk through every value
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(obj), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(char, code)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

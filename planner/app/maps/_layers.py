@@ -8,6 +8,7 @@ that reaches a popup, tooltip or layer name is escaped in Python (:func:`escape_
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -104,13 +105,18 @@ def json_layer_template(body: str) -> Template:
     return Template(_DATA_MACRO + _SCRIPT_OPEN + body + _SCRIPT_CLOSE)
 
 
+class JsonText(str):
+    """Data already serialised by :func:`planner.app.maps._html.js_json`: a layer embeds it as
+    it is (e.g. made by another process, :func:`edges_layer_json`)."""
+
+
 class _JsonLayer(Layer):
     """A toggleable layer whose Leaflet objects are built in the browser from embedded JSON."""
 
     def __init__(self, data: Any, *, name: str, show: bool = True) -> None:
         super().__init__(name=escape_text(name), overlay=True, control=True, show=show)
         self._name = type(self).__name__
-        self.data_json = js_json(data)
+        self.data_json = data if isinstance(data, JsonText) else js_json(data)
 
 
 # Shared by both site layers: the data, one icon per layer, the count of drawn sites, popups.
@@ -340,21 +346,34 @@ def _plan_radius(plan: Plan, radius_m: float) -> Any:
     return ServiceRadius(radius_min=float(minutes)) if minutes else ServiceRadius(radius_m)
 
 
-def service_area_layer(plan: Plan, *, radius_m: float, show: bool = True) -> folium.GeoJson:
-    """The merged area the plan's sites reach on the network
-    (:func:`planner.ground.reach.service_area`).
-
-    Within ``radius_m`` of road, or within ``summary["radius_min"]`` minutes of driving for a
-    drive-time plan; one light shape instead of overlapping circles.
-    """
+def service_area_geometry(plan: Plan, *, radius_m: float) -> dict[str, Any]:
+    """The WGS84 GeoJSON geometry of :func:`service_area_layer`: the merged area the plan's sites
+    reach on the network (:func:`planner.ground.reach.service_area`)."""
     from planner.ground.reach import service_area_geojson
 
-    radius = _plan_radius(plan, radius_m)
     nodes = plan.sites["node_idx"].to_numpy()
-    geometry = service_area_geojson(plan.ground, nodes, radius)
+    return service_area_geojson(plan.ground, nodes, _plan_radius(plan, radius_m))
+
+
+def service_area_layer(
+    plan: Plan,
+    *,
+    radius_m: float,
+    show: bool = True,
+    geometry: Callable[[], Mapping[str, Any]] | None = None,
+) -> folium.GeoJson:
+    """The merged area the plan's sites reach on the network (:func:`service_area_geometry`).
+
+    Within ``radius_m`` of road, or within ``summary["radius_min"]`` minutes of driving for a
+    drive-time plan; one light shape instead of overlapping circles. ``geometry`` gives
+    :func:`service_area_geometry` when asked (e.g. computed meanwhile by another process,
+    :func:`planner.app._dask.aside`); by default it is computed here.
+    """
+    radius = _plan_radius(plan, radius_m)
+    shape = geometry() if geometry is not None else service_area_geometry(plan, radius_m=radius_m)
     style = {"color": "#3a6fb0", "weight": 1, "opacity": 0.6, "fillOpacity": 0.12}
     return folium.GeoJson(
-        {"type": "Feature", "properties": {}, "geometry": geometry},
+        {"type": "Feature", "properties": {}, "geometry": shape},
         name=f"Service area ({radius.label})",
         style_function=lambda _feature: style,
         interactive=False,
@@ -443,7 +462,16 @@ def simplified_vertices(x_m: np.ndarray, y_m: np.ndarray, tolerance_m: float) ->
 def edges_layer(
     edges: Any, *, crs: str, max_edges: int = 40_000, tolerance_m: float = 3.0, show: bool = True
 ) -> LineLayer:
-    """Draw network edges (a GeoDataFrame of LineStrings) as one thin grey polyline layer.
+    """Draw network edges (a GeoDataFrame of LineStrings) as one thin grey polyline layer
+    (:func:`edges_layer_json`)."""
+    data = edges_layer_json(edges, crs=crs, max_edges=max_edges, tolerance_m=tolerance_m)
+    return LineLayer(data, name="Road network", show=show)
+
+
+def edges_layer_json(
+    edges: Any, *, crs: str, max_edges: int = 40_000, tolerance_m: float = 3.0
+) -> JsonText:
+    """The data of :func:`edges_layer`, serialised.
 
     Edges (WGS84 when they carry no CRS) are projected to the metric ``crs``, thinned to the
     ``max_edges`` longest, simplified by ``tolerance_m`` and rounded to 5 decimals in WGS84.
@@ -462,7 +490,7 @@ def edges_layer(
     bounds = np.flatnonzero(np.diff(index)) + 1
     paths = [chunk.tolist() for chunk in np.split(latlon, bounds) if len(chunk) > 1]
     line = {"c": paths, "color": "#7a7a7a", "w": 1, "o": 0.55, "t": ""}
-    return LineLayer({"lines": [line]}, name="Road network", show=show)
+    return JsonText(js_json({"lines": [line]}))
 
 
 def demand_layer(
