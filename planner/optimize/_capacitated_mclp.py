@@ -185,6 +185,13 @@ def pool_search(
     return best.sites
 
 
+def single_site_bound(model: Model, p: int) -> float:
+    """An upper bound on the served weight: the ``p`` best single-site servings."""
+    colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
+    single = np.minimum(colw, model.cap)
+    return min(float(np.sort(single)[::-1][:p].sum()), float(model.w.sum()))
+
+
 def _pool(
     model: Model,
     sites: np.ndarray,

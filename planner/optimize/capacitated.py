@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from planner.core.errors import InputError, PlannerError
 from planner.optimize._capacitated_cover import improve_served, ladder_bound, reduce_sites
-from planner.optimize._capacitated_mclp import pool_search
+from planner.optimize._capacitated_mclp import pool_search, single_site_bound
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
@@ -131,7 +131,7 @@ def solve_capacitated_max_coverage(
     selected = greedy_sites(reduced.matrix, reduced.weights, cap, p)
     selected = swap_improve(model, selected, seed=seed, deadline=deadline)
     selected = improve_served(model, selected, seed=seed, deadline=deadline)
-    bound, lp = _max_bound(model, cap, p, deadline=deadline, seed=seed)
+    bound, lp = _max_bound(model, p, deadline=deadline, seed=seed)
     selected = pool_search(model, selected, p, lp=lp, seed=seed, deadline=deadline)
     engine: Method = "heuristic"
     status = "heuristic"
@@ -518,13 +518,11 @@ def _prune(
 
 
 def _max_bound(
-    model: Model, cap: np.ndarray, p: int, *, deadline: float, seed: int
+    model: Model, p: int, *, deadline: float, seed: int
 ) -> tuple[float, HighsOutcome | None]:
     """Upper bound: the LP relaxation when it solves (see :func:`_engine`), else the best
     ``p`` single-site servings; and the LP's solution (``None`` when it did not solve)."""
-    colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
-    single = np.minimum(colw, cap)
-    cheap = min(float(np.sort(single)[::-1][:p].sum()), float(model.w.sum()))
+    cheap = single_site_bound(model, p)
     lp = _engine(model, integer=False, p=p, deadline=deadline, seed=seed)
     if lp is None or lp.status != "optimal":
         return cheap, None
