@@ -185,6 +185,16 @@ def pool_search(
     return best.sites
 
 
+def better_of(model: Model, selected: np.ndarray, found: np.ndarray, *, seed: int) -> np.ndarray:
+    """``found`` (e.g. HiGHS's answer) when it opens as many sites as ``selected`` and its best
+    assignment serves at least as much; else ``selected``."""
+    if found.shape[0] != selected.shape[0]:
+        return selected
+    z_found, z_selected = model.assign(found, seed=seed), model.assign(selected, seed=seed)
+    served = [float(z.sum()) if z is not None else 0.0 for z in (z_found, z_selected)]
+    return found if served[0] >= served[1] else selected
+
+
 def single_site_bound(model: Model, p: int) -> float:
     """An upper bound on the served weight: the ``p`` best single-site servings."""
     colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from planner.core.errors import InputError, PlannerError
 from planner.optimize._capacitated_cover import improve_served, ladder_bound, reduce_sites
-from planner.optimize._capacitated_mclp import pool_search, single_site_bound
+from planner.optimize._capacitated_mclp import better_of, pool_search, single_site_bound
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
@@ -140,10 +140,7 @@ def solve_capacitated_max_coverage(
         if outcome.status in ("optimal", *LIMIT_STATUSES) and math.isfinite(outcome.bound):
             engine, status, bound = "exact", outcome.status, min(bound, outcome.bound)
             found = model.sites(outcome) if outcome.x is not None else selected
-            if found.shape[0] == p and _served(model, found, seed) >= _served(
-                model, selected, seed
-            ):
-                selected = found
+            selected = better_of(model, selected, found, seed=seed)
     result = _result(
         matrix,
         w,
@@ -376,12 +373,6 @@ def _engine(
         seed=seed,
         iterations=iterations,
     )
-
-
-def _served(model: Model, sites: np.ndarray, seed: int) -> float:
-    """Weight the best assignment to ``sites`` serves."""
-    z = model.assign(sites, seed=seed) if sites.size else None
-    return float(z.sum()) if z is not None else 0.0
 
 
 def _serves(model: Model, sites: np.ndarray, need: float, *, seed: int) -> bool:
