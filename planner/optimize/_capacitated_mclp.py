@@ -237,9 +237,9 @@ def _climb(flow: FlowPricer, state: Flow, pool: np.ndarray) -> Flow:
     in a cyclic order that resumes after the last swap made, to a local optimum (a full cycle
     without improvement) or until the work is spent."""
     position, since = 0, 0  # position in the cycle over (into, out) pairs; pairs since a swap
+    closed = np.setdiff1d(pool, state.sites)
     while not flow.spent_out:
         sites = state.sites
-        closed = np.setdiff1d(pool, sites)
         pairs = closed.size * sites.size
         if since >= pairs:
             break
@@ -247,6 +247,7 @@ def _climb(flow: FlowPricer, state: Flow, pool: np.ndarray) -> Flow:
         trial = flow.swap(state, sites[position % sites.size], closed[position // sites.size])
         if trial.value > state.value:
             state, since = trial, 0
+            closed = np.setdiff1d(pool, state.sites)
         else:
             since += 1
         position += 1

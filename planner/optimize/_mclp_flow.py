@@ -3,10 +3,10 @@
 The served weight of an open set is a maximum flow: source -> row ``i`` (capacity ``w_i``) ->
 covering open site ``j`` (no limit of its own: ``z_ij <= min(w_i, cap_j)`` follows from the
 other two) -> sink (capacity ``cap_j``). Amounts are integers (weights scaled by the caller), so
-every comparison is exact. :func:`augment` raises a feasible flow to a maximum one by shortest
-augmenting paths from the rows with weight left (breadth-first, multi-source), so a swap is
-priced from the incumbent's flow: close a site (its amounts return to their rows), open
-another, augment; far cheaper than a flow from zero.
+every comparison is exact. :func:`augment` raises a feasible flow to a maximum one, direct paths
+first, then by shortest augmenting paths from the rows with weight left (breadth-first,
+multi-source), so a swap is priced from the incumbent's flow: close a site (its amounts return
+to their rows), open another, augment; far cheaper than a flow from zero.
 
 The kernels' parameters are left unannotated (numba types them at compile time): ``rptr`` /
 ``rcol`` the coverage in CSR order (row -> sites), ``erow`` the row of each pair, ``cptr`` /
@@ -27,6 +27,25 @@ def augment(rptr, rcol, erow, cptr, centry, w, cap, flow, served, load, is_open)
     work done (rows and pairs scanned)."""
     m, n = w.size, cap.size
     work = 0
+    sources = np.empty(m, np.int64)  # rows with weight left and an open site covering them
+    count = 0
+    for i in range(m):  # direct paths first (source -> row -> open site with room)
+        if served[i] < w[i]:
+            work += rptr[i + 1] - rptr[i]
+            for e in range(rptr[i], rptr[i + 1]):
+                j = rcol[e]
+                if not is_open[j]:
+                    continue
+                if count == 0 or sources[count - 1] != i:
+                    sources[count] = i
+                    count += 1
+                if load[j] < cap[j]:
+                    amount = min(w[i] - served[i], cap[j] - load[j])
+                    flow[e] += amount
+                    served[i] += amount
+                    load[j] += amount
+                    if served[i] == w[i]:
+                        break
     via = np.empty(n, np.int64)  # the pair (entry) by which each site was reached
     back = np.empty(m, np.int64)  # the served pair by which each row was reached; -1 a source
     queue = np.empty(m, np.int64)
@@ -34,8 +53,9 @@ def augment(rptr, rcol, erow, cptr, centry, w, cap, flow, served, load, is_open)
         via[:] = -1
         back[:] = -2
         head = tail = 0
-        work += m
-        for i in range(m):
+        work += count
+        for k in range(count):
+            i = sources[k]
             if served[i] < w[i]:
                 back[i] = -1
                 queue[tail] = i
