@@ -26,26 +26,7 @@ def augment(rptr, rcol, erow, cptr, centry, w, cap, flow, served, load, is_open)
     """Raise ``flow`` (in place) to a maximum flow on the open sites; returns its value and the
     work done (rows and pairs scanned)."""
     m, n = w.size, cap.size
-    work = 0
-    sources = np.empty(m, np.int64)  # rows with weight left and an open site covering them
-    count = 0
-    for i in range(m):  # direct paths first (source -> row -> open site with room)
-        if served[i] < w[i]:
-            work += rptr[i + 1] - rptr[i]
-            for e in range(rptr[i], rptr[i + 1]):
-                j = rcol[e]
-                if not is_open[j]:
-                    continue
-                if count == 0 or sources[count - 1] != i:
-                    sources[count] = i
-                    count += 1
-                if load[j] < cap[j]:
-                    amount = min(w[i] - served[i], cap[j] - load[j])
-                    flow[e] += amount
-                    served[i] += amount
-                    load[j] += amount
-                    if served[i] == w[i]:
-                        break
+    sources, count, work = _direct_paths(rptr, rcol, w, cap, flow, served, load, is_open)
     via = np.empty(n, np.int64)  # the pair (entry) by which each site was reached
     back = np.empty(m, np.int64)  # the served pair by which each row was reached; -1 a source
     queue = np.empty(m, np.int64)
@@ -82,21 +63,57 @@ def augment(rptr, rcol, erow, cptr, centry, w, cap, flow, served, load, is_open)
                         tail += 1
         if end < 0:
             return served.sum(), work
-        amount = cap[end] - load[end]  # bottleneck, walking back from the site with room
-        i = erow[via[end]]
-        while back[i] >= 0:
-            amount = min(amount, flow[back[i]])
-            i = erow[via[rcol[back[i]]]]
-        amount = min(amount, w[i] - served[i])
-        load[end] += amount
-        served[i] += amount
-        i = erow[via[end]]
-        flow[via[end]] += amount
-        while back[i] >= 0:
-            flow[back[i]] -= amount
-            e = via[rcol[back[i]]]
-            flow[e] += amount
-            i = erow[e]
+        _push(rcol, erow, w, cap, flow, served, load, via, back, end)
+
+
+@njit(cache=True)  # type: ignore[misc]
+def _direct_paths(rptr, rcol, w, cap, flow, served, load, is_open):  # type: ignore[no-untyped-def]
+    """Serve rows from open sites with room directly (in place); returns the rows with weight
+    left that an open site covers (the sources of the augmenting paths), their count, and the
+    work done."""
+    m = w.size
+    sources = np.empty(m, np.int64)
+    count = work = 0
+    for i in range(m):
+        if served[i] < w[i]:
+            work += rptr[i + 1] - rptr[i]
+            for e in range(rptr[i], rptr[i + 1]):
+                j = rcol[e]
+                if not is_open[j]:
+                    continue
+                if count == 0 or sources[count - 1] != i:
+                    sources[count] = i
+                    count += 1
+                if load[j] < cap[j]:
+                    amount = min(w[i] - served[i], cap[j] - load[j])
+                    flow[e] += amount
+                    served[i] += amount
+                    load[j] += amount
+                    if served[i] == w[i]:
+                        break
+    return sources, count, work
+
+
+@njit(cache=True)  # type: ignore[misc]
+def _push(rcol, erow, w, cap, flow, served, load, via, back, end):  # type: ignore[no-untyped-def]
+    """Push the bottleneck amount along the path a search found to site ``end`` (in place):
+    ``via`` the pair by which each site was reached, ``back`` the served pair by which each row
+    was (-1: a row with weight left, the path's start)."""
+    amount = cap[end] - load[end]
+    i = erow[via[end]]
+    while back[i] >= 0:
+        amount = min(amount, flow[back[i]])
+        i = erow[via[rcol[back[i]]]]
+    amount = min(amount, w[i] - served[i])
+    load[end] += amount
+    served[i] += amount
+    i = erow[via[end]]
+    flow[via[end]] += amount
+    while back[i] >= 0:
+        flow[back[i]] -= amount
+        e = via[rcol[back[i]]]
+        flow[e] += amount
+        i = erow[e]
 
 
 @njit(cache=True)  # type: ignore[misc]
