@@ -5,7 +5,8 @@
   ``method="auto"`` and ``method="heuristic"``;
 * ``capacitated-random`` seeded random capacitated MCLP and set cover up to 2,000 x 500, the
   default engine against HiGHS branch-and-bound on the same instance in the same run (share of
-  equal objectives, worst gap to the exact answer, certified gaps).
+  equal objectives, worst gap to the exact answer, certified gaps); ``capacitated-random-mclp``
+  and ``capacitated-random-cover`` run one model only.
 
 The instance file and the optima live in ``benchmarks/orlib`` (see its README).
 """
@@ -17,6 +18,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -183,4 +185,6 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "pmedcap": case_pmedcap,
     "capacitated-random": case_capacitated_random,
+    "capacitated-random-mclp": partial(case_capacitated_random, models=("mclp",)),
+    "capacitated-random-cover": partial(case_capacitated_random, models=("cover",)),
 }

@@ -13,7 +13,8 @@ Cases (each runs in its own subprocess, so the peak memory reported is per case)
   the time ratio over layouts where spopt is fastest;
 * ``regional`` seeded MCLP 10,000 x 2,000, p = 100, r = 5 km: objective vs lazy greedy, gap;
 * ``scale``    1,000,000 demand x 100,000 candidates, r = 5 km, p = 10,000: build + solve;
-* ``pmedcap``, ``capacitated-random``: capacitated models (``scripts/_bench_capacitated.py``).
+* ``pmedcap``, ``capacitated-random`` (``-mclp``, ``-cover``: one model): capacitated models
+  (``scripts/_bench_capacitated.py``).
 * ``pmedian-large``, ``auto-crossover``: see ``scripts/_bench_pmedian.py``.
 
 Usage::

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from planner.core.errors import InputError, PlannerError
 from planner.optimize._capacitated_cover import improve_served, ladder_bound, reduce_sites
+from planner.optimize._capacitated_mclp import better_of, pool_search, single_site_bound
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
@@ -130,18 +131,16 @@ def solve_capacitated_max_coverage(
     selected = greedy_sites(reduced.matrix, reduced.weights, cap, p)
     selected = swap_improve(model, selected, seed=seed, deadline=deadline)
     selected = improve_served(model, selected, seed=seed, deadline=deadline)
-    bound, solved = _max_bound(model, cap, p, deadline=deadline, seed=seed)
+    bound, lp = _max_bound(model, p, deadline=deadline, seed=seed)
+    selected = pool_search(model, selected, p, lp=lp, seed=seed, deadline=deadline)
     engine: Method = "heuristic"
     status = "heuristic"
-    if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and solved):
+    if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and lp):
         outcome = _engine(model, integer=True, p=p, deadline=deadline, seed=seed)
         if outcome.status in ("optimal", *LIMIT_STATUSES) and math.isfinite(outcome.bound):
             engine, status, bound = "exact", outcome.status, min(bound, outcome.bound)
             found = model.sites(outcome) if outcome.x is not None else selected
-            if found.shape[0] == p and _served(model, found, seed) >= _served(
-                model, selected, seed
-            ):
-                selected = found
+            selected = better_of(model, selected, found, seed=seed)
     result = _result(
         matrix,
         w,
@@ -376,12 +375,6 @@ def _engine(
     )
 
 
-def _served(model: Model, sites: np.ndarray, seed: int) -> float:
-    """Weight the best assignment to ``sites`` serves."""
-    z = model.assign(sites, seed=seed) if sites.size else None
-    return float(z.sum()) if z is not None else 0.0
-
-
 def _serves(model: Model, sites: np.ndarray, need: float, *, seed: int) -> bool:
     """Whether the best assignment to ``sites`` serves ``need`` (within a relative RTOL)."""
     z = model.assign(sites, seed=seed) if sites.size else np.zeros(model.nnz)
@@ -516,17 +509,15 @@ def _prune(
 
 
 def _max_bound(
-    model: Model, cap: np.ndarray, p: int, *, deadline: float, seed: int
-) -> tuple[float, bool]:
-    """Upper bound: the LP relaxation when it solves (see :func:`_relaxation`), else the best
-    ``p`` single-site servings; and whether the LP solved."""
-    colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
-    single = np.minimum(colw, cap)
-    cheap = min(float(np.sort(single)[::-1][:p].sum()), float(model.w.sum()))
+    model: Model, p: int, *, deadline: float, seed: int
+) -> tuple[float, HighsOutcome | None]:
+    """Upper bound: the LP relaxation when it solves (see :func:`_engine`), else the best
+    ``p`` single-site servings; and the LP's solution (``None`` when it did not solve)."""
+    cheap = single_site_bound(model, p)
     lp = _engine(model, integer=False, p=p, deadline=deadline, seed=seed)
     if lp is None or lp.status != "optimal":
-        return cheap, False
-    return min(cheap, lp.bound), True
+        return cheap, None
+    return min(cheap, lp.bound), lp
 
 
 def _check_reachable(
