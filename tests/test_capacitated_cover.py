@@ -1,4 +1,5 @@
-"""The capacitated set cover search and its ladder bound against brute force on small instances.
+"""The capacitated set cover search and its branch-and-bound bound against brute force on small
+instances.
 
 The fewest sites are found by enumerating every open set and pricing it with an independent
 integer max-flow (scipy's ``maximum_flow``, not the LP the solver uses).
@@ -13,8 +14,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from planner.optimize import _capacitated_cover_bound as bound_module
 from planner.optimize import solve_capacitated_set_cover
-from planner.optimize._capacitated_cover import ladder_bound, reduce_sites
+from planner.optimize._capacitated_cover import reduce_sites
+from planner.optimize._capacitated_cover_bound import _NodeLP, raise_bound, search_rung
 from planner.optimize._capacitated_model import Model
 from planner.optimize._cover_search import reduce_rows
 from planner.optimize.capacitated import _complete, _prune, greedy_sites
@@ -58,13 +61,13 @@ def _greedy_and_model(
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_search_and_ladder_reach_the_fewest_sites(seed: int) -> None:
+def test_search_and_bound_reach_the_fewest_sites(seed: int) -> None:
     cover, weights, cap, need, fewest = _instance(seed)
     model, start = _greedy_and_model(cover, weights, cap, need)
     found = reduce_sites(model, start, need, seed=0)
     assert _max_flow(cover, weights, cap, found) >= need - 1e-6
     assert found.size == fewest
-    bound, sites = ladder_bound(model, 1, found, need, seed=0)
+    bound, sites = raise_bound(model, 1, found, need, seed=0)
     assert bound <= fewest
     assert bound == fewest  # the rungs prove it on instances this small
     assert sites.size == fewest
@@ -88,3 +91,64 @@ def test_heuristic_method_proves_the_fewest(seed: int) -> None:
     assert result.bound == fewest
     assert result.status == "optimal"
     assert _max_flow(cover, weights, cap, result.selected) >= need - 1e-6
+
+
+@pytest.mark.parametrize("seed", GREEDY_MISSES)
+def test_bound_search_finds_the_fewest_from_one_site_more(seed: int) -> None:
+    """From greedy's cover (one site more than the fewest), the bound's dive finds a cover of
+    the fewest sites, checked by the independent max-flow, and proves it."""
+    cover, weights, cap, need, fewest = _instance(seed)
+    model, start = _greedy_and_model(cover, weights, cap, need)
+    assert start.size == fewest + 1
+    bound, sites = raise_bound(model, 1, start, need, seed=0)
+    assert sites.size == fewest
+    assert _max_flow(cover, weights, cap, sites) >= need - 1e-6
+    assert bound == fewest
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rungs_prove_one_site_fewer_and_never_cut_the_optimum(seed: int) -> None:
+    """ "Can fewest - 1 sites serve it?" ends proved; "can fewest?" never does (enumeration has
+    a cover of that size), and any cover it returns serves the need."""
+    cover, weights, cap, need, fewest = _instance(seed)
+    model = Model.build(reduce_rows(sp.csr_array(cover), weights, seed=0), cap)
+    lp = _NodeLP(model, fewest, seed=0)
+    at_optimum = search_rung(lp, fewest, need, budget=100_000, seed=0, prove=True)
+    assert not at_optimum.proved
+    if at_optimum.cover is not None:
+        assert at_optimum.cover.size <= fewest
+        assert _max_flow(cover, weights, cap, at_optimum.cover) >= need - 1e-6
+    if fewest > 1:
+        below = search_rung(lp, fewest - 1, need, budget=100_000, seed=0, prove=True)
+        assert below.proved
+        assert below.cover is None
+
+
+def test_bound_is_deterministic() -> None:
+    cover, weights, cap, need, _ = _instance(GREEDY_MISSES[0])
+    model, start = _greedy_and_model(cover, weights, cap, need)
+    runs = [
+        search_rung(_NodeLP(model, 3, seed=0), start.size - 1, need, budget=50_000, seed=0, prove=p)
+        for p in (True, True, False, False)
+    ]
+    assert (runs[0].nodes, runs[0].iterations) == (runs[1].nodes, runs[1].iterations)
+    assert (runs[2].nodes, runs[2].iterations) == (runs[3].nodes, runs[3].iterations)
+
+
+def test_spent_bound_work_reports_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no work for the branch-and-bound, an answer the LP bound does not prove is
+    reported as a heuristic with its gap, never as optimal."""
+    monkeypatch.setattr(bound_module, "BOUND_WORK", 0.0)
+    for seed in SEEDS:
+        cover, weights, cap, need, fewest = _instance(seed)
+        share = need / weights.sum()
+        result = solve_capacitated_set_cover(
+            sp.csr_array(cover), weights, cap, min_share=share, method="heuristic"
+        )
+        assert result.bound <= fewest
+        assert result.objective >= fewest
+        if result.bound < result.objective:
+            assert result.status == "heuristic"
+            assert result.gap == pytest.approx((result.objective - result.bound) / result.objective)
+        else:
+            assert result.status == "optimal"
