@@ -24,6 +24,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
@@ -38,10 +39,10 @@ logger = logging.getLogger(__name__)
 #: rows and columns (an iteration's cost grows with them), at most ``MAX_BOUND_ITERATIONS``.
 #: Random 500 x 100 (3,800 lines): proofs in 5-300 nodes, 7,000-48,000 iterations; 1,000 x 250
 #: (21,000 lines): about 1,000 iterations a node.
-BOUND_WORK = 2e9
+BOUND_WORK = 1.2e10
 MAX_BOUND_ITERATIONS = 500_000
 #: Share of that work the proofs may spend; the dive for a smaller cover gets the rest.
-PROOF_SHARE = 0.6
+PROOF_SHARE = 0.75
 #: Relative margin below the share under which a node's LP value prunes it (LP tolerances):
 #: proofs hold within this share of the target.
 PRUNE_MARGIN = 1e-6
@@ -102,12 +103,18 @@ class _NodeLP:
         self.highs.changeRowBounds(row, -np.inf, float(sites))
 
     def solve(
-        self, lower: np.ndarray, upper: np.ndarray, iterations: int
+        self,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        iterations: int,
+        basis: highspy.HighsBasis | None = None,
     ) -> tuple[str, float, np.ndarray, np.ndarray, int]:
-        """LP with ``lower <= y <= upper``: status, value, ``y``, the reduced costs of ``y``,
-        and the simplex iterations spent."""
+        """LP with ``lower <= y <= upper`` from ``basis`` (the parent node's; else the last
+        one): status, value, ``y``, the reduced costs of ``y``, the simplex iterations spent."""
         n = self.model.n
         self.highs.changeColsBounds(n, self.y_index, lower, upper)
+        if basis is not None:
+            self.highs.setBasis(basis)
         self.highs.setOptionValue("simplex_iteration_limit", int(max(iterations, 1)))
         self.highs.run()
         status = str(self.highs.getModelStatus()).split(".")[-1]
@@ -140,11 +147,13 @@ def search_rung(
     n = lp.model.n
     target = need * (1 - PRUNE_MARGIN)
     lp.set_sites(sites)
-    stack = [(np.zeros(n), np.ones(n))]
+    stack: list[tuple[np.ndarray, np.ndarray, highspy.HighsBasis | None]] = [
+        (np.zeros(n), np.ones(n), None)
+    ]
     nodes = spent = 0
     while stack and spent < budget and time.perf_counter() < deadline:
-        lower, upper = stack.pop()
-        status, value, y, dual, used = lp.solve(lower, upper, budget - spent)
+        lower, upper, basis = stack.pop()
+        status, value, y, dual, used = lp.solve(lower, upper, budget - spent, basis)
         nodes += 1
         spent += used
         if status == "kInfeasible" or (status == "optimal" and value < target):
@@ -167,8 +176,9 @@ def search_rung(
         down_upper[j] = 0.0
         up_lower = lower.copy()
         up_lower[j] = 1.0
-        stack.append((lower, down_upper))
-        stack.append((up_lower, upper))
+        basis = lp.highs.getBasis()
+        stack.append((lower, down_upper, basis))
+        stack.append((up_lower, upper, basis))
     return Rung(sites, not stack, None, nodes, spent)
 
 
