@@ -17,7 +17,12 @@ import scipy.sparse as sp
 from planner.optimize import _capacitated_cover_bound as bound_module
 from planner.optimize import solve_capacitated_set_cover
 from planner.optimize._capacitated_cover import reduce_sites
-from planner.optimize._capacitated_cover_bound import _NodeLP, raise_bound, search_rung
+from planner.optimize._capacitated_cover_bound import (
+    _NodeLP,
+    cover_relaxation,
+    raise_bound,
+    search_rung,
+)
 from planner.optimize._capacitated_model import Model
 from planner.optimize._cover_search import reduce_rows
 from planner.optimize.capacitated import _complete, _prune, greedy_sites
@@ -152,3 +157,18 @@ def test_spent_bound_work_reports_the_gap(monkeypatch: pytest.MonkeyPatch) -> No
             assert result.gap == pytest.approx((result.objective - result.bound) / result.objective)
         else:
             assert result.status == "optimal"
+
+
+@pytest.mark.parametrize("seed", SEEDS[:6])
+def test_interior_point_relaxation_matches_the_simplex_one(seed: int) -> None:
+    """The LP bound by interior point (the fallback when dual simplex runs out of iterations)
+    is the LP optimum dual simplex finds, and never above the fewest sites."""
+    cover, weights, cap, need, fewest = _instance(seed)
+    model = Model.build(reduce_rows(sp.csr_array(cover), weights, seed=0), cap)
+    ipm = cover_relaxation(model, need, None, seed=0)
+    simplex = model.solve(
+        p=None, need=need, max_sites=None, integer=False, time_limit_s=None, seed=0
+    )
+    assert ipm.status == simplex.status == "optimal"
+    assert ipm.bound == pytest.approx(simplex.bound, rel=1e-6)
+    assert ipm.bound <= fewest + 1e-6

@@ -291,11 +291,11 @@ def _cover_engine(
     colw = np.bincount(model.col, weights=model.w[model.row], minlength=model.n)
     servings = np.cumsum(np.sort(np.minimum(colw, model.cap))[::-1])
     lower = float(np.searchsorted(servings, need * (1 - RTOL)) + 1)
-    lp = None
-    if model.nnz <= LP_BOUND_MAX_NNZ:
-        lp = cover_relaxation(model, need, max_sites, seed=seed, deadline=deadline)
+    lp = _engine(model, integer=False, need=need, max_sites=max_sites, deadline=deadline, seed=seed)
     solved = lp is not None and lp.status == "optimal"
-    if lp is not None and solved:
+    if lp is not None and not solved:  # the bound only: HiGHS's branch-and-bound stays off
+        lp = cover_relaxation(model, need, max_sites, seed=seed, deadline=deadline)
+    if lp is not None and lp.status == "optimal":
         lower = max(lower, float(math.ceil(lp.bound - 1e-6)))
     if method != "exact":
         rung, selected = raise_bound(
