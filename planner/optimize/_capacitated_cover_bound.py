@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 #: (21,000 lines): about 1,000 iterations a node.
 BOUND_WORK = 1.2e10
 MAX_BOUND_ITERATIONS = 500_000
+#: Below this many iterations (models above about 300,000 pairs) the search is not run: its
+#: root LP, solved from scratch, would hardly end within them.
+MIN_BOUND_ITERATIONS = 10_000
 #: Share of that work the dives for smaller covers may spend (first); the proofs get the rest.
 #: Random 1,000 x 250 seed 1 needs 356,000 iterations to prove "23 sites cannot".
 DIVE_SHARE = 0.25
@@ -238,6 +241,8 @@ def raise_bound(
     if lower >= sites.size:
         return lower, sites
     budget = int(min(MAX_BOUND_ITERATIONS, BOUND_WORK // (2 * (model.m + model.n + model.nnz))))
+    if budget < MIN_BOUND_ITERATIONS:  # not even a root LP: no model to build
+        return lower, sites
     lp = _NodeLP(model, lower, seed=seed)
     spent, dive = 0, int(DIVE_SHARE * budget)
     while lower < sites.size and spent < dive:
