@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from planner.optimize import _capacitated_cover_bound as bound_module
-from planner.optimize import solve_capacitated_set_cover
+from planner.optimize import coverage_from_points, solve_capacitated_set_cover
 from planner.optimize._capacitated_cover import reduce_sites
 from planner.optimize._capacitated_cover_bound import (
     _NodeLP,
@@ -26,6 +26,7 @@ from planner.optimize._capacitated_cover_bound import (
 from planner.optimize._capacitated_model import Model
 from planner.optimize._cover_search import reduce_rows
 from planner.optimize.capacitated import _complete, _prune, greedy_sites
+from tests.optimize_instances import uniform_layout
 from tests.test_optimize import _max_flow
 
 M, N = 30, 12
@@ -172,3 +173,26 @@ def test_interior_point_relaxation_matches_the_simplex_one(seed: int) -> None:
     assert ipm.status == simplex.status == "optimal"
     assert ipm.bound == pytest.approx(simplex.bound, rel=1e-6)
     assert ipm.bound <= fewest + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bound_search_meets_highs_on_mid_sized_covers(seed: int) -> None:
+    """150 x 40 uniform instances (too large to enumerate, where the root LP's rounding is no
+    cover): from greedy's cover the bound's search returns HiGHS's proven optimum as both the
+    cover (checked by the independent max-flow) and the bound — never a bound above it."""
+    layout = uniform_layout(150, 40, side_m=15_000.0, seed=seed)
+    cover = coverage_from_points(layout.demand_xy, layout.cand_xy, radius_m=3_000.0)
+    weights = layout.weights  # integers, as the max-flow check needs
+    offered = np.asarray(cover.T @ weights).ravel()
+    cap = np.floor(0.6 * offered.mean() * np.random.default_rng(seed).uniform(0.5, 1.5, 40))
+    model = Model.build(reduce_rows(sp.csr_array(cover), weights, seed=0), cap)
+    need = 0.9 * _max_flow(cover.toarray(), weights, cap, range(40))
+    exact = model.solve(p=None, need=need, max_sites=None, integer=True, time_limit_s=None, seed=0)
+    assert exact.status == "optimal"
+    start = greedy_sites(model.csr, model.w, model.cap, model.n, need=need)
+    start = _complete(model, start, need, seed=0)
+    bound, sites = raise_bound(model, 1, start, need, seed=0)
+    fewest = round(exact.objective)
+    assert bound == fewest
+    assert sites.size == fewest
+    assert _max_flow(cover.toarray(), weights, cap, sites) >= need * (1 - 1e-9)

@@ -39,13 +39,16 @@ logger = logging.getLogger(__name__)
 #: rows and columns (an iteration's cost grows with them), at most ``MAX_BOUND_ITERATIONS``.
 #: Random 500 x 100 (3,800 lines): proofs in 5-300 nodes, 7,000-48,000 iterations; 1,000 x 250
 #: (21,000 lines): about 1,000 iterations a node.
-BOUND_WORK = 1.2e10
-MAX_BOUND_ITERATIONS = 500_000
+BOUND_WORK = 1.5e10
+MAX_BOUND_ITERATIONS = 700_000
 #: Below this many iterations (models above about 300,000 pairs) the search is not run: its
 #: root LP, solved from scratch, would hardly end within them.
 MIN_BOUND_ITERATIONS = 10_000
-#: Share of that work the dives for smaller covers may spend (first); the proofs get the rest.
-#: Random 1,000 x 250 seed 1 needs 356,000 iterations to prove "23 sites cannot".
+#: On the rung one site below the answer in hand, the proving search and a dive for a cover
+#: take turns of ``RACE_STEP`` iterations, the dive ``DIVE_SHARE`` of each. Random 1,000 x 250
+#: seed 1 needs 356,000 iterations to prove "23 sites cannot"; 500 x 100 seed 0 dives to its
+#: 23-site optimum in 58,000.
+RACE_STEP = 20_000
 DIVE_SHARE = 0.25
 #: Relative margin below the share under which a node's LP value prunes it (LP tolerances):
 #: proofs hold within this share of the target.
@@ -121,6 +124,66 @@ class _NodeLP:
         return "optimal", float(info.objective_function_value), y, dual, spent
 
 
+class _Tree:
+    """Depth-first branch-and-bound on whether ``sites`` sites can serve ``need``, grown in
+    steps (:meth:`grow`). ``prove``: branch on the fractional ``y`` nearest ``1/2`` (ties: the
+    larger capacity), which closes proofs in fewer nodes; else on the largest fractional ``y``
+    (a dive with backtracking, which finds covers sooner). Either way the "open" child first,
+    and every node's ``sites`` largest ``y`` are priced exactly (a cover ends the search)."""
+
+    def __init__(self, lp: _NodeLP, sites: int, need: float, *, prove: bool, seed: int) -> None:
+        self.lp, self.sites, self.need, self.prove, self.seed = lp, sites, need, prove, seed
+        n = lp.model.n
+        self.stack: list[tuple[np.ndarray, np.ndarray, highspy.HighsBasis | None]] = [
+            (np.zeros(n), np.ones(n), None)
+        ]
+        self.nodes = self.spent = 0
+        self.cover: np.ndarray | None = None
+        self.failed = False  # a node LP that did not solve: the tree cannot end as a proof
+
+    @property
+    def ended(self) -> bool:
+        return not self.stack or self.cover is not None or self.failed
+
+    def rung(self) -> Rung:
+        proved = not self.stack and self.cover is None and not self.failed
+        return Rung(self.sites, proved, self.cover, self.nodes, self.spent)
+
+    def grow(self, until: int, limit: int, deadline: float = math.inf) -> None:
+        """Solve nodes while this tree has spent less than ``until`` iterations and this call
+        less than ``limit`` (the LPs within what is left of it)."""
+        lp, target, start = self.lp, self.need * (1 - PRUNE_MARGIN), self.spent
+        lp.set_sites(self.sites)
+        while not self.ended and self.spent < until and time.perf_counter() < deadline:
+            lower, upper, basis = self.stack.pop()
+            left = limit - (self.spent - start)
+            status, value, y, dual, used = lp.solve(lower, upper, left, basis)
+            self.nodes += 1
+            self.spent += used
+            if status == "kInfeasible" or (status == "optimal" and value < target):
+                continue
+            self.failed = status != "optimal"
+            if not self.failed:
+                self.cover = _round(lp.model, y, self.sites, self.need, seed=self.seed)
+            if self.failed or self.cover is not None:
+                continue
+            lower, upper = _fix_by_reduced_cost(y, dual, value - target, lower, upper)
+            fractional = np.flatnonzero((y > 1e-6) & (y < 1 - 1e-6) & (lower < upper))
+            if fractional.size == 0:  # integral yet short after the exact assignment: numerics
+                self.failed = True
+                continue
+            if self.prove:
+                order = np.lexsort((-lp.model.cap[fractional], np.abs(y[fractional] - 0.5)))
+                j = int(fractional[order[0]])
+            else:
+                j = int(fractional[np.argmax(y[fractional])])
+            down_upper, up_lower = upper.copy(), lower.copy()
+            down_upper[j], up_lower[j] = 0.0, 1.0
+            basis = lp.highs.getBasis()
+            self.stack.append((lower, down_upper, basis))
+            self.stack.append((up_lower, upper, basis))
+
+
 def search_rung(
     lp: _NodeLP,
     sites: int,
@@ -131,48 +194,10 @@ def search_rung(
     prove: bool,
     deadline: float = math.inf,
 ) -> Rung:
-    """Depth-first branch-and-bound on whether ``sites`` sites can serve ``need``, within
-    ``budget`` simplex iterations. ``prove``: branch on the fractional ``y`` nearest ``1/2``
-    (ties: the larger capacity), which closes proofs in fewer nodes; else on the largest
-    fractional ``y`` (a dive with backtracking, which finds covers sooner). Either way the
-    "open" child first, and every node's ``sites`` largest ``y`` are priced exactly (a cover
-    found ends the search)."""
-    n = lp.model.n
-    target = need * (1 - PRUNE_MARGIN)
-    lp.set_sites(sites)
-    stack: list[tuple[np.ndarray, np.ndarray, highspy.HighsBasis | None]] = [
-        (np.zeros(n), np.ones(n), None)
-    ]
-    nodes = spent = 0
-    while stack and spent < budget and time.perf_counter() < deadline:
-        lower, upper, basis = stack.pop()
-        status, value, y, dual, used = lp.solve(lower, upper, budget - spent, basis)
-        nodes += 1
-        spent += used
-        if status == "kInfeasible" or (status == "optimal" and value < target):
-            continue
-        if status != "optimal":
-            return Rung(sites, False, None, nodes, spent)
-        cover = _round(lp.model, y, sites, need, seed=seed)
-        if cover is not None:
-            return Rung(sites, False, cover, nodes, spent)
-        lower, upper = _fix_by_reduced_cost(y, dual, value - target, lower, upper)
-        fractional = np.flatnonzero((y > 1e-6) & (y < 1 - 1e-6) & (lower < upper))
-        if fractional.size == 0:  # integral yet short after the exact assignment: numerics
-            return Rung(sites, False, None, nodes, spent)
-        if prove:
-            order = np.lexsort((-lp.model.cap[fractional], np.abs(y[fractional] - 0.5)))
-            j = int(fractional[order[0]])
-        else:
-            j = int(fractional[np.argmax(y[fractional])])
-        down_upper = upper.copy()
-        down_upper[j] = 0.0
-        up_lower = lower.copy()
-        up_lower[j] = 1.0
-        basis = lp.highs.getBasis()
-        stack.append((lower, down_upper, basis))
-        stack.append((up_lower, upper, basis))
-    return Rung(sites, not stack, None, nodes, spent)
+    """One :class:`_Tree` grown within ``budget`` simplex iterations."""
+    tree = _Tree(lp, sites, need, prove=prove, seed=seed)
+    tree.grow(budget, budget, deadline)
+    return tree.rung()
 
 
 def _round(model: Model, y: np.ndarray, sites: int, need: float, *, seed: int) -> np.ndarray | None:
@@ -227,45 +252,64 @@ def raise_bound(
     seed: int,
     deadline: float = math.inf,
 ) -> tuple[int, np.ndarray]:
-    """Dive for covers of one site fewer than the answer in hand (:func:`search_rung` with the
-    diving rule, while each finds one, within :data:`DIVE_SHARE` of the work), then raise
-    ``lower`` (a proven bound, at most ``sites.size``) rung by rung with proving searches; in
-    all ``BOUND_WORK / (2 * (rows + sites + pairs))`` simplex iterations, at most
-    :data:`MAX_BOUND_ITERATIONS`.
+    """Raise ``lower`` (a proven bound, at most ``sites.size``) rung by rung with proving
+    searches (:class:`_Tree`) up to one site below the answer in hand; on that last rung the
+    proving search races a dive (:data:`DIVE_SHARE` of the steps of :data:`RACE_STEP` each) and
+    a cover the dive finds replaces the answer. All within ``BOUND_WORK / (2 * (rows + sites +
+    pairs))`` simplex iterations, at most :data:`MAX_BOUND_ITERATIONS`.
 
-    Returns the proven bound and the best cover (a cover found replaces ``sites``; it is
-    optimal when its size is the bound). Stops at ``deadline`` (a caller's time limit) between
-    nodes.
+    Returns the proven bound and the best cover (optimal when its size is the bound). Stops at
+    ``deadline`` (a caller's time limit) between nodes.
     """
     sites = np.asarray(sites, dtype=np.int64)
-    if lower >= sites.size:
-        return lower, sites
     budget = int(min(MAX_BOUND_ITERATIONS, BOUND_WORK // (2 * (model.m + model.n + model.nnz))))
-    if budget < MIN_BOUND_ITERATIONS:  # not even a root LP: no model to build
+    if lower >= sites.size or budget < MIN_BOUND_ITERATIONS:  # MIN: no model to build
         return lower, sites
     lp = _NodeLP(model, lower, seed=seed)
-    spent, dive = 0, int(DIVE_SHARE * budget)
-    while lower < sites.size and spent < dive:
-        rung = search_rung(
-            lp, sites.size - 1, need, budget=dive - spent, seed=seed, prove=False, deadline=deadline
-        )
-        spent += rung.iterations
-        _log(rung)
-        if rung.cover is None:
-            break
-        sites = rung.cover
+    spent = 0
     while lower < sites.size and spent < budget:
-        rung = search_rung(
-            lp, lower, need, budget=budget - spent, seed=seed, prove=True, deadline=deadline
-        )
+        if lower < sites.size - 1:
+            rung = search_rung(
+                lp, lower, need, budget=budget - spent, seed=seed, prove=True, deadline=deadline
+            )
+        else:
+            rung = _race(lp, lower, need, budget - spent, seed=seed, deadline=deadline)
         spent += rung.iterations
         _log(rung)
         if rung.cover is not None:
-            return lower, rung.cover
-        if not rung.proved:
+            sites = np.asarray(rung.cover, dtype=np.int64)
+        elif rung.proved:
+            lower += 1
+        else:
             break
-        lower += 1
     return lower, sites
+
+
+def _race(lp: _NodeLP, sites: int, need: float, budget: int, *, seed: int, deadline: float) -> Rung:
+    """A proving search and a dive on the same rung, grown in turns (the dive
+    :data:`DIVE_SHARE` of each :data:`RACE_STEP`) until one ends or ``budget`` is spent: the
+    proof when it ends, else a cover the dive or the proof found."""
+    prove = _Tree(lp, sites, need, prove=True, seed=seed)
+    dive = _Tree(lp, sites, need, prove=False, seed=seed)
+    while not prove.ended and dive.cover is None and time.perf_counter() < deadline:
+        if dive.ended and not dive.stack:  # the dive ended its tree: a proof too
+            break
+        turns = [(prove, RACE_STEP * (1 - DIVE_SHARE)), (dive, RACE_STEP * DIVE_SHARE)]
+        for tree, share in turns if not dive.ended else turns[:1]:
+            left = budget - prove.spent - dive.spent
+            if left <= 0:
+                break
+            tree.grow(tree.spent + int(min(share, left)), left, deadline)
+            if tree.ended:
+                break
+        if budget - prove.spent - dive.spent <= 0:
+            break
+    nodes, spent = prove.nodes + dive.nodes, prove.spent + dive.spent
+    for tree in (dive, prove):
+        rung = tree.rung()
+        if rung.proved or rung.cover is not None:
+            return Rung(sites, rung.proved, rung.cover, nodes, spent)
+    return Rung(sites, False, None, nodes, spent)
 
 
 def _log(rung: Rung) -> None:
