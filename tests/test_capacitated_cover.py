@@ -18,6 +18,7 @@ from planner.optimize import _capacitated_cover_bound as bound_module
 from planner.optimize import coverage_from_points, solve_capacitated_set_cover
 from planner.optimize._capacitated_cover import reduce_sites
 from planner.optimize._capacitated_cover_bound import (
+    _fix_by_reduced_cost,
     _NodeLP,
     cover_relaxation,
     raise_bound,
@@ -196,3 +197,28 @@ def test_bound_search_meets_highs_on_mid_sized_covers(seed: int) -> None:
     assert bound == fewest
     assert sites.size == fewest
     assert _max_flow(cover.toarray(), weights, cap, sites) >= need * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reduced_cost_fixing_cuts_only_what_cannot_reach_the_share(seed: int) -> None:
+    """Every ``y`` the root's reduced costs fix (for "can fewest sites serve it?", a target
+    below the root LP's value) indeed leaves the LP below that target when re-solved at the
+    other bound."""
+    layout = uniform_layout(150, 40, side_m=15_000.0, seed=seed)
+    cover = coverage_from_points(layout.demand_xy, layout.cand_xy, radius_m=3_000.0)
+    offered = np.asarray(cover.T @ layout.weights).ravel()
+    cap = 0.6 * offered.mean() * np.random.default_rng(seed).uniform(0.5, 1.5, 40)
+    model = Model.build(reduce_rows(sp.csr_array(cover), layout.weights, seed=0), cap)
+    lp = _NodeLP(model, 12, seed=0)
+    free_lower, free_upper = np.zeros(40), np.ones(40)
+    status, value, y, dual, _ = lp.solve(free_lower, free_upper, 100_000)
+    assert status == "optimal"
+    target = 0.995 * value
+    lower, upper = _fix_by_reduced_cost(y, dual, value - target, free_lower, free_upper)
+    fixed = np.flatnonzero(lower == upper)
+    assert fixed.size > 0
+    for j in fixed:
+        trial_lower, trial_upper = free_lower.copy(), free_upper.copy()
+        trial_lower[j] = trial_upper[j] = 1.0 - lower[j]  # the bound the fixing forbids
+        status, other, *_ = lp.solve(trial_lower, trial_upper, 100_000)
+        assert status == "kInfeasible" or other < target

@@ -216,9 +216,11 @@ def _fix_by_reduced_cost(
     """Bounds of ``y`` for the subtree: a ``y_j`` at a bound whose move to the other bound
     lowers the LP value by more than ``slack`` (its reduced cost, a valid rate by LP duality)
     is fixed there."""
-    cost = np.abs(dual)
-    at_zero = (y < 1e-9) & (cost > slack) & (lower < upper)
-    at_one = (y > 1 - 1e-9) & (cost > slack) & (lower < upper)
+    # HiGHS's signs for a maximisation: <= 0 at the lower bound, >= 0 at the upper (checked);
+    # a reduced cost of the wrong sign (within the dual tolerance) fixes nothing
+    free = lower < upper
+    at_zero = (y < 1e-9) & (-dual > slack) & free
+    at_one = (y > 1 - 1e-9) & (dual > slack) & free
     if not (at_zero.any() or at_one.any()):
         return lower, upper
     lower, upper = lower.copy(), upper.copy()
