@@ -8,11 +8,14 @@
   equal objectives, worst gap to the exact answer, certified gaps); ``capacitated-random-mclp``
   and ``capacitated-random-cover`` run one model only.
 
-The instance file and the optima live in ``benchmarks/orlib`` (see its README).
+The instance file and the optima live in ``benchmarks/orlib`` (see its README). Run one model
+or size of ``capacitated-random`` alone: ``python scripts/_bench_capacitated.py --model cover
+--size 1000x250`` (one JSON line).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -121,12 +124,14 @@ def _solve_random(
 
 
 def case_capacitated_random(
-    data: Path, models: tuple[str, ...] = ("mclp", "cover")
+    data: Path,
+    models: tuple[str, ...] = ("mclp", "cover"),
+    sizes: tuple[tuple[int, int, int], ...] = RANDOM_SIZES,
 ) -> dict[str, Any]:
     """Capacitated MCLP (``p``) and set cover (90 % share): heuristic vs exact HiGHS, one row
     per instance (also printed to stderr as it finishes)."""
     rows = []
-    for m, n, p in RANDOM_SIZES:
+    for m, n, p in sizes:
         for seed in RANDOM_SEEDS:
             instance = _random_instance(m, n, seed)
             for model in models:
@@ -188,3 +193,21 @@ RUNNERS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "capacitated-random-mclp": partial(case_capacitated_random, models=("mclp",)),
     "capacitated-random-cover": partial(case_capacitated_random, models=("cover",)),
 }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``capacitated-random`` for the models and sizes asked (all by default): one JSON line."""
+    names = {f"{m}x{n}": (m, n, p) for m, n, p in RANDOM_SIZES}
+    parser = argparse.ArgumentParser(description="capacitated-random, filtered")
+    parser.add_argument("--model", choices=("mclp", "cover"), action="append")
+    parser.add_argument("--size", choices=tuple(names), action="append")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))  # the instance readers live in tests/optimize_instances.py
+    models = tuple(args.model or ("mclp", "cover"))
+    sizes = tuple(names[s] for s in args.size) if args.size else RANDOM_SIZES
+    print(json.dumps(case_capacitated_random(ROOT, models=models, sizes=sizes)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Capacitated coverage searches over open sites with exact reassignment, and the ladder bound.
+"""Capacitated coverage searches over open sites with exact reassignment.
 
 * :func:`reduce_sites` — from a cover, close one site and repair the share with swaps (close an
   open site, open a closed one), each move priced by the exact best assignment (a max-flow LP on
@@ -6,10 +6,9 @@
   Its work is counted in LP entries (:data:`COVER_SEARCH_WORK`), never seconds.
 * :func:`improve_served` — maximum coverage's iterated swap search (the same swaps and kicks,
   maximising the served weight at ``p`` sites).
-* :func:`ladder_bound` — raises the LP bound one site at a time: "can ``L`` sites serve the
-  share?" as a branch-and-bound run on the model with ``sum x <= L``, within a work limit
-  (nodes and simplex iterations); each proof of infeasibility proves ``L + 1`` sites needed, and
-  a cover HiGHS finds with ``L`` sites is then optimal.
+
+The lower bound (and an LP-guided search for smaller covers) is in
+:mod:`planner.optimize._capacitated_cover_bound`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import time
 import numpy as np
 
 from planner.optimize._capacitated_model import Model
-from planner.optimize._cover_model import remaining
 from planner.optimize._result import RTOL
 
 logger = logging.getLogger(__name__)
@@ -39,20 +37,6 @@ KICK_SIZE = 2
 #: Sites each way in a repair round: the closed sites that could serve the most unserved demand
 #: against the open sites with the least load.
 REPAIR_WIDTH = 6
-#: Branch-and-bound work of one rung of :func:`ladder_bound`: nodes, simplex iterations, and
-#: HiGHS's primal heuristics off (a rung is a proof attempt). On random 500 x 100 a rung that
-#: cannot prove took 63 s with the heuristics at 1 node, 20 s without (loaded machine); the
-#: proofs there took 3-5 nodes, on 1,000 x 250 one node.
-LADDER_NODES = 20
-LADDER_ITERATIONS = 20_000
-LADDER_OPTIONS: dict[str, float | int | str] = {
-    "mip_max_nodes": LADDER_NODES,
-    "mip_heuristic_effort": 0.0,
-    "mip_heuristic_run_feasibility_jump": False,
-    "mip_heuristic_run_rins": False,
-    "mip_heuristic_run_rens": False,
-    "mip_heuristic_run_root_reduced_cost": False,
-}
 
 
 class _Pricer:
@@ -194,42 +178,3 @@ def _climb(
             if pricer.spent_out:
                 break
     return sites, z, served
-
-
-def ladder_bound(
-    model: Model,
-    lower: int,
-    sites: np.ndarray,
-    need: float,
-    *,
-    seed: int,
-    deadline: float = math.inf,
-) -> tuple[int, np.ndarray]:
-    """Raise ``lower`` (a proven bound below ``sites.size``) while HiGHS proves, within
-    :data:`LADDER_NODES` and :data:`LADDER_ITERATIONS`, that ``lower`` sites cannot serve
-    ``need``; returns the bound and the best cover (HiGHS's when it finds one of ``lower``
-    sites that the exact assignment confirms, which the bound then proves optimal; with the
-    heuristics off this is rare). Stops at the first rung HiGHS leaves open, or at
-    ``deadline``."""
-    pricer = _Pricer(model, need, seed, np.inf)
-    while lower < sites.size and time.perf_counter() < deadline:
-        outcome = model.solve(
-            p=None,
-            need=need,
-            max_sites=lower,
-            integer=True,
-            time_limit_s=remaining(deadline),
-            seed=seed,
-            iterations=LADDER_ITERATIONS,
-            options=LADDER_OPTIONS,
-        )
-        if outcome.status == "infeasible":
-            lower += 1
-            continue
-        if outcome.x is not None:
-            found = model.sites(outcome)
-            if found.size <= lower and pricer.enough(pricer.served(found)[0]):
-                return found.size, found
-        logger.debug("capacitated cover: ladder stopped at %d (%s)", lower, outcome.status)
-        break
-    return lower, sites

@@ -34,6 +34,20 @@ class Model:
         """Model of the reduced (merged-row) instance."""
         return cls(reduced.matrix, reduced.weights, cap)
 
+    def blocks(self) -> list[list[Any]]:
+        """Rows over ``(z, x)``: demand ``sum_j z_ij <= w_i``, capacity ``sum_i z_ij - cap_j x_j
+        <= 0`` and strong links ``z_ij - min(w_i, cap_j) x_j <= 0``, as sparse blocks."""
+        m, n, nnz = self.m, self.n, self.nnz
+        e = np.arange(nnz)
+        demand = sp.csr_array((np.ones(nnz), (self.row, e)), shape=(m, nnz))
+        cap_z = sp.csr_array((np.ones(nnz), (self.col, e)), shape=(n, nnz))
+        cap_x = sp.diags_array(-self.cap, format="csr")
+        link_z = sp.eye_array(nnz, format="csr")
+        link_x = sp.csr_array(
+            (-np.minimum(self.w[self.row], self.cap[self.col]), (e, self.col)), shape=(nnz, n)
+        )
+        return [[demand, None], [cap_z, cap_x], [link_z, link_x]]
+
     def solve(
         self,
         *,
@@ -49,15 +63,7 @@ class Model:
         """Solve max coverage (``p``) or set cover (``need``), an LP within ``iterations``;
         ``options``: further HiGHS options (e.g. ``mip_max_nodes``)."""
         m, n, nnz = self.m, self.n, self.nnz
-        e = np.arange(nnz)
-        demand = sp.csr_array((np.ones(nnz), (self.row, e)), shape=(m, nnz))
-        cap_z = sp.csr_array((np.ones(nnz), (self.col, e)), shape=(n, nnz))
-        cap_x = sp.diags_array(-self.cap, format="csr")
-        link_z = sp.eye_array(nnz, format="csr")
-        link_x = sp.csr_array(
-            (-np.minimum(self.w[self.row], self.cap[self.col]), (e, self.col)), shape=(nnz, n)
-        )
-        blocks: list[list[Any]] = [[demand, None], [cap_z, cap_x], [link_z, link_x]]
+        blocks = self.blocks()
         lower = [np.full(m, -np.inf), np.full(n, -np.inf), np.full(nnz, -np.inf)]
         upper = [self.w, np.zeros(n), np.zeros(nnz)]
         if p is not None:

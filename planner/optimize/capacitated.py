@@ -20,7 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from planner.core.errors import InputError, PlannerError
-from planner.optimize._capacitated_cover import improve_served, ladder_bound, reduce_sites
+from planner.optimize._capacitated_cover import improve_served, reduce_sites
+from planner.optimize._capacitated_cover_bound import cover_relaxation, raise_bound
 from planner.optimize._capacitated_mclp import better_of, pool_search, single_site_bound
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
@@ -70,11 +71,6 @@ LP_MAX_ITERATIONS = 200_000
 SWAP_WORK = 2e7
 SWAP_MAX_EVALUATIONS = 40
 SWAP_WIDTH = 8
-#: Largest set cover model (pairs) whose LP bound is raised by :func:`ladder_bound` (work-limited
-#: branch-and-bound runs, whose root cut loop does not heed the limits): random 500 x 100 (1,663
-#: pairs) 15-36 s per instance on a loaded machine; 1,000 x 250 (~10,000 pairs) 43 s, 131 s and
-#: 494 s on three seeds; 2,000 x 500 (43,689 pairs) one rung had not ended after 11 minutes.
-LADDER_MAX_NNZ = 5_000
 
 
 def solve_capacitated_max_coverage(
@@ -296,10 +292,12 @@ def _cover_engine(
     lower = float(np.searchsorted(servings, need * (1 - RTOL)) + 1)
     lp = _engine(model, integer=False, need=need, max_sites=max_sites, deadline=deadline, seed=seed)
     solved = lp is not None and lp.status == "optimal"
-    if lp is not None and solved:
+    if lp is not None and not solved:  # the bound only: HiGHS's branch-and-bound stays off
+        lp = cover_relaxation(model, need, max_sites, seed=seed, deadline=deadline)
+    if lp is not None and lp.status == "optimal":
         lower = max(lower, float(math.ceil(lp.bound - 1e-6)))
-    if method != "exact" and model.nnz <= LADDER_MAX_NNZ:
-        rung, selected = ladder_bound(
+    if method != "exact":
+        rung, selected = raise_bound(
             model, int(lower), selected, need, seed=seed, deadline=deadline
         )
         lower = max(lower, float(rung))
