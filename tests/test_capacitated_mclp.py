@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from planner.optimize import solve_capacitated_max_coverage
-from planner.optimize._capacitated_mclp import FlowPricer, pool_search
+from planner.optimize._capacitated_mclp import FlowPricer, certify, pool_search
 from planner.optimize._capacitated_model import Model
 from planner.optimize._cover_search import reduce_rows
 from planner.optimize.capacitated import greedy_sites, swap_improve
@@ -119,3 +119,36 @@ def test_pool_search_without_an_lp_keeps_or_improves_its_start() -> None:
     served = _max_flow(cover, weights, cap, found)
     assert found.shape == (P,)
     assert _max_flow(cover, weights, cap, start) <= served <= best
+
+
+def _certified(seed: int) -> tuple[float, float, float, float, float]:
+    """Optimum, LP bound, and :func:`certify`'s bound from the optimum and from greedy's start
+    (with the served weight of what it returns from greedy's start)."""
+    cover, weights, cap, best = _instance(seed)
+    model = _model(cover, weights, cap)
+    lp = model.solve(p=P, need=None, max_sites=None, integer=False, time_limit_s=None, seed=0)
+    start = greedy_sites(model.csr, model.w, model.cap, P)
+    found = pool_search(model, swap_improve(model, start, seed=0), P, lp=lp, seed=0)
+    assert _max_flow(cover, weights, cap, found) == best
+    bound_opt, _ = certify(model, found, P, lp.bound, seed=0)
+    bound_greedy, sites = certify(model, start, P, lp.bound, seed=0)
+    return best, lp.bound, bound_opt, bound_greedy, _max_flow(cover, weights, cap, sites)
+
+
+@pytest.mark.parametrize("seed", (*SEEDS, 1, 2, 4, 5))
+def test_certify_proves_one_percent_and_never_cuts_the_optimum(seed: int) -> None:
+    """From the optimum, the certificate brings the bound within 1 % of it (the LP alone may
+    leave more); from greedy's start (possibly more than 1 % short) it never claims a bound
+    below the enumerated optimum, and what it returns serves at least what greedy served."""
+    best, lp_bound, bound_opt, bound_greedy, served = _certified(seed)
+    assert best * (1 - 1e-9) <= bound_opt <= min(lp_bound, best * 1.01) * (1 + 1e-9)
+    assert bound_greedy >= best * (1 - 1e-9)
+    assert served <= best
+
+
+def test_certify_tightens_where_the_lp_leaves_more_than_one_percent() -> None:
+    """The seeds above include instances whose LP relaxation is more than 1 % above the
+    optimum, so the certificate is exercised, not skipped."""
+    gaps = [(lp / best - 1.0, opt / best - 1.0) for best, lp, opt, _, _ in map(_certified, SEEDS)]
+    assert any(lp_gap > 0.01 for lp_gap, _ in gaps)
+    assert all(opt_gap <= 0.01 + 1e-9 for _, opt_gap in gaps)

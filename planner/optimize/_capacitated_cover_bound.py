@@ -248,6 +248,14 @@ def cover_relaxation(
     )
 
 
+def bound_budget(model: Model) -> int:
+    """Simplex iterations a bound search may spend on ``model``: ``BOUND_WORK / (2 * (rows +
+    sites + pairs))``, at most :data:`MAX_BOUND_ITERATIONS`; ``0`` below
+    :data:`MIN_BOUND_ITERATIONS` (no search: its root LP would hardly end within them)."""
+    budget = int(min(MAX_BOUND_ITERATIONS, BOUND_WORK // (2 * (model.m + model.n + model.nnz))))
+    return budget if budget >= MIN_BOUND_ITERATIONS else 0
+
+
 def raise_bound(
     model: Model,
     lower: int,
@@ -267,8 +275,8 @@ def raise_bound(
     ``deadline`` (a caller's time limit) between nodes.
     """
     sites = np.asarray(sites, dtype=np.int64)
-    budget = int(min(MAX_BOUND_ITERATIONS, BOUND_WORK // (2 * (model.m + model.n + model.nnz))))
-    if lower >= sites.size or budget < MIN_BOUND_ITERATIONS:  # MIN: no model to build
+    budget = bound_budget(model)
+    if lower >= sites.size or budget == 0:
         return lower, sites
     lp = _NodeLP(model, lower, seed=seed)
     spent = 0

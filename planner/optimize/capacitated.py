@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from planner.core.errors import InputError, PlannerError
 from planner.optimize._capacitated_cover import improve_served, reduce_sites
 from planner.optimize._capacitated_cover_bound import cover_relaxation, raise_bound
-from planner.optimize._capacitated_mclp import better_of, pool_search, single_site_bound
+from planner.optimize._capacitated_mclp import better_of, certify, pool_search, single_site_bound
 from planner.optimize._capacitated_model import Model, spread, within_limits
 from planner.optimize._cover_model import remaining
 from planner.optimize._cover_search import Reduced, reduce_rows
@@ -129,6 +129,7 @@ def solve_capacitated_max_coverage(
     selected = improve_served(model, selected, seed=seed, deadline=deadline)
     bound, lp = _max_bound(model, p, deadline=deadline, seed=seed)
     selected = pool_search(model, selected, p, lp=lp, seed=seed, deadline=deadline)
+    bound, selected = certify(model, selected, p, bound, seed=seed, deadline=deadline)
     engine: Method = "heuristic"
     status = "heuristic"
     if method == "exact" or (method == "auto" and model.nnz <= AUTO_EXACT_MAX_NNZ and lp):
