@@ -206,8 +206,7 @@ def search_rung(
 def _round(model: Model, y: np.ndarray, sites: int, need: float, *, seed: int) -> np.ndarray | None:
     """The ``sites`` sites of largest ``y`` when their exact assignment serves ``need``."""
     chosen = np.sort(np.argsort(-y, kind="stable")[:sites]).astype(np.int64)
-    z = model.assign(chosen, seed=seed)
-    return chosen if z is not None and float(z.sum()) >= need * (1 - RTOL) else None
+    return chosen if model.served(chosen, seed=seed) >= need * (1 - RTOL) else None
 
 
 def _fix_by_reduced_cost(

@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from planner.optimize._capacitated_cover_bound import _NodeLP, bound_budget, search_rung
 from planner.optimize._capacitated_model import Model
 from planner.optimize._highs import HighsOutcome
 from planner.optimize._mclp_flow import augment, close_site
@@ -194,9 +195,8 @@ def better_of(model: Model, selected: np.ndarray, found: np.ndarray, *, seed: in
     assignment serves at least as much; else ``selected``."""
     if found.shape[0] != selected.shape[0]:
         return selected
-    z_found, z_selected = model.assign(found, seed=seed), model.assign(selected, seed=seed)
-    served = [float(z.sum()) if z is not None else 0.0 for z in (z_found, z_selected)]
-    return found if served[0] >= served[1] else selected
+    better = model.served(found, seed=seed) >= model.served(selected, seed=seed)
+    return found if better else selected
 
 
 def certify(
@@ -219,10 +219,7 @@ def certify(
 
     Returns the bound (``bound`` unchanged when nothing was proved) and the answer.
     """
-    from planner.optimize._capacitated_cover_bound import _NodeLP, bound_budget, search_rung
-
-    z = model.assign(selected, seed=seed)
-    served = float(z.sum()) if z is not None else 0.0
+    served = model.served(selected, seed=seed)
     need = served * (1.0 + CERTIFY_GAP * (1.0 - 1e-3))
     budget = bound_budget(model)
     if not (math.isfinite(bound) and bound > need and served > 0.0) or budget == 0:

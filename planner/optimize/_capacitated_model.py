@@ -99,6 +99,12 @@ class Model:
             options=options,
         )
 
+    def served(self, sites: np.ndarray, *, seed: int) -> float:
+        """Weight the best assignment to ``sites`` serves (:meth:`assign`); ``0`` when it
+        returns none."""
+        z = self.assign(sites, seed=seed) if np.asarray(sites).size else None
+        return float(z.sum()) if z is not None else 0.0
+
     def assign(
         self, sites: np.ndarray, *, seed: int, time_limit_s: float | None = None
     ) -> np.ndarray | None:
