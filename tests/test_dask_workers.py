@@ -4,6 +4,7 @@ plans in the calling process, like ``planner plan``."""
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -62,6 +63,34 @@ def test_local_workers_are_forked_warm_and_single_threaded() -> None:
     assert seen["hash_seed"] == "6640"  # as Dask's nanny gives a spawned worker
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning needs Linux and two cores",
+)
+def test_local_workers_have_a_core_each_and_plan_on_one_thread() -> None:
+    def probe() -> dict[str, Any]:  # runs in a task, on the worker's task thread
+        import os
+
+        from planner.optimize._validate import Problems, as_threads
+
+        return {
+            "task_thread": sorted(os.sched_getaffinity(0)),
+            "all_threads": {
+                tuple(sorted(os.sched_getaffinity(int(t)))) for t in os.listdir("/proc/self/task")
+            },
+            "solver_threads": as_threads(None, Problems()),
+        }
+
+    cores = sorted(os.sched_getaffinity(0))
+    with _dask.dask_client(None, n_workers=2) as client:
+        addresses = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        seen = [client.submit(probe, workers=[a], pure=False).result() for a in addresses]
+    assert [s["task_thread"] for s in seen] == [[cores[0]], [cores[1]]]
+    assert all(s["all_threads"] == {(s["task_thread"][0],)} for s in seen)
+    assert [s["solver_threads"] for s in seen] == [1, 1]
+    assert sorted(os.sched_getaffinity(0)) == cores  # this process is left as it was
+
+
 def test_synchronous_batch_plans_in_process_like_plan(
     shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -82,3 +111,27 @@ def test_synchronous_batch_plans_in_process_like_plan(
     name = "sites.geojson"
     assert (out / "us_west_oakland" / name).read_bytes() == (serial / name).read_bytes()
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        (["batch", "--osm-dir", "d", "--out", "o"], True),
+        (["sweep", "-v", "--country", "us"], True),
+        (["-v", "batch", "--osm-dir", "d"], True),
+        (["batch", "--scheduler", "synchronous", "--osm-dir", "d"], False),
+        (["batch", "--scheduler=tcp://h:8786", "--osm-dir", "d"], False),
+        (["batch", "--help"], False),
+        (["plan", "--osm", "batch"], False),
+        ([], False),
+    ],
+)
+def test_cli_starts_the_forkserver_first_only_for_a_local_cluster(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], starts: bool
+) -> None:
+    from planner.app import cli
+
+    calls: list[bool] = []
+    monkeypatch.setattr(_dask, "start_forkserver", lambda: calls.append(True) or True)
+    cli._warm_cluster_first(argv)
+    assert calls == ([True] if starts else [])
