@@ -9,7 +9,8 @@ user experiences it: imports, the cluster's start and stop, the collection files
 
 - ``batch``: ``planner batch --scheduler synchronous`` (serial: the very task function the
   workers run, one city after another in one process) against ``planner batch --workers 2``;
-  and ``planner plan`` once per city, one after another (what a user runs without ``batch``).
+  ``--workers 1`` (Dask's own scaling: the same start-up, one core); and ``planner plan`` once
+  per city, one after another (what a user runs without ``batch``).
 - ``sweep``: ``planner sweep --scheduler synchronous`` against ``--workers 2``.
 
 Each run reports the CPU seconds and peak resident memory of each of its processes (sampled
@@ -186,6 +187,21 @@ def bench_batch(tmp: Path, *, plan_per_city: bool = True) -> dict[str, Any]:
     result = _serial_and_dask(
         ["batch", "--osm-dir", str(extracts), *CITY_ARGS], tmp, "cities.csv", "city"
     )
+    # Dask's own scaling: the same cluster machinery with one worker (one core) against two
+    one = run_command(
+        [
+            "batch",
+            "--osm-dir",
+            str(extracts),
+            *CITY_ARGS,
+            "--workers",
+            "1",
+            "--out",
+            str(tmp / "one"),
+        ]
+    )
+    result["dask_1_worker"] = one
+    result["speedup_vs_1_worker"] = round(one["wall_s"] / result["dask"]["wall_s"], 2)
     if not plan_per_city:
         return result
     per_city: dict[str, Any] = {"wall_s": 0.0, "cpu_s": 0.0, "exit_status": 0}
@@ -217,6 +233,11 @@ def _headline(part: str, figures: dict[str, Any]) -> dict[str, Any]:
     }
     if part == "batch":
         head.update(goal_speedup=GOAL, meets_goal=figures["speedup"] >= GOAL)
+    if part == "batch":
+        head.update(
+            dask_1_worker_s=figures["dask_1_worker"]["wall_s"],
+            speedup_vs_1_worker=figures["speedup_vs_1_worker"],
+        )
     if part == "batch" and "plan_per_city" in figures:
         head.update(
             plan_per_city_s=figures["plan_per_city"]["wall_s"],
