@@ -85,10 +85,14 @@ def test_local_workers_have_a_core_each_and_plan_on_one_thread() -> None:
     with _dask.dask_client(None, n_workers=2) as client:
         addresses = sorted(client.scheduler_info(n_workers=-1)["workers"])
         seen = [client.submit(probe, workers=[a], pure=False).result() for a in addresses]
-    assert [s["task_thread"] for s in seen] == [[cores[0]], [cores[1]]]
-    assert all(s["all_threads"] == {(s["task_thread"][0],)} for s in seen)
-    assert [s["solver_threads"] for s in seen] == [1, 1]
+    # worker i of 2 gets cores i, i + 2, ...: a core of its own on two cores
+    assert [s["task_thread"] for s in seen] == [cores[0::2], cores[1::2]]
+    assert all(s["all_threads"] == {tuple(s["task_thread"])} for s in seen)
+    assert [s["solver_threads"] for s in seen] == [len(cores[0::2]), len(cores[1::2])]
     assert sorted(os.sched_getaffinity(0)) == cores  # this process is left as it was
+    with _dask.dask_client(None, n_workers=1) as client:  # one worker: every core
+        (alone,) = client.run(probe).values()
+    assert alone["task_thread"] == cores
 
 
 def test_synchronous_batch_plans_in_process_like_plan(

@@ -95,28 +95,30 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None) -
 
 
 def pin_workers(client: Any) -> None:
-    """Give each worker of a local cluster a core of its own (Linux; elsewhere a no-op).
+    """Share the machine's cores among the workers of a local cluster (Linux; else a no-op).
 
-    A worker runs one task at a time on one thread, so a planner inside it should use one
-    core: :func:`planner.solve_max_coverage` with ``threads=None`` runs one tabu search per
-    core the process may use, and with two it spends ~10 % more CPU for a shorter wall time
-    (Columbus: 10.5 CPU s in 8.9 s against 9.7 in 9.7), time the other worker needs when every
-    worker is busy. The answer depends on the seed only, not on the thread count, so the
-    outputs stay byte-identical to a serial run.
+    A worker runs one task at a time, so the planner inside it should use its share of the
+    cores, not all of them: :func:`planner.solve_max_coverage` with ``threads=None`` runs one
+    search thread per core the process may use, and on two cores it spends ~10 % more CPU for
+    a shorter wall time (Columbus: 10.5 CPU s in 8.9 s against 9.7 in 9.7), time another
+    worker needs when every worker is busy. Worker ``i`` of ``n`` gets cores ``i, i + n, …``
+    (one core each when there are as many workers as cores or more). The answer depends on
+    the seed, not on the thread count, so the outputs stay byte-identical to a serial run.
     """
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cores) < 2:
-        return
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    if len(cores) < 2 or not workers:
+        return
     for i, address in enumerate(workers):
-        client.run(_pin_process, cores[i % len(cores)], workers=[address])
+        share = cores[i :: len(workers)] or [cores[i % len(cores)]]
+        client.run(_pin_process, share, workers=[address])
 
 
-def _pin_process(core: int) -> None:
-    """Restrict every thread of this process (and the threads they start) to ``core``."""
+def _pin_process(cores: Sequence[int]) -> None:
+    """Restrict every thread of this process (and the threads they start) to ``cores``."""
     for tid in os.listdir("/proc/self/task"):
         try:
-            os.sched_setaffinity(int(tid), {core})
+            os.sched_setaffinity(int(tid), set(cores))
         except OSError:  # the thread ended meanwhile
             continue
 
