@@ -34,7 +34,7 @@ FORKSERVER_PRELOAD = ("distributed", "planner.app._warm")
 #: glibc hand every freed block over 64 KiB back to the system and map it afresh next time,
 #: which slows the planners' NumPy temporaries (Columbus's plan: 8.9 -> 9.7 s serially); a
 #: batch's workers live as long as the command, so memory held between tasks is no concern.
-FORKSERVER_KEEPS_MALLOC = frozenset({"MALLOC_TRIM_THRESHOLD_"})
+FORKSERVER_LEAVES_OUT = frozenset({"MALLOC_TRIM_THRESHOLD_"})
 
 
 @contextmanager
@@ -149,7 +149,7 @@ def start_forkserver() -> bool:
     env = {
         key: os.environ.get(key, str(value))
         for key, value in dask.config.get("distributed.nanny.pre-spawn-environ").items()
-        if key not in FORKSERVER_KEEPS_MALLOC
+        if key not in FORKSERVER_LEAVES_OUT
     }
     if env.get("PYTHONHASHSEED") in (None, "0"):  # as Dask's nanny does for a spawned worker
         env["PYTHONHASHSEED"] = "6640"
