@@ -77,6 +77,11 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None) -
                 # one task per worker thread: by default (1.1) a second city waits on a
                 # busy worker, behind a long one, while another worker idles
                 "distributed.scheduler.worker-saturation": 1.0,
+                # tasks wait on the scheduler, not on workers: nothing to steal, and the
+                # stealing pass (every 100 ms) and the workers' stack sampler (every 10 ms)
+                # only take CPU from the tasks on a machine the workers already fill
+                "distributed.scheduler.work-stealing": False,
+                "distributed.worker.profile.enabled": False,
             }
         ),
         LocalCluster(
