@@ -71,6 +71,50 @@ class Rung:
     iterations: int
 
 
+@dataclass(frozen=True)
+class _Node:
+    """An open node: bounds of ``y``, the basis to start from, and how it was made (the
+    parent's LP value, the variable branched on and its move: ``-y_j`` down, ``1 - y_j`` up)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    basis: highspy.HighsBasis | None
+    parent_value: float = math.nan
+    branched: int = -1
+    move: float = 0.0
+
+
+class _PseudoCosts:
+    """Average LP value lost per unit of ``y_j`` moved down and up, learnt from the children
+    solved so far; the branching variable maximises the product of the two children's
+    expected losses (variables not yet branched on get the average of those that were)."""
+
+    def __init__(self, n: int) -> None:
+        self.total = np.zeros((2, n))
+        self.count = np.zeros((2, n))
+
+    def record(self, node: _Node, value: float) -> None:
+        if node.branched < 0 or not math.isfinite(node.parent_value):
+            return
+        side = int(node.move > 0)
+        self.total[side, node.branched] += max(node.parent_value - value, 0.0) / abs(node.move)
+        self.count[side, node.branched] += 1
+
+    def choose(self, fractional: np.ndarray, y: np.ndarray, cap: np.ndarray) -> int:
+        """The fractional ``y_j`` to branch on (nearest ``1/2``, ties the larger capacity,
+        until any cost is known)."""
+        if not self.count.any():
+            order = np.lexsort((-cap[fractional], np.abs(y[fractional] - 0.5)))
+            return int(fractional[order[0]])
+        known = self.count > 0
+        mean = np.where(known, self.total / np.maximum(self.count, 1), 0.0)
+        fill = np.array([mean[k][known[k]].mean() if known[k].any() else 1.0 for k in (0, 1)])
+        rate = np.where(known, mean, fill[:, None])[:, fractional]
+        f = y[fractional]
+        score = np.maximum(rate[0] * f, 1e-9) * np.maximum(rate[1] * (1 - f), 1e-9)
+        return int(fractional[np.argmax(score)])
+
+
 class _NodeLP:
     """The LP relaxation of "max served with ``sum y <= L``", kept warm across nodes."""
 
@@ -95,6 +139,7 @@ class _NodeLP:
         cost = np.concatenate([np.ones(nnz), np.zeros(n)])
         _pass_model(self.highs, a, cost, bounds, np.zeros(nnz + n, np.int32), maximize=True)
         self.y_index = np.arange(nnz, nnz + n, dtype=np.int32)
+        self.costs = _PseudoCosts(n)
 
     def set_sites(self, sites: int) -> None:
         """Change ``L`` (the cardinality row's upper bound)."""
@@ -137,9 +182,7 @@ class _Tree:
     def __init__(self, lp: _NodeLP, sites: int, need: float, *, prove: bool, seed: int) -> None:
         self.lp, self.sites, self.need, self.prove, self.seed = lp, sites, need, prove, seed
         n = lp.model.n
-        self.stack: list[tuple[np.ndarray, np.ndarray, highspy.HighsBasis | None]] = [
-            (np.zeros(n), np.ones(n), None)
-        ]
+        self.stack: list[_Node] = [_Node(np.zeros(n), np.ones(n), None)]
         self.nodes = self.spent = 0
         self.cover: np.ndarray | None = None
         self.failed = False  # a node LP that did not solve: the tree cannot end as a proof
@@ -158,11 +201,14 @@ class _Tree:
         lp, target, start = self.lp, self.need * (1 - PRUNE_MARGIN), self.spent
         lp.set_sites(self.sites)
         while not self.ended and self.spent < until and time.perf_counter() < deadline:
-            lower, upper, basis = self.stack.pop()
+            node = self.stack.pop()
+            lower, upper = node.lower, node.upper
             left = limit - (self.spent - start)
-            status, value, y, dual, used = lp.solve(lower, upper, left, basis)
+            status, value, y, dual, used = lp.solve(lower, upper, left, node.basis)
             self.nodes += 1
             self.spent += used
+            if status == "optimal":
+                lp.costs.record(node, value)
             if status == "kInfeasible" or (status == "optimal" and value < target):
                 continue
             self.failed = status != "optimal"
@@ -176,15 +222,14 @@ class _Tree:
                 self.failed = True
                 continue
             if self.prove:
-                order = np.lexsort((-lp.model.cap[fractional], np.abs(y[fractional] - 0.5)))
-                j = int(fractional[order[0]])
+                j = lp.costs.choose(fractional, y, lp.model.cap)
             else:
                 j = int(fractional[np.argmax(y[fractional])])
             down_upper, up_lower = upper.copy(), lower.copy()
             down_upper[j], up_lower[j] = 0.0, 1.0
             basis = lp.highs.getBasis()
-            self.stack.append((lower, down_upper, basis))
-            self.stack.append((up_lower, upper, basis))
+            self.stack.append(_Node(lower, down_upper, basis, value, j, -y[j]))
+            self.stack.append(_Node(up_lower, upper, basis, value, j, 1.0 - y[j]))
 
 
 def search_rung(
