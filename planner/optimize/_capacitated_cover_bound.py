@@ -42,11 +42,11 @@ logger = logging.getLogger(__name__)
 #: rows and columns (an iteration's cost grows with them), at most ``MAX_BOUND_ITERATIONS``.
 #: Random 500 x 100 (3,800 lines): proofs in 33-309 nodes, 8,000-48,000 iterations; 1,000 x 250
 #: (21,000 lines): about 570 iterations a node.
-BOUND_WORK = 1.5e10
-MAX_BOUND_ITERATIONS = 700_000
+BOUND_WORK = 2.5e10
+MAX_BOUND_ITERATIONS = 1_200_000
 #: Below this many iterations (models above about 300,000 pairs) the search is not run: its
 #: root LP, solved from scratch, would hardly end within them.
-MIN_BOUND_ITERATIONS = 10_000
+MIN_BOUND_ITERATIONS = 17_000
 #: On the rung one site below the answer in hand, the proving search and a dive for a cover
 #: take turns of ``RACE_STEP`` iterations, the dive ``DIVE_SHARE`` of each. Random 1,000 x 250
 #: seed 1 needs 356,000 iterations to prove "23 sites cannot"; 500 x 100 seed 0 dives to its
@@ -207,7 +207,7 @@ class _Tree:
             status, value, y, dual, used = lp.solve(lower, upper, left, node.basis)
             self.nodes += 1
             self.spent += used
-            if status == "optimal":
+            if status == "optimal" and self.prove:
                 lp.costs.record(node, value)
             if status == "kInfeasible" or (status == "optimal" and value < target):
                 continue
