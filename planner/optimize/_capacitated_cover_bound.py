@@ -7,8 +7,9 @@ across nodes (bounds of ``y`` changed, dual simplex warm-started from the parent
 presolve off). A node is pruned when its LP value is below the share; reduced-cost fixing
 against the share fixes, for the subtree, every ``y_j`` whose move off its bound would cost
 more than the LP value exceeds the share; every node's ``L`` largest ``y`` are priced exactly
-(a cover found ends the search). Depth first, the "open" child first; proofs branch on the
-fractional ``y_j`` nearest ``1/2``, dives for covers on the largest. :func:`raise_bound` climbs
+(a cover found ends the search). Depth first, the "open" child first; proofs branch by
+pseudo-costs (:class:`_PseudoCosts`, the LP value lost per unit of ``y_j`` moved, learnt from
+the children solved), dives for covers on the largest ``y_j``. :func:`raise_bound` climbs
 the rungs from the LP bound; on the rung one site below the answer in hand a proof and a dive
 take turns. Work is counted in simplex iterations (:data:`BOUND_WORK`), never seconds, so the
 outcome is the same on any machine load.
@@ -40,13 +41,14 @@ logger = logging.getLogger(__name__)
 
 #: Work of :func:`raise_bound`: simplex iterations over all nodes of all rungs times the LP's
 #: rows and columns (an iteration's cost grows with them), at most ``MAX_BOUND_ITERATIONS``.
-#: Random 500 x 100 (3,800 lines): proofs in 33-309 nodes, 8,000-48,000 iterations; 1,000 x 250
-#: (21,000 lines): about 570 iterations a node.
+#: Random 500 x 100 (3,800 lines): proofs in 49-159 nodes, 6,600-27,000 iterations; 1,000 x 250
+#: (21,000 lines): about 530 iterations a node, 1.12 M iterations in all (the proof of "22 sites
+#: cannot" on seed 2 needs 804,000 of them, raced by a dive).
 BOUND_WORK = 2.5e10
 MAX_BOUND_ITERATIONS = 1_200_000
-#: Below this many iterations (models above about 300,000 pairs) the search is not run: its
-#: root LP, solved from scratch, would hardly end within them.
-MIN_BOUND_ITERATIONS = 17_000
+#: No search on models of more lines (rows + sites + pairs; about 300,000 pairs): its root LP,
+#: solved from scratch, would hardly end within the budget.
+MAX_BOUND_LINES = 750_000
 #: On the rung one site below the answer in hand, the proving search and a dive for a cover
 #: take turns of ``RACE_STEP`` iterations, the dive ``DIVE_SHARE`` of each. Random 1,000 x 250
 #: seed 1 needs 356,000 iterations to prove "23 sites cannot"; 500 x 100 seed 0 dives to its
@@ -174,10 +176,11 @@ class _NodeLP:
 
 class _Tree:
     """Depth-first branch-and-bound on whether ``sites`` sites can serve ``need``, grown in
-    steps (:meth:`grow`). ``prove``: branch on the fractional ``y`` nearest ``1/2`` (ties: the
-    larger capacity), which closes proofs in fewer nodes; else on the largest fractional ``y``
-    (a dive with backtracking, which finds covers sooner). Either way the "open" child first,
-    and every node's ``sites`` largest ``y`` are priced exactly (a cover ends the search)."""
+    steps (:meth:`grow`). ``prove``: branch by the pseudo-costs of ``lp`` (shared by the
+    proofs of all rungs, learnt from their children only), which closes proofs in fewer nodes;
+    else on the largest fractional ``y`` (a dive with backtracking, which finds covers sooner).
+    Either way the "open" child first, and every node's ``sites`` largest ``y`` are priced
+    exactly (a cover ends the search)."""
 
     def __init__(self, lp: _NodeLP, sites: int, need: float, *, prove: bool, seed: int) -> None:
         self.lp, self.sites, self.need, self.prove, self.seed = lp, sites, need, prove, seed
@@ -292,12 +295,16 @@ def cover_relaxation(
     )
 
 
-def bound_budget(model: Model) -> int:
-    """Simplex iterations a bound search may spend on ``model``: ``BOUND_WORK / (2 * (rows +
-    sites + pairs))``, at most :data:`MAX_BOUND_ITERATIONS`; ``0`` below
-    :data:`MIN_BOUND_ITERATIONS` (no search: its root LP would hardly end within them)."""
-    budget = int(min(MAX_BOUND_ITERATIONS, BOUND_WORK // (2 * (model.m + model.n + model.nnz))))
-    return budget if budget >= MIN_BOUND_ITERATIONS else 0
+def bound_budget(model: Model, *, work: float | None = None, most: int | None = None) -> int:
+    """Simplex iterations a bound search may spend on ``model``: ``work / (2 * (rows + sites +
+    pairs))`` (:data:`BOUND_WORK` by default), at most ``most`` (:data:`MAX_BOUND_ITERATIONS`);
+    ``0`` above :data:`MAX_BOUND_LINES` lines (no search)."""
+    lines = model.m + model.n + model.nnz
+    if lines > MAX_BOUND_LINES:
+        return 0
+    work = BOUND_WORK if work is None else work
+    most = MAX_BOUND_ITERATIONS if most is None else most
+    return int(min(most, work // (2 * lines)))
 
 
 def raise_bound(
