@@ -51,10 +51,14 @@ MAX_BOUND_ITERATIONS = 1_200_000
 MAX_BOUND_LINES = 750_000
 #: On the rung one site below the answer in hand, the proving search and a dive for a cover
 #: take turns of ``RACE_STEP`` iterations, the dive ``DIVE_SHARE`` of each. Random 1,000 x 250
-#: seed 1 needs 356,000 iterations to prove "23 sites cannot"; 500 x 100 seed 0 dives to its
-#: 23-site optimum in 58,000.
+#: seed 1 needs 222,000 iterations to prove "23 sites cannot" (356,000 before pseudo-costs);
+#: 500 x 100 seed 0 dives to its 23-site optimum in 58,000.
 RACE_STEP = 20_000
 DIVE_SHARE = 0.25
+#: Iterations after which the dive stops and the proof takes whole steps: 1,000 x 250 seed 2
+#: proves "22 sites cannot" in 804,000 iterations; raced by a dive at a quarter throughout, on
+#: one LP object, the proof was still open when the 1.12 M of the budget were spent.
+DIVE_LIMIT = 150_000
 #: Relative margin below the share under which a node's LP value prunes it (LP tolerances):
 #: proofs hold within this share of the target.
 PRUNE_MARGIN = 1e-6
@@ -318,9 +322,9 @@ def raise_bound(
 ) -> tuple[int, np.ndarray]:
     """Raise ``lower`` (a proven bound, at most ``sites.size``) rung by rung with proving
     searches (:class:`_Tree`) up to one site below the answer in hand; on that last rung the
-    proving search races a dive (:data:`DIVE_SHARE` of the steps of :data:`RACE_STEP` each) and
-    a cover the dive finds replaces the answer. All within ``BOUND_WORK / (2 * (rows + sites +
-    pairs))`` simplex iterations, at most :data:`MAX_BOUND_ITERATIONS`.
+    proving search races a dive (:data:`DIVE_SHARE` of the steps of :data:`RACE_STEP` each, up
+    to :data:`DIVE_LIMIT`) and a cover the dive finds replaces the answer. All within
+    :func:`bound_budget` simplex iterations.
 
     Returns the proven bound and the best cover (optimal when its size is the bound). Stops at
     ``deadline`` (a caller's time limit) between nodes.
@@ -350,16 +354,19 @@ def raise_bound(
 
 
 def _race(lp: _NodeLP, sites: int, need: float, budget: int, *, seed: int, deadline: float) -> Rung:
-    """A proving search and a dive on the same rung, grown in turns (the dive
-    :data:`DIVE_SHARE` of each :data:`RACE_STEP`) until one ends or ``budget`` is spent: the
-    proof when it ends, else a cover the dive or the proof found."""
+    """A proving search (on ``lp``) and a dive (on an LP of its own, so that the proof's tree
+    does not depend on it) on the same rung, grown in turns (the dive :data:`DIVE_SHARE` of
+    each :data:`RACE_STEP` until it has spent :data:`DIVE_LIMIT`, then the proof alone) until
+    one ends or ``budget`` is spent: the proof when it ends, else a cover either found."""
     prove = _Tree(lp, sites, need, prove=True, seed=seed)
-    dive = _Tree(lp, sites, need, prove=False, seed=seed)
+    dive = _Tree(_NodeLP(lp.model, sites, seed=seed), sites, need, prove=False, seed=seed)
     while not prove.ended and dive.cover is None and time.perf_counter() < deadline:
         if dive.ended and not dive.stack:  # the dive ended its tree: a proof too
             break
         turns = [(prove, RACE_STEP * (1 - DIVE_SHARE)), (dive, RACE_STEP * DIVE_SHARE)]
-        for tree, share in turns if not dive.ended else turns[:1]:
+        if dive.ended or dive.spent >= DIVE_LIMIT:
+            turns = [(prove, RACE_STEP)]
+        for tree, share in turns:
             left = budget - prove.spent - dive.spent
             if left <= 0:
                 break
