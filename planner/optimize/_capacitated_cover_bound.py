@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
@@ -359,7 +359,10 @@ def _race(lp: _NodeLP, sites: int, need: float, budget: int, *, seed: int, deadl
     each :data:`RACE_STEP` until it has spent :data:`DIVE_LIMIT`, then the proof alone) until
     one ends or ``budget`` is spent: the proof when it ends, else a cover either found."""
     prove = _Tree(lp, sites, need, prove=True, seed=seed)
+    prove.grow(1, budget, deadline)  # the root, whose basis starts the dive's root too
     dive = _Tree(_NodeLP(lp.model, sites, seed=seed), sites, need, prove=False, seed=seed)
+    if prove.stack:
+        dive.stack = [replace(dive.stack[0], basis=prove.stack[-1].basis)]
     while not prove.ended and dive.cover is None and time.perf_counter() < deadline:
         if dive.ended and not dive.stack:  # the dive ended its tree: a proof too
             break
