@@ -41,9 +41,10 @@ logger = logging.getLogger(__name__)
 
 #: Work of :func:`raise_bound`: simplex iterations over all nodes of all rungs times the LP's
 #: rows and columns (an iteration's cost grows with them), at most ``MAX_BOUND_ITERATIONS``.
-#: Random 500 x 100 (3,800 lines): proofs in 49-159 nodes, 6,600-27,000 iterations; 1,000 x 250
-#: (21,000 lines): about 530 iterations a node, 1.12 M iterations in all (the proof of "22 sites
-#: cannot" on seed 2 needs 804,000 of them, raced by a dive).
+#: Random 500 x 100 (3,800 lines): proofs in 77-159 nodes, 8,300-13,600 iterations; 1,000 x 250
+#: (21,000 lines): about 530 iterations a node, 1.12 M iterations in all (seed 2's "22 sites
+#: cannot" takes 955,000 of them, 804,000 for the proof, the rest for the dive that races it);
+#: 2,000 x 500 (46,000 lines): about 6,000 iterations a node, 271,000 in all.
 BOUND_WORK = 2.5e10
 MAX_BOUND_ITERATIONS = 1_200_000
 #: No search on models of more lines (rows + sites + pairs; about 300,000 pairs): its root LP,
