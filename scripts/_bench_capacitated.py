@@ -10,7 +10,7 @@
 
 The instance file and the optima live in ``benchmarks/orlib`` (see its README). Run one model
 or size of ``capacitated-random`` alone: ``python scripts/_bench_capacitated.py --model cover
---size 1000x250`` (one JSON line).
+--size 1000x250`` (one JSON line); ``--seed 2`` runs one layout seed.
 """
 
 from __future__ import annotations
@@ -127,12 +127,13 @@ def case_capacitated_random(
     data: Path,
     models: tuple[str, ...] = ("mclp", "cover"),
     sizes: tuple[tuple[int, int, int], ...] = RANDOM_SIZES,
+    seeds: tuple[int, ...] = RANDOM_SEEDS,
 ) -> dict[str, Any]:
     """Capacitated MCLP (``p``) and set cover (90 % share): heuristic vs exact HiGHS, one row
     per instance (also printed to stderr as it finishes)."""
     rows = []
     for m, n, p in sizes:
-        for seed in RANDOM_SEEDS:
+        for seed in seeds:
             instance = _random_instance(m, n, seed)
             for model in models:
                 started = time.perf_counter()
@@ -201,11 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="capacitated-random, filtered")
     parser.add_argument("--model", choices=("mclp", "cover"), action="append")
     parser.add_argument("--size", choices=tuple(names), action="append")
+    parser.add_argument("--seed", type=int, choices=RANDOM_SEEDS, action="append")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # the instance readers live in tests/optimize_instances.py
     models = tuple(args.model or ("mclp", "cover"))
     sizes = tuple(names[s] for s in args.size) if args.size else RANDOM_SIZES
-    print(json.dumps(case_capacitated_random(ROOT, models=models, sizes=sizes)))
+    seeds = tuple(args.seed) if args.seed else RANDOM_SEEDS
+    print(json.dumps(case_capacitated_random(ROOT, models=models, sizes=sizes, seeds=seeds)))
     return 0
 
 

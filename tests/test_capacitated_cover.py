@@ -19,7 +19,9 @@ from planner.optimize import coverage_from_points, solve_capacitated_set_cover
 from planner.optimize._capacitated_cover import reduce_sites
 from planner.optimize._capacitated_cover_bound import (
     _fix_by_reduced_cost,
+    _Node,
     _NodeLP,
+    _PseudoCosts,
     cover_relaxation,
     raise_bound,
     search_rung,
@@ -222,3 +224,25 @@ def test_reduced_cost_fixing_cuts_only_what_cannot_reach_the_share(seed: int) ->
         trial_lower[j] = trial_upper[j] = 1.0 - lower[j]  # the bound the fixing forbids
         status, other, *_ = lp.solve(trial_lower, trial_upper, 100_000)
         assert status == "kInfeasible" or other < target
+
+
+def test_pseudo_costs_branch_on_the_largest_expected_product_of_losses() -> None:
+    """Before any child is solved the rule is the fractional ``y`` nearest 1/2 (ties: the
+    larger capacity); after, the product of each side's expected loss (rate times move),
+    unseen rates taken as the mean of the seen ones."""
+    costs = _PseudoCosts(4)
+    y = np.array([0.5, 0.3, 0.5, 0.9])
+    cap = np.array([1.0, 2.0, 3.0, 4.0])
+    fractional = np.arange(4)
+    assert costs.choose(fractional, y, cap) == 2
+    n = lambda j, move: _Node(np.zeros(4), np.ones(4), None, 10.0, j, move)  # noqa: E731
+    costs.record(n(3, -0.9), 10.0 - 0.9 * 4.0)  # down rate 4 for site 3
+    costs.record(n(3, 0.1), 10.0 - 0.1 * 1.0)  # up rate 1
+    costs.record(n(1, -0.3), 10.0 - 0.3 * 2.0)  # down rate 2 for site 1, up unseen
+    # expected losses: site 0 and 2: down mean(4, 2) * 0.5 = 1.5, up 1 * 0.5 = 0.5 -> 0.75;
+    # site 1: 2 * 0.3 = 0.6, 1 * 0.7 = 0.7 -> 0.42; site 3: 4 * 0.9 = 3.6, 1 * 0.1 -> 0.36
+    assert costs.choose(fractional, y, cap) == 0
+    assert costs.choose(np.array([1, 3]), y, cap) == 1
+    costs.record(n(3, 0.1), 10.0 - 0.1 * 3.0)  # up rate of site 3 now (1 + 3) / 2 = 2
+    # the only seen up rate is 2: site 1 0.6 * (2 * 0.7) = 0.84, site 3 3.6 * (2 * 0.1) = 0.72
+    assert costs.choose(np.array([1, 3]), y, cap) == 1

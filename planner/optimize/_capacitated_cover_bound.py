@@ -7,8 +7,9 @@ across nodes (bounds of ``y`` changed, dual simplex warm-started from the parent
 presolve off). A node is pruned when its LP value is below the share; reduced-cost fixing
 against the share fixes, for the subtree, every ``y_j`` whose move off its bound would cost
 more than the LP value exceeds the share; every node's ``L`` largest ``y`` are priced exactly
-(a cover found ends the search). Depth first, the "open" child first; proofs branch on the
-fractional ``y_j`` nearest ``1/2``, dives for covers on the largest. :func:`raise_bound` climbs
+(a cover found ends the search). Depth first, the "open" child first; proofs branch by
+pseudo-costs (:class:`_PseudoCosts`, the LP value lost per unit of ``y_j`` moved, learnt from
+the children solved), dives for covers on the largest ``y_j``. :func:`raise_bound` climbs
 the rungs from the LP bound; on the rung one site below the answer in hand a proof and a dive
 take turns. Work is counted in simplex iterations (:data:`BOUND_WORK`), never seconds, so the
 outcome is the same on any machine load.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import highspy
 import numpy as np
@@ -40,19 +41,25 @@ logger = logging.getLogger(__name__)
 
 #: Work of :func:`raise_bound`: simplex iterations over all nodes of all rungs times the LP's
 #: rows and columns (an iteration's cost grows with them), at most ``MAX_BOUND_ITERATIONS``.
-#: Random 500 x 100 (3,800 lines): proofs in 33-309 nodes, 8,000-48,000 iterations; 1,000 x 250
-#: (21,000 lines): about 570 iterations a node.
-BOUND_WORK = 1.5e10
-MAX_BOUND_ITERATIONS = 700_000
-#: Below this many iterations (models above about 300,000 pairs) the search is not run: its
-#: root LP, solved from scratch, would hardly end within them.
-MIN_BOUND_ITERATIONS = 10_000
+#: Random 500 x 100 (3,800 lines): proofs in 77-159 nodes, 8,300-13,600 iterations; 1,000 x 250
+#: (21,000 lines): about 530 iterations a node, 1.12 M iterations in all (seed 2's "22 sites
+#: cannot" takes 955,000 of them, 804,000 for the proof, the rest for the dive that races it);
+#: 2,000 x 500 (46,000 lines): about 6,000 iterations a node, 271,000 in all.
+BOUND_WORK = 2.5e10
+MAX_BOUND_ITERATIONS = 1_200_000
+#: No search on models of more lines (rows + sites + pairs; about 300,000 pairs): its root LP,
+#: solved from scratch, would hardly end within the budget.
+MAX_BOUND_LINES = 750_000
 #: On the rung one site below the answer in hand, the proving search and a dive for a cover
 #: take turns of ``RACE_STEP`` iterations, the dive ``DIVE_SHARE`` of each. Random 1,000 x 250
-#: seed 1 needs 356,000 iterations to prove "23 sites cannot"; 500 x 100 seed 0 dives to its
-#: 23-site optimum in 58,000.
+#: seed 1 needs 222,000 iterations to prove "23 sites cannot" (356,000 before pseudo-costs);
+#: 500 x 100 seed 0 dives to its 23-site optimum in 58,000.
 RACE_STEP = 20_000
 DIVE_SHARE = 0.25
+#: Iterations after which the dive stops and the proof takes whole steps: 1,000 x 250 seed 2
+#: proves "22 sites cannot" in 804,000 iterations; raced by a dive at a quarter throughout, on
+#: one LP object, the proof was still open when the 1.12 M of the budget were spent.
+DIVE_LIMIT = 150_000
 #: Relative margin below the share under which a node's LP value prunes it (LP tolerances):
 #: proofs hold within this share of the target.
 PRUNE_MARGIN = 1e-6
@@ -69,6 +76,50 @@ class Rung:
     cover: np.ndarray | None
     nodes: int
     iterations: int
+
+
+@dataclass(frozen=True)
+class _Node:
+    """An open node: bounds of ``y``, the basis to start from, and how it was made (the
+    parent's LP value, the variable branched on and its move: ``-y_j`` down, ``1 - y_j`` up)."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    basis: highspy.HighsBasis | None
+    parent_value: float = math.nan
+    branched: int = -1
+    move: float = 0.0
+
+
+class _PseudoCosts:
+    """Average LP value lost per unit of ``y_j`` moved down and up, learnt from the children
+    solved so far; the branching variable maximises the product of the two children's
+    expected losses (variables not yet branched on get the average of those that were)."""
+
+    def __init__(self, n: int) -> None:
+        self.total = np.zeros((2, n))
+        self.count = np.zeros((2, n))
+
+    def record(self, node: _Node, value: float) -> None:
+        if node.branched < 0 or not math.isfinite(node.parent_value):
+            return
+        side = int(node.move > 0)
+        self.total[side, node.branched] += max(node.parent_value - value, 0.0) / abs(node.move)
+        self.count[side, node.branched] += 1
+
+    def choose(self, fractional: np.ndarray, y: np.ndarray, cap: np.ndarray) -> int:
+        """The fractional ``y_j`` to branch on (nearest ``1/2``, ties the larger capacity,
+        until any cost is known)."""
+        if not self.count.any():
+            order = np.lexsort((-cap[fractional], np.abs(y[fractional] - 0.5)))
+            return int(fractional[order[0]])
+        known = self.count > 0
+        mean = np.where(known, self.total / np.maximum(self.count, 1), 0.0)
+        fill = np.array([mean[k][known[k]].mean() if known[k].any() else 1.0 for k in (0, 1)])
+        rate = np.where(known, mean, fill[:, None])[:, fractional]
+        f = y[fractional]
+        score = np.maximum(rate[0] * f, 1e-9) * np.maximum(rate[1] * (1 - f), 1e-9)
+        return int(fractional[np.argmax(score)])
 
 
 class _NodeLP:
@@ -95,6 +146,7 @@ class _NodeLP:
         cost = np.concatenate([np.ones(nnz), np.zeros(n)])
         _pass_model(self.highs, a, cost, bounds, np.zeros(nnz + n, np.int32), maximize=True)
         self.y_index = np.arange(nnz, nnz + n, dtype=np.int32)
+        self.costs = _PseudoCosts(n)
 
     def set_sites(self, sites: int) -> None:
         """Change ``L`` (the cardinality row's upper bound)."""
@@ -129,17 +181,16 @@ class _NodeLP:
 
 class _Tree:
     """Depth-first branch-and-bound on whether ``sites`` sites can serve ``need``, grown in
-    steps (:meth:`grow`). ``prove``: branch on the fractional ``y`` nearest ``1/2`` (ties: the
-    larger capacity), which closes proofs in fewer nodes; else on the largest fractional ``y``
-    (a dive with backtracking, which finds covers sooner). Either way the "open" child first,
-    and every node's ``sites`` largest ``y`` are priced exactly (a cover ends the search)."""
+    steps (:meth:`grow`). ``prove``: branch by the pseudo-costs of ``lp`` (shared by the
+    proofs of all rungs, learnt from their children only), which closes proofs in fewer nodes;
+    else on the largest fractional ``y`` (a dive with backtracking, which finds covers sooner).
+    Either way the "open" child first, and every node's ``sites`` largest ``y`` are priced
+    exactly (a cover ends the search)."""
 
     def __init__(self, lp: _NodeLP, sites: int, need: float, *, prove: bool, seed: int) -> None:
         self.lp, self.sites, self.need, self.prove, self.seed = lp, sites, need, prove, seed
         n = lp.model.n
-        self.stack: list[tuple[np.ndarray, np.ndarray, highspy.HighsBasis | None]] = [
-            (np.zeros(n), np.ones(n), None)
-        ]
+        self.stack: list[_Node] = [_Node(np.zeros(n), np.ones(n), None)]
         self.nodes = self.spent = 0
         self.cover: np.ndarray | None = None
         self.failed = False  # a node LP that did not solve: the tree cannot end as a proof
@@ -158,11 +209,14 @@ class _Tree:
         lp, target, start = self.lp, self.need * (1 - PRUNE_MARGIN), self.spent
         lp.set_sites(self.sites)
         while not self.ended and self.spent < until and time.perf_counter() < deadline:
-            lower, upper, basis = self.stack.pop()
+            node = self.stack.pop()
+            lower, upper = node.lower, node.upper
             left = limit - (self.spent - start)
-            status, value, y, dual, used = lp.solve(lower, upper, left, basis)
+            status, value, y, dual, used = lp.solve(lower, upper, left, node.basis)
             self.nodes += 1
             self.spent += used
+            if status == "optimal" and self.prove:
+                lp.costs.record(node, value)
             if status == "kInfeasible" or (status == "optimal" and value < target):
                 continue
             self.failed = status != "optimal"
@@ -176,15 +230,14 @@ class _Tree:
                 self.failed = True
                 continue
             if self.prove:
-                order = np.lexsort((-lp.model.cap[fractional], np.abs(y[fractional] - 0.5)))
-                j = int(fractional[order[0]])
+                j = lp.costs.choose(fractional, y, lp.model.cap)
             else:
                 j = int(fractional[np.argmax(y[fractional])])
             down_upper, up_lower = upper.copy(), lower.copy()
             down_upper[j], up_lower[j] = 0.0, 1.0
             basis = lp.highs.getBasis()
-            self.stack.append((lower, down_upper, basis))
-            self.stack.append((up_lower, upper, basis))
+            self.stack.append(_Node(lower, down_upper, basis, value, j, -y[j]))
+            self.stack.append(_Node(up_lower, upper, basis, value, j, 1.0 - y[j]))
 
 
 def search_rung(
@@ -247,12 +300,16 @@ def cover_relaxation(
     )
 
 
-def bound_budget(model: Model) -> int:
-    """Simplex iterations a bound search may spend on ``model``: ``BOUND_WORK / (2 * (rows +
-    sites + pairs))``, at most :data:`MAX_BOUND_ITERATIONS`; ``0`` below
-    :data:`MIN_BOUND_ITERATIONS` (no search: its root LP would hardly end within them)."""
-    budget = int(min(MAX_BOUND_ITERATIONS, BOUND_WORK // (2 * (model.m + model.n + model.nnz))))
-    return budget if budget >= MIN_BOUND_ITERATIONS else 0
+def bound_budget(model: Model, *, work: float | None = None, most: int | None = None) -> int:
+    """Simplex iterations a bound search may spend on ``model``: ``work / (2 * (rows + sites +
+    pairs))`` (:data:`BOUND_WORK` by default), at most ``most`` (:data:`MAX_BOUND_ITERATIONS`);
+    ``0`` above :data:`MAX_BOUND_LINES` lines (no search)."""
+    lines = model.m + model.n + model.nnz
+    if lines > MAX_BOUND_LINES:
+        return 0
+    work = BOUND_WORK if work is None else work
+    most = MAX_BOUND_ITERATIONS if most is None else most
+    return int(min(most, work // (2 * lines)))
 
 
 def raise_bound(
@@ -266,9 +323,9 @@ def raise_bound(
 ) -> tuple[int, np.ndarray]:
     """Raise ``lower`` (a proven bound, at most ``sites.size``) rung by rung with proving
     searches (:class:`_Tree`) up to one site below the answer in hand; on that last rung the
-    proving search races a dive (:data:`DIVE_SHARE` of the steps of :data:`RACE_STEP` each) and
-    a cover the dive finds replaces the answer. All within ``BOUND_WORK / (2 * (rows + sites +
-    pairs))`` simplex iterations, at most :data:`MAX_BOUND_ITERATIONS`.
+    proving search races a dive (:data:`DIVE_SHARE` of the steps of :data:`RACE_STEP` each, up
+    to :data:`DIVE_LIMIT`) and a cover the dive finds replaces the answer. All within
+    :func:`bound_budget` simplex iterations.
 
     Returns the proven bound and the best cover (optimal when its size is the bound). Stops at
     ``deadline`` (a caller's time limit) between nodes.
@@ -298,16 +355,22 @@ def raise_bound(
 
 
 def _race(lp: _NodeLP, sites: int, need: float, budget: int, *, seed: int, deadline: float) -> Rung:
-    """A proving search and a dive on the same rung, grown in turns (the dive
-    :data:`DIVE_SHARE` of each :data:`RACE_STEP`) until one ends or ``budget`` is spent: the
-    proof when it ends, else a cover the dive or the proof found."""
+    """A proving search (on ``lp``) and a dive (on an LP of its own, so that the proof's tree
+    does not depend on it) on the same rung, grown in turns (the dive :data:`DIVE_SHARE` of
+    each :data:`RACE_STEP` until it has spent :data:`DIVE_LIMIT`, then the proof alone) until
+    one ends or ``budget`` is spent: the proof when it ends, else a cover either found."""
     prove = _Tree(lp, sites, need, prove=True, seed=seed)
-    dive = _Tree(lp, sites, need, prove=False, seed=seed)
+    prove.grow(1, budget, deadline)  # the root, whose basis starts the dive's root too
+    dive = _Tree(_NodeLP(lp.model, sites, seed=seed), sites, need, prove=False, seed=seed)
+    if prove.stack:
+        dive.stack = [replace(dive.stack[0], basis=prove.stack[-1].basis)]
     while not prove.ended and dive.cover is None and time.perf_counter() < deadline:
         if dive.ended and not dive.stack:  # the dive ended its tree: a proof too
             break
         turns = [(prove, RACE_STEP * (1 - DIVE_SHARE)), (dive, RACE_STEP * DIVE_SHARE)]
-        for tree, share in turns if not dive.ended else turns[:1]:
+        if dive.ended or dive.spent >= DIVE_LIMIT:
+            turns = [(prove, RACE_STEP)]
+        for tree, share in turns:
             left = budget - prove.spent - dive.spent
             if left <= 0:
                 break

@@ -36,6 +36,10 @@ from planner.optimize._mclp_flow import augment, close_site
 
 logger = logging.getLogger(__name__)
 
+#: Work of :func:`certify` (as :func:`~planner.optimize._capacitated_cover_bound.bound_budget`):
+#: the set cover bound's budget before it was raised for its proofs.
+CERTIFY_WORK = 1.5e10
+CERTIFY_ITERATIONS = 700_000
 #: Integer units per unit of the total weight in the max-flow (int64 amounts).
 FLOW_SCALE = 2.0**40
 #: Work of :func:`pool_search`: rows and pairs its max-flow kernel scans, plus the pairs of the
@@ -221,7 +225,7 @@ def certify(
     """
     served = model.served(selected, seed=seed)
     need = served * (1.0 + CERTIFY_GAP * (1.0 - 1e-3))
-    budget = bound_budget(model)
+    budget = bound_budget(model, work=CERTIFY_WORK, most=CERTIFY_ITERATIONS)
     if not (math.isfinite(bound) and bound > need and served > 0.0) or budget == 0:
         return bound, selected
     lp = _NodeLP(model, p, seed=seed)
