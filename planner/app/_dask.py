@@ -133,11 +133,11 @@ def start_forkserver() -> bool:
 
     The forkserver is a fresh single-threaded interpreter that imports :data:`FORKSERVER_PRELOAD`
     (~3 CPU s) and then forks a worker on each request, warm and at once. Call it as early as
-    possible (``planner batch`` does before it reads its inputs), so that the warming runs
-    meanwhile on another core; later calls return at once. It starts with the environment Dask
-    gives a worker before starting it (``distributed.nanny.pre-spawn-environ``: one BLAS/OpenMP
-    thread, a fixed ``PYTHONHASHSEED``), so the numerical libraries it imports start
-    single-threaded, as in a spawned worker; this process's own environment is left as it was.
+    possible (the CLI does for ``batch`` and ``sweep`` before its own imports), so that the
+    warming runs meanwhile on another core; later calls return at once. It starts with the
+    environment Dask gives a worker before starting it (``distributed.nanny.pre-spawn-environ``:
+    one BLAS/OpenMP thread, a fixed ``PYTHONHASHSEED``), so the numerical libraries it imports
+    start single-threaded, as in a spawned worker; this process's own environment is left as it was.
     Forking is safe there: the process has no thread of its own when it forks (the warm-up
     solves on one thread), only the idle background thread of pyarrow's allocator (jemalloc,
     which handles fork) that Dask's own forkserver preload, pandas, starts too.

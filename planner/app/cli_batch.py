@@ -33,16 +33,6 @@ def quiet_dask(verbose: int) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-def _warm_local_workers(args: argparse.Namespace) -> None:
-    """Without ``--scheduler``, start warming the local cluster's workers at once: the
-    forkserver imports the planning stack on another core while this process checks its
-    inputs and starts the scheduler (:func:`planner.app._dask.start_forkserver`)."""
-    if not args.scheduler:
-        from planner.app._dask import start_forkserver
-
-        start_forkserver()
-
-
 def _city_options(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`planner.plan_city` keywords of the ``plan`` options, checked once."""
     from planner.app.api import strategy_params
@@ -89,7 +79,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     quiet_dask(args.verbose)
-    _warm_local_workers(args)
     options = _city_options(args)
     sources: dict[str, Any] = (
         osm_dir_sources(args.osm_dir) if args.osm_dir else places_sources(args.places)
@@ -133,7 +122,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     quiet_dask(args.verbose)
-    _warm_local_workers(args)
     strategy = args.strategy or DEFAULT_STRATEGY[args.country]
     get_strategy(strategy)
     grid = parse_grid(args.grid)
